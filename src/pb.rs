@@ -1,0 +1,14 @@
+//! Rust types generated at build time from the `.proto` files in `proto/`.
+//! Hot paths decode with [`crate::wire`] instead, without allocating.
+
+#![allow(clippy::all, missing_docs)]
+
+pub mod mvccpb {
+    include!(concat!(env!("OUT_DIR"), "/mvccpb.rs"));
+}
+pub mod leasepb {
+    include!(concat!(env!("OUT_DIR"), "/leasepb.rs"));
+}
+pub mod authpb {
+    include!(concat!(env!("OUT_DIR"), "/authpb.rs"));
+}
