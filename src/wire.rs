@@ -166,7 +166,9 @@ mod tests {
 
     #[test]
     fn rejects_overlong_varint_and_bad_wire_type() {
-        let long = [0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f];
+        let long = [
+            0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+        ];
         assert!(Fields::new(&long).next().unwrap().is_err());
         assert!(Fields::new(&[0x0b]).next().unwrap().is_err()); // wire type 3
         assert!(Fields::new(&[0x00, 0x00]).next().unwrap().is_err()); // field 0

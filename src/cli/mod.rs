@@ -1,5 +1,93 @@
-//! The command-line interface: parses arguments, calls the library, prints.
+//! The command-line interface: parses arguments, calls the library, prints. Errors become
+//! one line on stderr and a non-zero exit: 1 for bad input or damage, 2 for usage.
 
+mod check;
+mod common;
+mod dump;
+mod get;
+mod history;
+mod inspect;
+mod ls;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use std::io::{BufWriter, Write};
+
+#[derive(Parser)]
+#[command(
+    name = "reshift",
+    version,
+    about = "Read an etcd member's files (bbolt db, WAL, snap) offline",
+    after_help = "Examples:\n  reshift inspect /var/lib/etcd\n  reshift ls /var/lib/etcd /registry/pods/\n  reshift dump snapshot.db > keys.jsonl"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Summary: revisions, raft position, sizes per bucket and per resource.
+    Inspect(inspect::Args),
+    /// List live keys with their revisions, version, lease and value size.
+    Ls(ls::Args),
+    /// Print one key's value.
+    Get(get::Args),
+    /// Every revision of one key still in the db, deletions included.
+    History(history::Args),
+    /// The keyspace as JSON Lines (etcdctl's JSON conventions), streamed.
+    Dump(dump::Args),
+    /// Verify the structure of the db; exit 1 if damaged.
+    Check(check::Args),
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  reshift completions bash > /etc/bash_completion.d/reshift")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
-    0
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let result = match &cli.command {
+        Command::Inspect(a) => inspect::run(a, &mut out).map(|_| true),
+        Command::Ls(a) => ls::run(a, &mut out).map(|_| true),
+        Command::Get(a) => get::run(a, &mut out).map(|_| true),
+        Command::History(a) => history::run(a, &mut out).map(|_| true),
+        Command::Dump(a) => dump::run(a, &mut out).map(|_| true),
+        Command::Check(a) => check::run(a, &mut out),
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "reshift", &mut out);
+            Ok(true)
+        }
+    };
+    let flushed = out.flush();
+    match result {
+        Ok(ok) => {
+            if let Err(e) = flushed {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    eprintln!("reshift: <stdout>: {e}");
+                    return 1;
+                }
+            }
+            i32::from(!ok)
+        }
+        Err(crate::Error::Io { ref source, .. })
+            if source.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            0
+        }
+        Err(e) => {
+            eprintln!("reshift: {}", e.to_string().replace('\n', " "));
+            1
+        }
+    }
 }

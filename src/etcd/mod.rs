@@ -1,1 +1,15 @@
-//! (in progress)
+//! etcd's schema on the bbolt file: revision keys and mvccpb.KeyValue records in `key`,
+//! applied index and compaction marks in `meta`, and the other buckets etcd keeps.
+
+pub mod inspect;
+pub mod json;
+pub mod keyspace;
+pub mod kv;
+pub mod meta;
+pub mod revision;
+pub mod schema;
+
+pub use keyspace::{Keyspace, RevRecord};
+pub use kv::KeyValueRef;
+pub use meta::{EtcdMeta, read_meta};
+pub use revision::{RevKey, Revision, parse_rev_key};

@@ -1,0 +1,73 @@
+//! `reshift inspect`: what a db holds, in one screen.
+
+use super::common::{Format, Input, json_line, stdout_err};
+use crate::error::Result;
+use crate::etcd::Keyspace;
+use crate::etcd::inspect::{Inspection, inspect};
+use std::io::Write;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  reshift inspect /var/lib/etcd\n  reshift inspect backup.db -o json | jq .resources"
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub input: Input,
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    pub format: Format,
+}
+
+pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
+    let src = a.input.open()?;
+    let db = src.db()?;
+    let ks = Keyspace::build(&db)?;
+    let ins = inspect(&db, &ks, src.db_len())?;
+    match a.format {
+        Format::Json => json_line(out, &ins),
+        Format::Table => table(&ins, out).map_err(stdout_err),
+    }
+}
+
+fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+fn table(i: &Inspection, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "revision           {}", i.revision)?;
+    writeln!(out, "compact revision   {}", i.compact_revision)?;
+    writeln!(out, "consistent index   {}", opt(i.consistent_index))?;
+    writeln!(out, "term               {}", opt(i.term))?;
+    writeln!(out, "live keys          {}", i.live_keys)?;
+    writeln!(out, "total revisions    {}", i.total_revisions)?;
+    writeln!(
+        out,
+        "db size            {} bytes ({} in use, page size {})",
+        i.db_bytes, i.db_bytes_in_use, i.page_size
+    )?;
+    writeln!(
+        out,
+        "\n{:<20} {:>10} {:>8} {:>14} {:>14}",
+        "BUCKET", "KEYS", "PAGES", "ALLOCATED", "USED"
+    )?;
+    for b in &i.buckets {
+        let pages = b.branch_pages + b.leaf_pages + b.overflow_pages;
+        writeln!(
+            out,
+            "{:<20} {:>10} {:>8} {:>14} {:>14}",
+            b.name,
+            b.total_keys(),
+            pages,
+            b.bytes_allocated,
+            b.bytes_used
+        )?;
+    }
+    writeln!(
+        out,
+        "\n{:<50} {:>10} {:>14}",
+        "RESOURCE", "KEYS", "VALUE BYTES"
+    )?;
+    for (name, u) in &i.resources {
+        writeln!(out, "{name:<50} {:>10} {:>14}", u.count, u.bytes)?;
+    }
+    Ok(())
+}

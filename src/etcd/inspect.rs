@@ -1,0 +1,130 @@
+//! A summary of a db: revisions, compaction, raft position, sizes per bucket and per
+//! Kubernetes resource.
+
+use super::keyspace::Keyspace;
+use crate::bbolt::{BucketStats, Db, bucket_stats};
+use crate::error::Result;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Usage {
+    pub count: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    pub revision: i64,
+    pub compact_revision: i64,
+    pub consistent_index: Option<u64>,
+    pub term: Option<u64>,
+    pub live_keys: u64,
+    pub total_revisions: u64,
+    /// Bytes of the db file (without any snapshot hash trailer).
+    pub db_bytes: u64,
+    /// Bytes the db uses up to its high-water mark.
+    pub db_bytes_in_use: u64,
+    pub page_size: usize,
+    pub buckets: Vec<BucketStats>,
+    /// Live keys and value bytes per resource (see [`resource_of`]).
+    pub resources: BTreeMap<String, Usage>,
+}
+
+/// The resource part of a key: for `/registry/...` keys, the apiserver's resource without
+/// the prefix (with its group when stored under one, and `services/specs`-style
+/// sub-resources); otherwise the first path segment.
+pub fn resource_of(key: &[u8]) -> &[u8] {
+    let Some(rest) = key.strip_prefix(b"/registry/") else {
+        let end = key[1.min(key.len())..]
+            .iter()
+            .position(|&c| c == b'/')
+            .map_or(key.len(), |p| p + 1.min(key.len()));
+        return &key[..end];
+    };
+    let base = key.len() - rest.len();
+    let mut segs = rest.split(|&c| c == b'/');
+    let first = segs.next().unwrap_or_default();
+    let mut len = first.len();
+    if first.contains(&b'.') || first == b"services" {
+        if let Some(s) = segs.next() {
+            len += 1 + s.len();
+        }
+    }
+    &key[base..base + len]
+}
+
+pub fn inspect(db: &Db<'_>, ks: &Keyspace<'_>, db_bytes: u64) -> Result<Inspection> {
+    let root = bucket_stats(&db.root_bucket(), b"")?;
+    let mut resources: BTreeMap<String, Usage> = BTreeMap::new();
+    let mut live = 0u64;
+    let mut current: Option<(&[u8], Usage)> = None;
+    for r in ks.state(b"", None)? {
+        live += 1;
+        let res = resource_of(r.key);
+        let vlen = r.kv().value.len() as u64;
+        match &mut current {
+            Some((name, u)) if *name == res => {
+                u.count += 1;
+                u.bytes += vlen;
+            }
+            _ => {
+                if let Some((name, u)) = current.take() {
+                    merge(&mut resources, name, u);
+                }
+                current = Some((
+                    res,
+                    Usage {
+                        count: 1,
+                        bytes: vlen,
+                    },
+                ));
+            }
+        }
+    }
+    if let Some((name, u)) = current {
+        merge(&mut resources, name, u);
+    }
+    Ok(Inspection {
+        revision: ks.revision,
+        compact_revision: ks.compact_revision,
+        consistent_index: ks.meta.consistent_index,
+        term: ks.meta.term,
+        live_keys: live,
+        total_revisions: ks.total_revisions() as u64,
+        db_bytes,
+        db_bytes_in_use: db.used_size(),
+        page_size: db.page_size(),
+        buckets: root.children,
+        resources,
+    })
+}
+
+fn merge(m: &mut BTreeMap<String, Usage>, name: &[u8], u: Usage) {
+    let e = m
+        .entry(String::from_utf8_lossy(name).into_owned())
+        .or_default();
+    e.count += u.count;
+    e.bytes += u.bytes;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resource_of;
+
+    #[test]
+    fn resources() {
+        assert_eq!(resource_of(b"/registry/pods/ns/a"), b"pods");
+        assert_eq!(
+            resource_of(b"/registry/services/specs/ns/a"),
+            b"services/specs"
+        );
+        assert_eq!(
+            resource_of(b"/registry/example.com/widgets/ns/a"),
+            b"example.com/widgets"
+        );
+        assert_eq!(resource_of(b"/other/plain"), b"/other");
+        assert_eq!(resource_of(b"plain"), b"plain");
+        assert_eq!(resource_of(b""), b"");
+    }
+}
