@@ -1,6 +1,7 @@
 //! The command-line interface: parses arguments, calls the library, prints. Errors become
 //! one line on stderr and a non-zero exit: 1 for bad input or damage, 2 for usage.
 
+mod bbolt;
 mod check;
 mod common;
 mod dump;
@@ -38,6 +39,8 @@ enum Command {
     Dump(dump::Args),
     /// Verify the structure of the db; exit 1 if damaged.
     Check(check::Args),
+    /// The raw bbolt view: buckets, keys, values, dump.
+    Bbolt(bbolt::Args),
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  reshift completions bash > /etc/bash_completion.d/reshift")]
     Completions {
@@ -64,6 +67,7 @@ pub fn main() -> i32 {
         Command::History(a) => history::run(a, &mut out).map(|_| true),
         Command::Dump(a) => dump::run(a, &mut out).map(|_| true),
         Command::Check(a) => check::run(a, &mut out),
+        Command::Bbolt(a) => bbolt::run(a, &mut out).map(|_| true),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "reshift", &mut out);
             Ok(true)

@@ -23,7 +23,8 @@ pub struct Inspection {
     pub total_revisions: u64,
     /// Bytes of the db file (without any snapshot hash trailer).
     pub db_bytes: u64,
-    /// Bytes the db uses up to its high-water mark.
+    /// Bytes of pages in use (meta, bucket trees, stored freelist): the file's size up to
+    /// its high-water mark less its free pages, as etcd's `dbSizeInUse` counts.
     pub db_bytes_in_use: u64,
     pub page_size: usize,
     pub buckets: Vec<BucketStats>,
@@ -93,11 +94,24 @@ pub fn inspect(db: &Db<'_>, ks: &Keyspace<'_>, db_bytes: u64) -> Result<Inspecti
         live_keys: live,
         total_revisions: ks.total_revisions() as u64,
         db_bytes,
-        db_bytes_in_use: db.used_size(),
+        db_bytes_in_use: in_use_bytes(db, &root)?,
         page_size: db.page_size(),
         buckets: root.children,
         resources,
     })
+}
+
+fn in_use_bytes(db: &Db<'_>, root: &BucketStats) -> Result<u64> {
+    fn allocated(s: &BucketStats) -> u64 {
+        s.bytes_allocated + s.children.iter().map(allocated).sum::<u64>()
+    }
+    let ps = db.page_size() as u64;
+    let freelist = if db.meta().has_freelist() {
+        (u64::from(db.page(db.meta().freelist)?.overflow) + 1) * ps
+    } else {
+        0
+    };
+    Ok(2 * ps + allocated(root) + freelist)
 }
 
 fn merge(m: &mut BTreeMap<String, Usage>, name: &[u8], u: Usage) {

@@ -36,11 +36,27 @@ pub struct Keyspace<'a> {
     records: Vec<RevRecord<'a>>,
     /// Indices into `records`, ordered by key and, within a key, by revision.
     by_key: Vec<u32>,
+    /// Where each key's run starts in `by_key`, plus a final `by_key.len()`.
+    run_starts: Vec<u32>,
     /// The store's current revision, as etcd computes it when it opens the db.
     pub revision: i64,
     /// The revision compacted at (0 when never compacted).
     pub compact_revision: i64,
     pub meta: EtcdMeta,
+}
+
+/// The first `i` in `0..n` for which `pred` is false (`pred` must be true, then false).
+fn partition(n: usize, pred: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if pred(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 /// Leaves decoded per parallel task: large enough to amortize, small enough to balance.
@@ -114,9 +130,27 @@ impl<'a> Keyspace<'a> {
 
     /// Indexes records given in revision order.
     pub fn from_records(records: Vec<RevRecord<'a>>, meta: EtcdMeta) -> Keyspace<'a> {
+        // Keys are scattered over the map; sorting by comparing them in place costs a cache
+        // miss per comparison. Copy them once, in map order, into one buffer and sort there.
+        let mut arena = Vec::with_capacity(records.iter().map(|r| r.key.len()).sum());
+        let mut starts = Vec::with_capacity(records.len() + 1);
+        for r in &records {
+            starts.push(arena.len());
+            arena.extend_from_slice(r.key);
+        }
+        starts.push(arena.len());
+        let key = |i: u32| &arena[starts[i as usize]..starts[i as usize + 1]];
         let mut by_key: Vec<u32> = (0..records.len() as u32).collect();
-        // Stable: within a key, revision order is kept.
-        by_key.par_sort_by(|&a, &b| records[a as usize].key.cmp(records[b as usize].key));
+        // Ties broken by index keep each key's revisions in revision order.
+        by_key.par_sort_unstable_by(|&a, &b| key(a).cmp(key(b)).then(a.cmp(&b)));
+        let mut run_starts: Vec<u32> = Vec::new();
+        for (i, w) in by_key.iter().enumerate() {
+            if i == 0 || key(by_key[i - 1]) != key(*w) {
+                run_starts.push(i as u32);
+            }
+        }
+        run_starts.push(by_key.len() as u32);
+        drop(arena);
         let compact_revision = meta.compact_revision();
         let last = records.last().map_or(1, |r| r.rev.main);
         Keyspace {
@@ -124,6 +158,7 @@ impl<'a> Keyspace<'a> {
             compact_revision,
             records,
             by_key,
+            run_starts,
             meta,
         }
     }
@@ -150,14 +185,24 @@ impl<'a> Keyspace<'a> {
         Ok(())
     }
 
+    /// The key of run `r`.
+    fn run_key(&self, r: usize) -> &'a [u8] {
+        self.records[self.by_key[self.run_starts[r] as usize] as usize].key
+    }
+
     /// Runs of `by_key` (one per key) whose key starts with `prefix`, in key order.
     fn runs<'s>(&'s self, prefix: &'s [u8]) -> impl Iterator<Item = &'s [u32]> + 's {
-        let start = self
-            .by_key
-            .partition_point(|&i| self.records[i as usize].key < prefix);
-        let rest = &self.by_key[start..];
-        let end = rest.partition_point(|&i| self.records[i as usize].key.starts_with(prefix));
-        rest[..end].chunk_by(|&a, &b| self.records[a as usize].key == self.records[b as usize].key)
+        let n = self.run_starts.len() - 1;
+        let lo = partition(n, |r| self.run_key(r) < prefix);
+        let hi = lo + partition(n - lo, |r| self.run_key(lo + r).starts_with(prefix));
+        (lo..hi).map(move |r| {
+            &self.by_key[self.run_starts[r] as usize..self.run_starts[r + 1] as usize]
+        })
+    }
+
+    /// Number of distinct keys with any revision in the db.
+    pub fn distinct_keys(&self) -> usize {
+        self.run_starts.len() - 1
     }
 
     /// Live keys under `prefix` at revision `at` (`None`: the latest state), in key order.

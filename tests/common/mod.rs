@@ -1,0 +1,214 @@
+//! Shared test helpers: paths to the bundled test data, copies in temp dirs, and a real
+//! etcd 3.4 started on loopback for oracle tests.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn testdata(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(rel)
+}
+
+/// Copies a file or directory tree into a new temp dir; returns (guard, path of the copy).
+pub fn copy_to_temp(src: &Path) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join(src.file_name().unwrap());
+    copy_tree(src, &dst);
+    (dir, dst)
+}
+
+pub fn copy_tree(src: &Path, dst: &Path) {
+    if src.is_dir() {
+        std::fs::create_dir_all(dst).unwrap();
+        for e in std::fs::read_dir(src).unwrap() {
+            let e = e.unwrap();
+            copy_tree(&e.path(), &dst.join(e.file_name()));
+        }
+    } else {
+        std::fs::copy(src, dst).unwrap();
+    }
+}
+
+/// sha256 of every file under `p`, for "inputs are never modified" checks.
+pub fn tree_digest(p: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    use sha2::{Digest, Sha256};
+    let mut out = Vec::new();
+    let mut stack = vec![p.to_path_buf()];
+    while let Some(x) = stack.pop() {
+        if x.is_dir() {
+            for e in std::fs::read_dir(&x).unwrap() {
+                stack.push(e.unwrap().path());
+            }
+        } else {
+            let bytes = std::fs::read(&x).unwrap();
+            out.push((x, Sha256::digest(&bytes).to_vec()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The reshift binary built for this test run.
+pub fn reshift() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_reshift"))
+}
+
+/// Runs reshift; returns (exit code, stdout, stderr).
+pub fn run(args: &[&str]) -> (i32, Vec<u8>, String) {
+    let o = reshift().args(args).output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        o.stdout,
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn have(cmd: &str) -> bool {
+    Command::new(cmd)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Whether a real etcd is installed. Without one the caller skips, loudly; under CI
+/// (CI set) a missing etcd is a failure, never a skip.
+pub fn etcd_available(test: &str) -> bool {
+    if have("etcd") && have("etcdctl") {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "{test}: etcd/etcdctl not installed, and CI must not skip oracle tests (.ci/run installs them)"
+        );
+    }
+    eprintln!(
+        "\n!!!!!!!! SKIPPED {test}: etcd 3.4 is not installed (apt-get install -y etcd-server etcd-client) !!!!!!!!\n"
+    );
+    false
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A real etcd serving a data dir on loopback; killed and reaped on drop.
+pub struct Etcd {
+    child: Child,
+    pub endpoint: String,
+    pub data_dir: PathBuf,
+}
+
+impl Etcd {
+    /// Starts etcd on `data_dir` (which it will modify: pass a copy). The member name
+    /// must be the one the data dir was created with for an existing member.
+    pub fn start(data_dir: &Path, name: &str) -> Etcd {
+        let (c, p) = (free_port(), free_port());
+        let client = format!("http://127.0.0.1:{c}");
+        let peer = format!("http://127.0.0.1:{p}");
+        let log = std::fs::File::create(data_dir.with_extension("etcd.log")).unwrap();
+        let child = Command::new("etcd")
+            .args(["--name", name, "--data-dir"])
+            .arg(data_dir)
+            .args([
+                "--listen-client-urls",
+                &client,
+                "--advertise-client-urls",
+                &client,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer,
+                "--initial-advertise-peer-urls",
+                &peer,
+            ])
+            .args(["--initial-cluster", &format!("{name}={peer}")])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start etcd");
+        let e = Etcd {
+            child,
+            endpoint: format!("127.0.0.1:{c}"),
+            data_dir: data_dir.to_path_buf(),
+        };
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(60) {
+            if e.ctl_ok(&["endpoint", "health"]) {
+                return e;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let log = std::fs::read_to_string(data_dir.with_extension("etcd.log")).unwrap_or_default();
+        panic!(
+            "etcd did not become healthy on {}:\n{}",
+            e.endpoint,
+            &log[log.len().saturating_sub(3000)..]
+        );
+    }
+
+    fn ctl_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("etcdctl");
+        c.env("ETCDCTL_API", "3")
+            .args(["--endpoints", &self.endpoint])
+            .args(args);
+        c
+    }
+
+    fn ctl_ok(&self, args: &[&str]) -> bool {
+        self.ctl_cmd(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Runs etcdctl and returns its stdout; panics on failure.
+    pub fn ctl(&self, args: &[&str]) -> Vec<u8> {
+        let o = self.ctl_cmd(args).output().unwrap();
+        assert!(
+            o.status.success(),
+            "etcdctl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o.stdout
+    }
+
+    /// `etcdctl get "" --prefix -w json [--rev N]` as (header revision, kvs).
+    pub fn get_all(&self, rev: Option<i64>) -> (i64, Vec<serde_json::Value>) {
+        let mut args = vec!["get", "", "--prefix", "-w", "json"];
+        let r;
+        if let Some(n) = rev {
+            r = format!("--rev={n}");
+            args.push(&r);
+        }
+        let v: serde_json::Value = serde_json::from_slice(&self.ctl(&args)).unwrap();
+        let header_rev = v["header"]["revision"].as_i64().unwrap();
+        let kvs = v["kvs"].as_array().cloned().unwrap_or_default();
+        (header_rev, kvs)
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Parses JSON Lines.
+pub fn json_lines(b: &[u8]) -> Vec<serde_json::Value> {
+    b.split(|&c| c == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect()
+}
