@@ -1,0 +1,25 @@
+//! Runs every fuzz target's body over its checked-in corpus (`fuzz/corpus/<target>/`).
+
+use std::path::Path;
+
+fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+    let mut out: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| {
+            let p = e.unwrap().path();
+            (p.display().to_string(), std::fs::read(&p).unwrap())
+        })
+        .collect();
+    out.sort();
+    assert!(!out.is_empty(), "empty corpus for {target}");
+    out
+}
+
+#[test]
+fn bbolt_corpus() {
+    for (name, data) in corpus("bbolt") {
+        eprintln!("{name}");
+        reshift::bbolt::fuzz::fuzz_db(&data);
+    }
+}
