@@ -316,20 +316,28 @@ fn cli_errors_are_one_line_and_inputs_untouched() {
 #[test]
 fn any_page_size_nested_inline_and_overflow() {
     for ps in [1024usize, 4096, 16384] {
-        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("fuzz/corpus/bbolt/gobolt-ps{ps}.db"));
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("fuzz/corpus/bbolt/gobolt-ps{ps}.db"));
         let data = std::fs::read(&path).unwrap();
         let n = name();
         let db = Db::open(&data, &n).unwrap();
         assert_eq!(db.page_size(), ps);
         let r = check(&db);
-        assert!(r.ok() && r.freelist_stored && r.free_pages > 0, "{ps}: {:?}", r.findings);
+        assert!(
+            r.ok() && r.freelist_stored && r.free_pages > 0,
+            "{ps}: {:?}",
+            r.findings
+        );
         let big = db.bucket(&[b"big"]).unwrap().unwrap();
         let keys = big.prefix(b"key-").count();
         assert_eq!(keys, 200, "300 written, every third deleted");
         assert_eq!(big.get(b"key-00001").unwrap(), Some(&b"v1;v1;"[..]));
         assert_eq!(big.get(b"key-00003").unwrap(), None);
         assert_eq!(big.get(b"overflow").unwrap().unwrap().len(), 3 * ps + 17);
-        let deep = db.bucket(&[b"big", b"nested", b"inline-child"]).unwrap().unwrap();
+        let deep = db
+            .bucket(&[b"big", b"nested", b"inline-child"])
+            .unwrap()
+            .unwrap();
         assert!(deep.is_inline());
         assert_eq!(deep.get(b"deep").unwrap(), Some(&b"value"[..]));
         assert!(db.bucket(&[b"small"]).unwrap().unwrap().is_inline());

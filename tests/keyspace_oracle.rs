@@ -29,12 +29,18 @@ fn dump_equals_what_etcd_serves_at_every_sampled_revision() {
     let src = testdata("clean");
     let before = tree_digest(&src);
     let ins = inspect(&src);
-    let (rev, compact) = (ins["revision"].as_i64().unwrap(), ins["compact_revision"].as_i64().unwrap());
+    let (rev, compact) = (
+        ins["revision"].as_i64().unwrap(),
+        ins["compact_revision"].as_i64().unwrap(),
+    );
     assert!(compact > 0, "the bundled data was compacted");
     let ours_latest = reshift_dump(&src, None);
     let mut samples = vec![compact, compact + (rev - compact) / 3, rev - 7, rev];
     samples.dedup();
-    let ours_at: Vec<_> = samples.iter().map(|&r| reshift_dump(&src, Some(r))).collect();
+    let ours_at: Vec<_> = samples
+        .iter()
+        .map(|&r| reshift_dump(&src, Some(r)))
+        .collect();
 
     let (_guard, copy) = copy_to_temp(&src);
     let etcd = Etcd::start(&copy, &member_name(&src));
@@ -47,7 +53,11 @@ fn dump_equals_what_etcd_serves_at_every_sampled_revision() {
         assert_eq!(ours, &kvs, "state at revision {r}");
     }
     // Below the compaction both refuse.
-    let (code, _, err) = run(&["dump", src.to_str().unwrap(), &format!("--revision={}", compact - 1)]);
+    let (code, _, err) = run(&[
+        "dump",
+        src.to_str().unwrap(),
+        &format!("--revision={}", compact - 1),
+    ]);
     assert_eq!(code, 1);
     assert!(err.contains("compacted"), "{err}");
     drop(etcd);
@@ -73,5 +83,8 @@ fn hex(s: &str) -> String {
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }

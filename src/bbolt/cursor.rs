@@ -77,14 +77,14 @@ impl<'a> Cursor<'a> {
         self.push(root, 0)?;
         self.descend_first()?;
         if self.stack.last().is_some_and(|f| f.page.is_empty()) {
-            return self.next();
+            return self.next_entry();
         }
         self.current()
     }
 
     /// Moves to the next entry. After the last one (or before any positioning) it returns
     /// `None` and stays there.
-    pub fn next(&mut self) -> Result<Option<LeafElem<'a>>> {
+    pub fn next_entry(&mut self) -> Result<Option<LeafElem<'a>>> {
         loop {
             // The deepest frame that still has an element to its right.
             let Some(i) = self.stack.iter().rposition(|f| f.index + 1 < f.page.len()) else {
@@ -126,7 +126,7 @@ impl<'a> Cursor<'a> {
             if page.is_leaf() {
                 self.push(page, lo)?;
                 if lo >= page.len() {
-                    return self.next();
+                    return self.next_entry();
                 }
                 return self.current();
             }
@@ -192,7 +192,7 @@ impl<'a> Iterator for Entries<'a> {
         let r = match self.start.take() {
             Some(Start::First) => self.cursor.first(),
             Some(Start::Seek(k)) => self.cursor.seek(k),
-            None => self.cursor.next(),
+            None => self.cursor.next_entry(),
         };
         match r {
             Ok(Some(e)) if self.prefix.is_none_or(|p| e.key.starts_with(p)) => Some(Ok(e)),
