@@ -70,7 +70,7 @@ fn reads_etcd_buckets_and_passes_check() {
     );
     let stats = bucket_stats(&db.root_bucket(), b"").unwrap();
     let key = stats.children.iter().find(|c| c.name == "key").unwrap();
-    assert!(key.keys > 1000, "many revisions expected, got {}", key.keys);
+    assert!(key.keys > 500, "many revisions expected, got {}", key.keys);
     assert!(
         key.overflow_pages > 0,
         "the bundled data has values larger than a page"
@@ -97,9 +97,17 @@ fn cursor_seek_next_and_prefix_agree_with_a_full_walk() {
     for (i, e) in all.iter().enumerate().step_by(97) {
         assert_eq!(key.get(e.key).unwrap(), Some(e.value));
         // Seeking a key just below an existing one lands on it.
+        // The greatest key below this one that no entry can sit between.
         let mut below = e.key.to_vec();
-        *below.last_mut().unwrap() -= 1;
-        below.push(0xff);
+        match below.last().copied() {
+            Some(0) => {
+                below.pop();
+            }
+            _ => {
+                *below.last_mut().unwrap() -= 1;
+                below.push(0xff);
+            }
+        }
         let got = key.from(&below).next().unwrap().unwrap();
         assert_eq!(got.key, e.key, "seek below entry {i}");
         // A prefix of one main revision yields its entries and no other.

@@ -67,9 +67,9 @@ pub fn run(args: &[&str]) -> (i32, Vec<u8>, String) {
     )
 }
 
-fn have(cmd: &str) -> bool {
+fn have(cmd: &str, arg: &str) -> bool {
     Command::new(cmd)
-        .arg("--version")
+        .arg(arg)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -79,7 +79,7 @@ fn have(cmd: &str) -> bool {
 /// Whether a real etcd is installed. Without one the caller skips, loudly; under CI
 /// (CI set) a missing etcd is a failure, never a skip.
 pub fn etcd_available(test: &str) -> bool {
-    if have("etcd") && have("etcdctl") {
+    if have("etcd", "--version") && have("etcdctl", "version") {
         return true;
     }
     if std::env::var_os("CI").is_some() {
