@@ -52,6 +52,58 @@ fn dump_equals_what_etcd_serves_at_every_sampled_revision() {
         let (_, kvs) = etcd.get_all(Some(*r));
         assert_eq!(ours, &kvs, "state at revision {r}");
     }
+    // Leases and members as etcd reports them.
+    let leases: serde_json::Value =
+        serde_json::from_slice(&etcd.ctl(&["lease", "list", "-w", "json"])).unwrap();
+    let mut theirs: Vec<i64> = leases["leases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_i64().unwrap())
+        .collect();
+    let mut ours: Vec<i64> = ins["leases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_i64().unwrap())
+        .collect();
+    theirs.sort();
+    ours.sort();
+    assert!(!ours.is_empty(), "the bundled data keeps a live lease");
+    assert_eq!(ours, theirs, "leases");
+    for l in ins["leases"].as_array().unwrap() {
+        let ttl: serde_json::Value = serde_json::from_slice(&etcd.ctl(&[
+            "lease",
+            "timetolive",
+            l["id_hex"].as_str().unwrap(),
+            "--keys",
+            "-w",
+            "json",
+        ]))
+        .unwrap();
+        assert_eq!(
+            ttl["granted-ttl"].as_i64(),
+            l["ttl"].as_i64(),
+            "granted TTL of {}",
+            l["id_hex"]
+        );
+        let keys = ttl["keys"].as_array().map_or(0, Vec::len) as u64;
+        assert_eq!(
+            keys,
+            l["keys"].as_u64().unwrap(),
+            "keys attached to {}",
+            l["id_hex"]
+        );
+    }
+    let members: serde_json::Value =
+        serde_json::from_slice(&etcd.ctl(&["member", "list", "-w", "json"])).unwrap();
+    let m = &members["members"][0];
+    let ours_m = &ins["cluster"]["members"][0];
+    assert_eq!(m["name"], ours_m["name"]);
+    assert_eq!(
+        format!("{:x}", m["ID"].as_u64().unwrap()),
+        ours_m["id"].as_str().unwrap()
+    );
     // Below the compaction both refuse.
     let (code, _, err) = run(&[
         "dump",

@@ -1,7 +1,7 @@
 //! `reshift bbolt`: the raw bbolt view, as the `bbolt` CLI gives it — buckets, keys,
 //! values and a full dump — for any bbolt file, etcd's or not.
 
-use super::common::{Input, key_arg, printable, stdout_err};
+use super::common::{Format, Input, json_line, key_arg, printable, stdout_err};
 use crate::bbolt::{Bucket, MAX_DEPTH, bucket_stats};
 use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
@@ -22,6 +22,8 @@ pub enum What {
     Buckets {
         #[command(flatten)]
         input: Input,
+        #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+        format: Format,
     },
     /// The keys of a bucket (path of nested bucket names).
     Keys {
@@ -29,6 +31,8 @@ pub enum What {
         input: Input,
         #[arg(required = true)]
         bucket: Vec<String>,
+        #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+        format: Format,
     },
     /// A value, raw: BUCKET... KEY.
     Get {
@@ -66,10 +70,13 @@ fn open_path<'a>(db: &crate::bbolt::Db<'a>, names: &[String]) -> Result<Bucket<'
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     match &a.what {
-        What::Buckets { input } => {
+        What::Buckets { input, format } => {
             let src = input.open()?;
             let db = src.db()?;
             let s = bucket_stats(&db.root_bucket(), b"")?;
+            if *format == Format::Json {
+                return json_line(out, &s.children);
+            }
             writeln!(
                 out,
                 "{:<30} {:>10} {:>8} {:>7} {:>14}",
@@ -98,11 +105,24 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
             }
             Ok(())
         }
-        What::Keys { input, bucket } => {
+        What::Keys {
+            input,
+            bucket,
+            format,
+        } => {
             let src = input.open()?;
             let db = src.db()?;
             for e in open_path(&db, bucket)?.iter() {
                 let e = e?;
+                if *format == Format::Json {
+                    let mut k = Vec::new();
+                    hex(&mut k, e.key);
+                    json_line(
+                        out,
+                        &serde_json::json!({"key": String::from_utf8_lossy(&k), "bucket": e.is_bucket(), "value_size": e.value.len()}),
+                    )?;
+                    continue;
+                }
                 writeln!(
                     out,
                     "{}{}",

@@ -1,6 +1,7 @@
 //! `reshift dump`: the keyspace as JSON Lines in etcdctl's conventions, streamed.
 
 use super::common::{Input, key_arg, stdout_err};
+use super::progress::Progress;
 use crate::error::Result;
 use crate::etcd::Keyspace;
 use crate::etcd::json::write_kv;
@@ -27,7 +28,9 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     let ks = Keyspace::build(&db)?;
     let prefix = key_arg(&a.prefix);
     let mut line = Vec::with_capacity(4096);
+    let mut progress = Progress::new("dump: keys", ks.distinct_keys() as u64);
     for r in ks.state(&prefix, a.revision)? {
+        progress.add(1);
         line.clear();
         write_kv(&mut line, &r.kv());
         line.push(b'\n');

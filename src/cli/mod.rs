@@ -9,6 +9,7 @@ mod get;
 mod history;
 mod inspect;
 mod ls;
+mod progress;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::io::{BufWriter, Write};

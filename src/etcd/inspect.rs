@@ -1,7 +1,10 @@
 //! A summary of a db: revisions, compaction, raft position, sizes per bucket and per
 //! Kubernetes resource.
 
+use super::auth::{AuthInfo, read_auth};
+use super::cluster::{ClusterInfo, read_cluster};
 use super::keyspace::Keyspace;
+use super::lease::read_leases;
 use crate::bbolt::{BucketStats, Db, bucket_stats};
 use crate::error::Result;
 use serde::Serialize;
@@ -30,6 +33,20 @@ pub struct Inspection {
     pub buckets: Vec<BucketStats>,
     /// Live keys and value bytes per resource (see [`resource_of`]).
     pub resources: BTreeMap<String, Usage>,
+    pub leases: Vec<LeaseUsage>,
+    pub cluster: ClusterInfo,
+    pub auth: AuthInfo,
+}
+
+/// A lease and the live keys attached to it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LeaseUsage {
+    pub id: i64,
+    /// The ID as etcdctl prints it.
+    pub id_hex: String,
+    pub ttl: i64,
+    pub remaining_ttl: i64,
+    pub keys: u64,
 }
 
 /// The resource part of a key: for `/registry/...` keys, the apiserver's resource without
@@ -59,11 +76,16 @@ pub fn inspect(db: &Db<'_>, ks: &Keyspace<'_>, db_bytes: u64) -> Result<Inspecti
     let root = bucket_stats(&db.root_bucket(), b"")?;
     let mut resources: BTreeMap<String, Usage> = BTreeMap::new();
     let mut live = 0u64;
+    let mut attached: std::collections::HashMap<i64, u64> = std::collections::HashMap::new();
     let mut current: Option<(&[u8], Usage)> = None;
     for r in ks.state(b"", None)? {
         live += 1;
         let res = resource_of(r.key);
-        let vlen = r.kv().value.len() as u64;
+        let kv = r.kv();
+        let vlen = kv.value.len() as u64;
+        if kv.lease != 0 {
+            *attached.entry(kv.lease).or_default() += 1;
+        }
         match &mut current {
             Some((name, u)) if *name == res => {
                 u.count += 1;
@@ -98,6 +120,18 @@ pub fn inspect(db: &Db<'_>, ks: &Keyspace<'_>, db_bytes: u64) -> Result<Inspecti
         page_size: db.page_size(),
         buckets: root.children,
         resources,
+        leases: read_leases(db)?
+            .into_iter()
+            .map(|l| LeaseUsage {
+                id: l.id,
+                id_hex: format!("{:x}", l.id),
+                ttl: l.ttl,
+                remaining_ttl: l.remaining_ttl,
+                keys: attached.get(&l.id).copied().unwrap_or(0),
+            })
+            .collect(),
+        cluster: read_cluster(db)?,
+        auth: read_auth(db)?,
     })
 }
 

@@ -1,10 +1,13 @@
 //! etcd's schema on the bbolt file: revision keys and mvccpb.KeyValue records in `key`,
 //! applied index and compaction marks in `meta`, and the other buckets etcd keeps.
 
+pub mod auth;
+pub mod cluster;
 pub mod inspect;
 pub mod json;
 pub mod keyspace;
 pub mod kv;
+pub mod lease;
 pub mod meta;
 pub mod revision;
 pub mod schema;
