@@ -1,0 +1,153 @@
+//! The read commands agree with each other and with the raw key bucket on testdata/clean.
+
+mod common;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use common::*;
+
+fn clean() -> String {
+    testdata("clean").to_str().unwrap().to_string()
+}
+
+fn ok(args: &[&str]) -> Vec<u8> {
+    let (code, out, err) = run(args);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    out
+}
+
+fn b64(v: &serde_json::Value) -> Vec<u8> {
+    STANDARD.decode(v.as_str().unwrap_or("")).unwrap()
+}
+
+#[test]
+fn ls_and_get_agree_with_dump() {
+    let dump = json_lines(&ok(&["dump", &clean()]));
+    assert!(dump.len() > 100);
+    let prefix = "/registry/configmaps/";
+    let ls = json_lines(&ok(&["ls", &clean(), prefix, "-o", "json"]));
+    let want: Vec<_> = dump
+        .iter()
+        .filter(|kv| b64(&kv["key"]).starts_with(prefix.as_bytes()))
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(ls.len(), want.len());
+    for (row, kv) in ls.iter().zip(&want) {
+        assert_eq!(row["key"].as_str().unwrap().as_bytes(), b64(&kv["key"]));
+        assert_eq!(row["mod_revision"], kv["mod_revision"]);
+        assert_eq!(row["create_revision"], kv["create_revision"]);
+        assert_eq!(row["version"], kv["version"]);
+        assert_eq!(
+            row["value_size"].as_u64().unwrap() as usize,
+            b64(&kv["value"]).len()
+        );
+    }
+    for kv in dump.iter().step_by(37) {
+        let key = String::from_utf8(b64(&kv["key"])).unwrap();
+        assert_eq!(ok(&["get", &clean(), &key]), b64(&kv["value"]), "{key}");
+        let j = json_lines(&ok(&["get", &clean(), &key, "-o", "json"]));
+        assert_eq!(&j[0], kv);
+    }
+    let (code, _, err) = run(&["get", &clean(), "/no/such/key"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not found"), "{err}");
+    // The table header and one row per key.
+    let table = String::from_utf8(ok(&["ls", &clean(), prefix])).unwrap();
+    assert_eq!(table.lines().count(), want.len() + 1);
+}
+
+#[test]
+fn get_at_a_revision_matches_dump_at_that_revision() {
+    let ins: serde_json::Value =
+        serde_json::from_slice(&ok(&["inspect", &clean(), "-o", "json"])).unwrap();
+    let rev = (ins["compact_revision"].as_i64().unwrap() + ins["revision"].as_i64().unwrap()) / 2;
+    let then = json_lines(&ok(&["dump", &clean(), &format!("--revision={rev}")]));
+    let now = json_lines(&ok(&["dump", &clean()]));
+    assert_ne!(then, now, "the bundled data changes after revision {rev}");
+    for kv in then.iter().step_by(29) {
+        assert!(kv["mod_revision"].as_i64().unwrap() <= rev);
+        let key = String::from_utf8(b64(&kv["key"])).unwrap();
+        let j = json_lines(&ok(&[
+            "get",
+            &clean(),
+            &key,
+            "-o",
+            "json",
+            &format!("--revision={rev}"),
+        ]));
+        assert_eq!(&j[0], kv);
+    }
+}
+
+#[test]
+fn history_lists_every_revision_of_a_key_with_deletions() {
+    // Keys with a tombstone in the raw key bucket (18-byte revision keys ending in 't').
+    let raw = json_lines(&ok(&["bbolt", "dump", &clean()]));
+    let key_bucket = "6b6579"; // "key"
+    let tombstones: Vec<_> = raw
+        .iter()
+        .filter(|e| e["bucket"] == key_bucket && e["key"].as_str().unwrap().len() == 36)
+        .collect();
+    assert!(
+        !tombstones.is_empty(),
+        "the bundled data has deletions after its compaction"
+    );
+    let revs_in_bucket = raw.iter().filter(|e| e["bucket"] == key_bucket).count();
+    let dump = json_lines(&ok(&["dump", &clean()]));
+    let mut total = 0;
+    let mut deletes = 0;
+    let mut keys: Vec<Vec<u8>> = dump.iter().map(|kv| b64(&kv["key"])).collect();
+    // Deleted keys are not in the dump: add them from the tombstones' values.
+    for t in &tombstones {
+        let v = t["value"].as_str().unwrap();
+        let bytes: Vec<u8> = (0..v.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&v[i..i + 2], 16).unwrap())
+            .collect();
+        // A tombstone's KeyValue holds only its key: field 1, length, bytes.
+        assert_eq!(bytes[0], 0x0a);
+        keys.push(bytes[2..].to_vec());
+    }
+    keys.sort();
+    keys.dedup();
+    for key in &keys {
+        let key = String::from_utf8(key.clone()).unwrap();
+        let h = json_lines(&ok(&["history", &clean(), &key, "-o", "json"]));
+        assert!(!h.is_empty(), "{key}");
+        assert!(h.windows(2).all(
+            |w| (w[0]["revision"].as_i64(), w[0]["sub_revision"].as_i64())
+                < (w[1]["revision"].as_i64(), w[1]["sub_revision"].as_i64())
+        ));
+        for e in &h {
+            if e["op"] == "PUT" {
+                assert_eq!(e["mod_revision"], e["revision"], "{key}");
+            } else {
+                deletes += 1;
+            }
+        }
+        let live = dump.iter().find(|kv| b64(&kv["key"]) == key.as_bytes());
+        match live {
+            Some(kv) => assert_eq!(h.last().unwrap()["mod_revision"], kv["mod_revision"]),
+            None => assert_eq!(
+                h.last().unwrap()["op"],
+                "DELETE",
+                "{key} is gone, so its last revision deletes it"
+            ),
+        }
+        total += h.len();
+    }
+    assert_eq!(deletes, tombstones.len());
+    assert_eq!(
+        total, revs_in_bucket,
+        "history covers every revision in the bucket"
+    );
+}
+
+#[test]
+fn completions_and_help_have_examples() {
+    let bash = String::from_utf8(ok(&["completions", "bash"])).unwrap();
+    assert!(bash.contains("reshift") && bash.contains("inspect"));
+    for cmd in ["inspect", "ls", "get", "history", "dump", "check", "bbolt"] {
+        let help = String::from_utf8(ok(&[cmd, "--help"])).unwrap();
+        assert!(help.contains("Example"), "{cmd} --help has examples");
+    }
+}
