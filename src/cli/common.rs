@@ -1,6 +1,8 @@
 //! What the commands share: output formats, opening an input, printing keys.
 
+use crate::bbolt::Db;
 use crate::error::Result;
+use crate::etcd::Keyspace;
 use crate::source::Source;
 use std::borrow::Cow;
 use std::io::Write;
@@ -22,6 +24,17 @@ pub struct Input {
 impl Input {
     pub fn open(&self) -> Result<Source> {
         Source::open(&self.path)
+    }
+
+    /// Opens the input, builds its keyspace and hands both to `f`.
+    pub fn with_keyspace<R>(
+        &self,
+        f: impl FnOnce(&Source, &Db<'_>, &Keyspace<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let src = self.open()?;
+        let db = src.db()?;
+        let ks = Keyspace::build(&db)?;
+        f(&src, &db, &ks)
     }
 }
 

@@ -3,7 +3,6 @@
 use super::common::{Input, key_arg, stdout_err};
 use super::progress::Progress;
 use crate::error::Result;
-use crate::etcd::Keyspace;
 use crate::etcd::json::write_kv;
 use std::io::Write;
 
@@ -23,18 +22,17 @@ pub struct Args {
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
-    let src = a.input.open()?;
-    let db = src.db()?;
-    let ks = Keyspace::build(&db)?;
-    let prefix = key_arg(&a.prefix);
-    let mut line = Vec::with_capacity(4096);
-    let mut progress = Progress::new("dump: keys", ks.distinct_keys() as u64);
-    for r in ks.state(&prefix, a.revision)? {
-        progress.add(1);
-        line.clear();
-        write_kv(&mut line, &r.kv());
-        line.push(b'\n');
-        out.write_all(&line).map_err(stdout_err)?;
-    }
-    Ok(())
+    a.input.with_keyspace(|_, _, ks| {
+        let prefix = key_arg(&a.prefix);
+        let mut line = Vec::with_capacity(4096);
+        let mut progress = Progress::new("dump: keys", ks.distinct_keys() as u64);
+        for r in ks.state(&prefix, a.revision)? {
+            progress.add(1);
+            line.clear();
+            write_kv(&mut line, &r.kv());
+            line.push(b'\n');
+            out.write_all(&line).map_err(stdout_err)?;
+        }
+        Ok(())
+    })
 }

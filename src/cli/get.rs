@@ -2,7 +2,6 @@
 
 use super::common::{Input, key_arg, stdout_err};
 use crate::error::{Error, Result};
-use crate::etcd::Keyspace;
 use crate::etcd::json::write_kv;
 use std::io::Write;
 
@@ -30,21 +29,20 @@ pub struct Args {
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
-    let src = a.input.open()?;
-    let db = src.db()?;
-    let ks = Keyspace::build(&db)?;
-    let key = key_arg(&a.key);
-    let Some(r) = ks.get(&key, a.revision)? else {
-        return Err(Error::invalid(format!("key {:?} not found", a.key)));
-    };
-    let kv = r.kv();
-    match a.format {
-        GetFormat::Raw => out.write_all(kv.value).map_err(stdout_err),
-        GetFormat::Json => {
-            let mut line = Vec::new();
-            write_kv(&mut line, &kv);
-            line.push(b'\n');
-            out.write_all(&line).map_err(stdout_err)
+    a.input.with_keyspace(|_, _, ks| {
+        let key = key_arg(&a.key);
+        let Some(r) = ks.get(&key, a.revision)? else {
+            return Err(Error::invalid(format!("key {:?} not found", a.key)));
+        };
+        let kv = r.kv();
+        match a.format {
+            GetFormat::Raw => out.write_all(kv.value).map_err(stdout_err),
+            GetFormat::Json => {
+                let mut line = Vec::new();
+                write_kv(&mut line, &kv);
+                line.push(b'\n');
+                out.write_all(&line).map_err(stdout_err)
+            }
         }
-    }
+    })
 }

@@ -2,7 +2,6 @@
 
 use super::common::{Format, Input, json_line, key_arg, stdout_err};
 use crate::error::Result;
-use crate::etcd::Keyspace;
 use serde::Serialize;
 use std::io::Write;
 
@@ -32,44 +31,43 @@ struct Row {
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
-    let src = a.input.open()?;
-    let db = src.db()?;
-    let ks = Keyspace::build(&db)?;
-    let key = key_arg(&a.key);
-    if a.format == Format::Table {
-        writeln!(
-            out,
-            "{:<14} {:<7} {:<8} {:<8} {:<5} {:>8}",
-            "REVISION", "OP", "CREATE", "MOD", "VER", "SIZE"
-        )
-        .map_err(stdout_err)?;
-    }
-    for r in ks.history(&key) {
-        let kv = r.kv();
-        let row = Row {
-            revision: r.rev.main,
-            sub_revision: r.rev.sub,
-            op: if r.tombstone { "DELETE" } else { "PUT" },
-            create_revision: kv.create_revision,
-            mod_revision: kv.mod_revision,
-            version: kv.version,
-            lease: kv.lease,
-            value_size: kv.value.len(),
-        };
-        match a.format {
-            Format::Json => json_line(out, &row)?,
-            Format::Table => writeln!(
+    a.input.with_keyspace(|_, _, ks| {
+        let key = key_arg(&a.key);
+        if a.format == Format::Table {
+            writeln!(
                 out,
                 "{:<14} {:<7} {:<8} {:<8} {:<5} {:>8}",
-                r.rev.to_string(),
-                row.op,
-                row.create_revision,
-                row.mod_revision,
-                row.version,
-                row.value_size
+                "REVISION", "OP", "CREATE", "MOD", "VER", "SIZE"
             )
-            .map_err(stdout_err)?,
+            .map_err(stdout_err)?;
         }
-    }
-    Ok(())
+        for r in ks.history(&key) {
+            let kv = r.kv();
+            let row = Row {
+                revision: r.rev.main,
+                sub_revision: r.rev.sub,
+                op: if r.tombstone { "DELETE" } else { "PUT" },
+                create_revision: kv.create_revision,
+                mod_revision: kv.mod_revision,
+                version: kv.version,
+                lease: kv.lease,
+                value_size: kv.value.len(),
+            };
+            match a.format {
+                Format::Json => json_line(out, &row)?,
+                Format::Table => writeln!(
+                    out,
+                    "{:<14} {:<7} {:<8} {:<8} {:<5} {:>8}",
+                    r.rev.to_string(),
+                    row.op,
+                    row.create_revision,
+                    row.mod_revision,
+                    row.version,
+                    row.value_size
+                )
+                .map_err(stdout_err)?,
+            }
+        }
+        Ok(())
+    })
 }

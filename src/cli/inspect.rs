@@ -2,7 +2,6 @@
 
 use super::common::{Format, Input, json_line, stdout_err};
 use crate::error::Result;
-use crate::etcd::Keyspace;
 use crate::etcd::inspect::{Inspection, inspect};
 use std::io::Write;
 
@@ -18,14 +17,13 @@ pub struct Args {
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
-    let src = a.input.open()?;
-    let db = src.db()?;
-    let ks = Keyspace::build(&db)?;
-    let ins = inspect(&db, &ks, src.db_len())?;
-    match a.format {
-        Format::Json => json_line(out, &ins),
-        Format::Table => table(&ins, out).map_err(stdout_err),
-    }
+    a.input.with_keyspace(|src, db, ks| {
+        let ins = inspect(db, ks, src.db_len())?;
+        match a.format {
+            Format::Json => json_line(out, &ins),
+            Format::Table => table(&ins, out).map_err(stdout_err),
+        }
+    })
 }
 
 fn opt<T: std::fmt::Display>(v: Option<T>) -> String {

@@ -2,7 +2,6 @@
 
 use super::common::{Format, Input, json_line, key_arg, printable, stdout_err};
 use crate::error::Result;
-use crate::etcd::Keyspace;
 use serde::Serialize;
 use std::io::Write;
 
@@ -34,48 +33,47 @@ struct Row<'a> {
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
-    let src = a.input.open()?;
-    let db = src.db()?;
-    let ks = Keyspace::build(&db)?;
-    let prefix = key_arg(&a.prefix);
-    if a.format == Format::Table {
-        writeln!(
-            out,
-            "{:<8} {:<8} {:<5} {:<16} {:>8}  KEY",
-            "CREATE", "MOD", "VER", "LEASE", "SIZE"
-        )
-        .map_err(stdout_err)?;
-    }
-    for r in ks.state(&prefix, a.revision)? {
-        let kv = r.kv();
-        let key = printable(kv.key);
-        match a.format {
-            Format::Table => writeln!(
+    a.input.with_keyspace(|_, _, ks| {
+        let prefix = key_arg(&a.prefix);
+        if a.format == Format::Table {
+            writeln!(
                 out,
-                "{:<8} {:<8} {:<5} {:<16} {:>8}  {key}",
-                kv.create_revision,
-                kv.mod_revision,
-                kv.version,
-                if kv.lease == 0 {
-                    "-".to_string()
-                } else {
-                    format!("{:016x}", kv.lease)
-                },
-                kv.value.len()
+                "{:<8} {:<8} {:<5} {:<16} {:>8}  KEY",
+                "CREATE", "MOD", "VER", "LEASE", "SIZE"
             )
-            .map_err(stdout_err)?,
-            Format::Json => json_line(
-                out,
-                &Row {
-                    key: &key,
-                    create_revision: kv.create_revision,
-                    mod_revision: kv.mod_revision,
-                    version: kv.version,
-                    lease: kv.lease,
-                    value_size: kv.value.len(),
-                },
-            )?,
+            .map_err(stdout_err)?;
         }
-    }
-    Ok(())
+        for r in ks.state(&prefix, a.revision)? {
+            let kv = r.kv();
+            let key = printable(kv.key);
+            match a.format {
+                Format::Table => writeln!(
+                    out,
+                    "{:<8} {:<8} {:<5} {:<16} {:>8}  {key}",
+                    kv.create_revision,
+                    kv.mod_revision,
+                    kv.version,
+                    if kv.lease == 0 {
+                        "-".to_string()
+                    } else {
+                        format!("{:016x}", kv.lease)
+                    },
+                    kv.value.len()
+                )
+                .map_err(stdout_err)?,
+                Format::Json => json_line(
+                    out,
+                    &Row {
+                        key: &key,
+                        create_revision: kv.create_revision,
+                        mod_revision: kv.mod_revision,
+                        version: kv.version,
+                        lease: kv.lease,
+                        value_size: kv.value.len(),
+                    },
+                )?,
+            }
+        }
+        Ok(())
+    })
 }
