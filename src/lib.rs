@@ -7,6 +7,7 @@
 
 pub mod bbolt;
 pub mod cli;
+pub mod display;
 pub mod error;
 pub mod etcd;
 pub mod mapped;

@@ -50,3 +50,14 @@ impl Mapped {
         &self.name
     }
 }
+
+impl Mapped {
+    /// The map as reference-counted bytes, so that decoded messages can hold slices of it
+    /// without copying.
+    pub fn into_bytes(self) -> bytes::Bytes {
+        match self.map {
+            Some(m) => bytes::Bytes::from_owner(m),
+            None => bytes::Bytes::new(),
+        }
+    }
+}

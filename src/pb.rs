@@ -12,3 +12,15 @@ pub mod leasepb {
 pub mod authpb {
     include!(concat!(env!("OUT_DIR"), "/authpb.rs"));
 }
+pub mod raftpb {
+    include!(concat!(env!("OUT_DIR"), "/raftpb.rs"));
+}
+pub mod walpb {
+    include!(concat!(env!("OUT_DIR"), "/walpb.rs"));
+}
+pub mod snappb {
+    include!(concat!(env!("OUT_DIR"), "/snappb.rs"));
+}
+pub mod etcdserverpb {
+    include!(concat!(env!("OUT_DIR"), "/etcdserverpb.rs"));
+}

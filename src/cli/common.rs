@@ -1,10 +1,12 @@
 //! What the commands share: output formats, opening an input, printing keys.
 
 use crate::bbolt::Db;
+pub use crate::display::printable;
 use crate::error::Result;
 use crate::etcd::Keyspace;
+use crate::etcd::open::{WalState, WalSummary, read_wal};
 use crate::source::Source;
-use std::borrow::Cow;
+use crate::wal::Ending;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -19,6 +21,17 @@ pub enum Format {
 pub struct Input {
     /// A data dir (DIR/member/snap/db), a member dir, a db file, or an `etcdctl snapshot save` file.
     pub path: PathBuf,
+    /// Read the db alone: do not replay the WAL entries it has not applied.
+    #[arg(long)]
+    pub no_wal: bool,
+}
+
+/// An opened input: the source, its db, and its keyspace (with the WAL replayed).
+pub struct Opened<'a> {
+    pub src: &'a Source,
+    pub db: Db<'a>,
+    pub ks: Keyspace<'a>,
+    pub wal: Option<&'a WalState>,
 }
 
 impl Input {
@@ -26,38 +39,47 @@ impl Input {
         Source::open(&self.path)
     }
 
-    /// Opens the input, builds its keyspace and hands both to `f`.
-    pub fn with_keyspace<R>(
-        &self,
-        f: impl FnOnce(&Source, &Db<'_>, &Keyspace<'_>) -> Result<R>,
-    ) -> Result<R> {
+    /// Opens the input, builds its keyspace, replays the WAL onto it unless `--no-wal`,
+    /// warns on stderr about a torn or damaged WAL, and hands the result to `f`.
+    pub fn with_keyspace<R>(&self, f: impl FnOnce(&Opened<'_>) -> Result<R>) -> Result<R> {
         let src = self.open()?;
         let db = src.db()?;
-        let ks = Keyspace::build(&db)?;
-        f(&src, &db, &ks)
+        let base = Keyspace::build(&db)?;
+        let wal = read_wal(&src, &db, &base, !self.no_wal)?;
+        let ks = match &wal {
+            Some(w) => {
+                warn_wal(&w.summary);
+                base.with_replay(&w.replayed)
+            }
+            None => base,
+        };
+        f(&Opened {
+            src: &src,
+            db,
+            ks,
+            wal: wal.as_ref(),
+        })
     }
 }
 
-/// A key for a table: UTF-8 as is when printable, otherwise with `\xNN` escapes.
-pub fn printable(b: &[u8]) -> Cow<'_, str> {
-    match std::str::from_utf8(b) {
-        Ok(s) if !s.chars().any(char::is_control) => Cow::Borrowed(s),
-        _ => {
-            let mut out = String::with_capacity(b.len() + 8);
-            for chunk in b.utf8_chunks() {
-                for c in chunk.valid().chars() {
-                    if c.is_control() {
-                        out.extend(c.escape_default());
-                    } else {
-                        out.push(c);
-                    }
-                }
-                for x in chunk.invalid() {
-                    out.push_str(&format!("\\x{x:02x}"));
-                }
-            }
-            Cow::Owned(out)
-        }
+fn warn_wal(s: &WalSummary) {
+    match &s.ending {
+        Ending::Clean => {}
+        Ending::Torn {
+            segment,
+            offset,
+            reason,
+        } => eprintln!(
+            "reshift: warning: the WAL ends in a torn record ({segment} offset {offset}: {reason}); every entry before it was replayed"
+        ),
+        Ending::Damaged {
+            segment,
+            offset,
+            reason,
+        } => eprintln!(
+            "reshift: warning: the WAL is damaged at {}/{segment} offset {offset}: {reason}; replay stopped before it, at index {}",
+            s.dir, s.replay.applied_index
+        ),
     }
 }
 

@@ -22,7 +22,8 @@ pub struct Args {
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
-    a.input.with_keyspace(|_, _, ks| {
+    a.input.with_keyspace(|o| {
+        let ks = &o.ks;
         let prefix = key_arg(&a.prefix);
         let mut line = Vec::with_capacity(4096);
         let mut progress = Progress::new("dump: keys", ks.distinct_keys() as u64);

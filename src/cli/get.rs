@@ -29,7 +29,8 @@ pub struct Args {
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
-    a.input.with_keyspace(|_, _, ks| {
+    a.input.with_keyspace(|o| {
+        let ks = &o.ks;
         let key = key_arg(&a.key);
         let Some(r) = ks.get(&key, a.revision)? else {
             return Err(Error::invalid(format!("key {:?} not found", a.key)));

@@ -31,7 +31,8 @@ struct Row {
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
-    a.input.with_keyspace(|_, _, ks| {
+    a.input.with_keyspace(|o| {
+        let ks = &o.ks;
         let key = key_arg(&a.key);
         if a.format == Format::Table {
             writeln!(

@@ -3,6 +3,7 @@
 use super::common::{Format, Input, json_line, stdout_err};
 use crate::error::Result;
 use crate::etcd::inspect::{Inspection, inspect};
+use crate::etcd::open::leases;
 use std::io::Write;
 
 #[derive(Debug, clap::Args)]
@@ -17,8 +18,15 @@ pub struct Args {
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
-    a.input.with_keyspace(|src, db, ks| {
-        let ins = inspect(db, ks, src.db_len())?;
+    a.input.with_keyspace(|o| {
+        let ks = &o.ks;
+        let ins = inspect(
+            &o.db,
+            ks,
+            o.src.db_len(),
+            leases(&o.db, o.wal)?,
+            o.wal.map(|w| w.summary.clone()),
+        )?;
         match a.format {
             Format::Json => json_line(out, &ins),
             Format::Table => table(&ins, out).map_err(stdout_err),

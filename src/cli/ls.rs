@@ -33,7 +33,8 @@ struct Row<'a> {
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
-    a.input.with_keyspace(|_, _, ks| {
+    a.input.with_keyspace(|o| {
+        let ks = &o.ks;
         let prefix = key_arg(&a.prefix);
         if a.format == Format::Table {
             writeln!(

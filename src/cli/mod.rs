@@ -10,6 +10,7 @@ mod history;
 mod inspect;
 mod ls;
 mod progress;
+mod wal;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::io::{BufWriter, Write};
@@ -40,6 +41,8 @@ enum Command {
     Dump(dump::Args),
     /// Verify the structure of the db; exit 1 if damaged.
     Check(check::Args),
+    /// Every raft entry in the WAL with its decoded request.
+    Wal(wal::Args),
     /// The raw bbolt view: buckets, keys, values, dump.
     Bbolt(bbolt::Args),
     /// Print a shell completion script.
@@ -68,6 +71,7 @@ pub fn main() -> i32 {
         Command::History(a) => history::run(a, &mut out).map(|_| true),
         Command::Dump(a) => dump::run(a, &mut out).map(|_| true),
         Command::Check(a) => check::run(a, &mut out),
+        Command::Wal(a) => wal::run(a, &mut out).map(|_| true),
         Command::Bbolt(a) => bbolt::run(a, &mut out).map(|_| true),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "reshift", &mut out);

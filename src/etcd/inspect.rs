@@ -4,7 +4,8 @@
 use super::auth::{AuthInfo, read_auth};
 use super::cluster::{ClusterInfo, read_cluster};
 use super::keyspace::Keyspace;
-use super::lease::read_leases;
+use super::lease::LeaseInfo;
+use super::open::WalSummary;
 use crate::bbolt::{BucketStats, Db, bucket_stats};
 use crate::error::Result;
 use serde::Serialize;
@@ -36,6 +37,8 @@ pub struct Inspection {
     pub leases: Vec<LeaseUsage>,
     pub cluster: ClusterInfo,
     pub auth: AuthInfo,
+    /// The WAL and its replay; absent for a bare db or with `--no-wal`.
+    pub wal: Option<WalSummary>,
 }
 
 /// A lease and the live keys attached to it.
@@ -72,7 +75,13 @@ pub fn resource_of(key: &[u8]) -> &[u8] {
     &key[base..base + len]
 }
 
-pub fn inspect(db: &Db<'_>, ks: &Keyspace<'_>, db_bytes: u64) -> Result<Inspection> {
+pub fn inspect(
+    db: &Db<'_>,
+    ks: &Keyspace<'_>,
+    db_bytes: u64,
+    leases: Vec<LeaseInfo>,
+    wal: Option<WalSummary>,
+) -> Result<Inspection> {
     let root = bucket_stats(&db.root_bucket(), b"")?;
     let mut resources: BTreeMap<String, Usage> = BTreeMap::new();
     let mut live = 0u64;
@@ -120,7 +129,7 @@ pub fn inspect(db: &Db<'_>, ks: &Keyspace<'_>, db_bytes: u64) -> Result<Inspecti
         page_size: db.page_size(),
         buckets: root.children,
         resources,
-        leases: read_leases(db)?
+        leases: leases
             .into_iter()
             .map(|l| LeaseUsage {
                 id: l.id,
@@ -132,6 +141,7 @@ pub fn inspect(db: &Db<'_>, ks: &Keyspace<'_>, db_bytes: u64) -> Result<Inspecti
             .collect(),
         cluster: read_cluster(db)?,
         auth: read_auth(db)?,
+        wal,
     })
 }
 

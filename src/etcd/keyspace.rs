@@ -200,6 +200,31 @@ impl<'a> Keyspace<'a> {
         })
     }
 
+    /// Live keys in `[start, end)` (`end` `None`: to the last key) at the latest revision,
+    /// in key order.
+    pub fn live_range<'s>(
+        &'s self,
+        start: &'s [u8],
+        end: Option<&'s [u8]>,
+    ) -> impl Iterator<Item = RevRecord<'a>> + 's {
+        let n = self.run_starts.len() - 1;
+        let lo = partition(n, |r| self.run_key(r) < start);
+        let hi = match end {
+            Some(e) => partition(n, |r| self.run_key(r) < e),
+            None => n,
+        };
+        (lo..hi.max(lo)).filter_map(move |r| {
+            let last = self.by_key[self.run_starts[r + 1] as usize - 1];
+            let rec = self.records[last as usize];
+            (!rec.tombstone).then_some(rec)
+        })
+    }
+
+    /// Takes the records out, for building a new keyspace from them.
+    pub fn into_records(self) -> (Vec<RevRecord<'a>>, EtcdMeta) {
+        (self.records, self.meta)
+    }
+
     /// Number of distinct keys with any revision in the db.
     pub fn distinct_keys(&self) -> usize {
         self.run_starts.len() - 1

@@ -53,6 +53,10 @@ impl<'a> KeyValueRef<'a> {
     }
 }
 
+pub fn put_varint_pub(out: &mut Vec<u8>, v: u64) {
+    put_varint(out, v)
+}
+
 pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);

@@ -9,6 +9,8 @@ pub mod keyspace;
 pub mod kv;
 pub mod lease;
 pub mod meta;
+pub mod open;
+pub mod replay;
 pub mod revision;
 pub mod schema;
 
