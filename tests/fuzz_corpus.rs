@@ -25,3 +25,19 @@ fn bbolt_corpus() {
         reshift::bbolt::fuzz::fuzz_db(&data);
     }
 }
+
+#[test]
+fn wal_records_corpus() {
+    for (name, data) in corpus("wal_records") {
+        eprintln!("{name}");
+        reshift::wal::fuzz::fuzz_wal_records(&data);
+    }
+}
+
+#[test]
+fn raft_request_corpus() {
+    for (name, data) in corpus("raft_request") {
+        eprintln!("{name}");
+        reshift::wal::fuzz::fuzz_raft_request(&data);
+    }
+}
