@@ -19,6 +19,9 @@ pub struct Args {
     pub from_index: u64,
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
     pub format: Format,
+    /// Decode every entry but print only counts per request type.
+    #[arg(long)]
+    pub summary: bool,
 }
 
 /// The WAL dir of a data dir, member dir or WAL dir.
@@ -46,6 +49,28 @@ struct Line<'a> {
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     let wal = Wal::open(&wal_dir(&a.path)?)?;
     let log = read_log(&wal);
+    if a.summary {
+        let s = summarize(&log);
+        match a.format {
+            Format::Json => json_line(out, &s)?,
+            Format::Table => {
+                writeln!(
+                    out,
+                    "entries {} (index {}..{}), commit {}, term {}",
+                    s.entries,
+                    s.first_index.unwrap_or(0),
+                    s.last_index.unwrap_or(0),
+                    s.commit,
+                    s.term
+                )
+                .map_err(stdout_err)?;
+                for (op, n) in &s.by_op {
+                    writeln!(out, "{op:<24} {n}").map_err(stdout_err)?;
+                }
+            }
+        }
+        return ending(&wal, &log);
+    }
     if a.format == Format::Table {
         writeln!(out, "{:>10} {:>6} {:<10} REQUEST", "INDEX", "TERM", "TYPE")
             .map_err(stdout_err)?;
@@ -75,6 +100,70 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
             }
         }
     }
+    ending(&wal, &log)
+}
+
+#[derive(Serialize)]
+struct Summary {
+    entries: u64,
+    first_index: Option<u64>,
+    last_index: Option<u64>,
+    commit: u64,
+    term: u64,
+    by_op: std::collections::BTreeMap<&'static str, u64>,
+}
+
+/// Decodes every entry (on all cores) and counts them by request type.
+fn summarize(log: &crate::wal::RaftLog) -> Summary {
+    use rayon::prelude::*;
+    let by_op = log
+        .entries
+        .par_iter()
+        .fold(std::collections::BTreeMap::new, |mut m, e| {
+            *m.entry(op_name(&decode_payload(e.etype, &e.data)))
+                .or_insert(0u64) += 1;
+            m
+        })
+        .reduce(std::collections::BTreeMap::new, |mut a, b| {
+            for (k, v) in b {
+                *a.entry(k).or_insert(0) += v;
+            }
+            a
+        });
+    Summary {
+        entries: log.entries.len() as u64,
+        first_index: log.first_index(),
+        last_index: log.last_index(),
+        commit: log.hard_state.commit,
+        term: log.hard_state.term,
+        by_op,
+    }
+}
+
+fn op_name(p: &crate::wal::Payload) -> &'static str {
+    use crate::wal::Payload;
+    match p {
+        Payload::Empty => "empty",
+        Payload::V2(_) => "v2",
+        Payload::ConfChange(_) | Payload::ConfChangeV2(_) => "conf_change",
+        Payload::Undecodable(_) => "undecodable",
+        Payload::V3(r) => match () {
+            _ if r.put.is_some() => "put",
+            _ if r.delete_range.is_some() => "delete_range",
+            _ if r.txn.is_some() => "txn",
+            _ if r.compaction.is_some() => "compaction",
+            _ if r.lease_grant.is_some() => "lease_grant",
+            _ if r.lease_revoke.is_some() => "lease_revoke",
+            _ if r.lease_checkpoint.is_some() => "lease_checkpoint",
+            _ if r.range.is_some() => "range",
+            _ if r.alarm.is_some() => "alarm",
+            _ if r.v2.is_some() => "v2",
+            _ => "other",
+        },
+    }
+}
+
+fn ending(wal: &Wal, log: &crate::wal::RaftLog) -> Result<()> {
     match &log.ending {
         Ending::Clean => Ok(()),
         Ending::Torn {
@@ -87,6 +176,6 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
             );
             Ok(())
         }
-        Ending::Damaged { .. } => Err(log.ending.damage(&wal).expect("damaged")),
+        Ending::Damaged { .. } => Err(log.ending.damage(wal).expect("damaged")),
     }
 }
