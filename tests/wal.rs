@@ -196,3 +196,49 @@ fn snap_files_verify_and_match_their_names() {
     let err = read_snap(&copy).unwrap_err().to_string();
     assert!(err.contains("CRC") || err.contains("decode"), "{err}");
 }
+
+#[test]
+fn check_of_a_data_dir_names_wal_and_snap_damage() {
+    let (code, out, _) = run(&["check", testdata("clean").to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(String::from_utf8(out).unwrap().contains("intact"));
+    // A flipped byte mid-WAL: exit 1, the segment and offset named.
+    let (_g, dir) = copy_to_temp(&testdata("clean"));
+    let seg = only_segment(&dir);
+    let mut b = std::fs::read(&seg).unwrap();
+    let mid = b.len() / 2;
+    b[mid] ^= 0x01;
+    std::fs::write(&seg, &b).unwrap();
+    let (code, out, _) = run(&["check", dir.to_str().unwrap()]);
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("DAMAGED") && out.contains(seg.file_name().unwrap().to_str().unwrap()),
+        "{out}"
+    );
+    // A damaged snap file: exit 1.
+    let (_g2, dir2) = copy_to_temp(&testdata("clean"));
+    let snap = std::fs::read_dir(dir2.join("member/snap"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "snap"))
+        .unwrap();
+    let mut b = std::fs::read(&snap).unwrap();
+    let n = b.len();
+    b[n / 2] ^= 0x01;
+    std::fs::write(&snap, &b).unwrap();
+    let (code, out, _) = run(&["check", dir2.to_str().unwrap(), "-o", "json"]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert!(
+        v["snaps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.get("Err").is_some()),
+        "{v}"
+    );
+    // Usage errors exit 2.
+    let (code, _, _) = run(&["check"]);
+    assert_eq!(code, 2);
+}

@@ -1,8 +1,10 @@
-//! `reshift check`: structural verification. Exit 0 when intact, 1 when damage is found.
+//! `reshift check`: verifies a db, an etcdctl snapshot, or a whole data dir (db structure,
+//! WAL CRC chain and continuity, snap files, applied index against the WAL). Exit 0 when
+//! intact, 1 when damage is found, 2 on usage errors.
 
 use super::common::{Format, Input, json_line, stdout_err};
-use crate::bbolt::check;
 use crate::error::Result;
+use crate::etcd::verify::verify;
 use std::io::Write;
 
 #[derive(Debug, clap::Args)]
@@ -19,28 +21,66 @@ pub struct Args {
 /// Returns whether the input is intact.
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<bool> {
     let src = a.input.open()?;
-    let db = src.db()?;
-    let report = check(&db);
-    match a.format {
-        Format::Json => json_line(out, &report)?,
-        Format::Table => {
-            let file = src.db_path.display();
-            for f in &report.findings {
-                let page = f.page.map_or(String::new(), |p| format!(" page {p}"));
-                writeln!(out, "{file}:{page} offset {}: {}", f.offset, f.what)
-                    .map_err(stdout_err)?;
-            }
-            writeln!(
+    let c = verify(&src)?;
+    if a.format == Format::Json {
+        json_line(out, &c)?;
+        return Ok(c.ok());
+    }
+    let w = |out: &mut dyn Write, s: String| writeln!(out, "{s}").map_err(stdout_err);
+    let file = &c.db_file;
+    for f in &c.db.findings {
+        let page = f.page.map_or(String::new(), |p| format!(" page {p}"));
+        w(
+            out,
+            format!("{file}:{page} offset {}: {}", f.offset, f.what),
+        )?;
+    }
+    w(
+        out,
+        format!(
+            "{file}: {} ({} pages reachable, {} free, high-water {}, page size {})",
+            if c.db.ok() { "ok" } else { "DAMAGED" },
+            c.db.reachable_pages,
+            c.db.free_pages,
+            c.db.high_water,
+            c.db.page_size
+        ),
+    )?;
+    if let Some(wal) = &c.wal {
+        w(
+            out,
+            format!(
+                "wal: {} segments, {} records, entries {}..{}, commit {}",
+                wal.segments,
+                wal.records,
+                wal.first_index.unwrap_or(0),
+                wal.last_index.unwrap_or(0),
+                wal.commit
+            ),
+        )?;
+    }
+    for s in &c.snaps {
+        match s {
+            Ok(s) => w(
                 out,
-                "{file}: {} ({} pages reachable, {} free, high-water {}, page size {})",
-                if report.ok() { "ok" } else { "DAMAGED" },
-                report.reachable_pages,
-                report.free_pages,
-                report.high_water,
-                report.page_size
-            )
-            .map_err(stdout_err)?;
+                format!("snap {}: ok (term {}, index {})", s.file, s.term, s.index),
+            )?,
+            Err(e) => w(out, format!("snap: DAMAGED: {e}"))?,
         }
     }
-    Ok(report.ok())
+    for f in &c.findings {
+        w(out, format!("DAMAGED: {f}"))?;
+    }
+    for n in &c.notes {
+        w(out, format!("note: {n}"))?;
+    }
+    w(
+        out,
+        if c.ok() {
+            "intact".to_string()
+        } else {
+            "damage found".to_string()
+        },
+    )?;
+    Ok(c.ok())
 }

@@ -13,6 +13,7 @@ pub mod open;
 pub mod replay;
 pub mod revision;
 pub mod schema;
+pub mod verify;
 
 pub use keyspace::{Keyspace, RevRecord};
 pub use kv::KeyValueRef;
