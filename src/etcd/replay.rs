@@ -66,6 +66,8 @@ pub enum Commit {
 
 struct Applier<'k, 'a> {
     base: &'k Keyspace<'a>,
+    /// Live base keys by lease, built on the first revoke.
+    base_by_lease: Option<HashMap<i64, Vec<&'a [u8]>>>,
     overlay: BTreeMap<Vec<u8>, Option<Live>>,
     leases: HashMap<i64, LeaseInfo>,
     rev: i64,
@@ -357,14 +359,24 @@ impl<'a> Applier<'_, 'a> {
     }
 
     /// Live keys attached to `lease`, in key order.
-    fn attached(&self, lease: i64) -> Vec<Vec<u8>> {
-        let mut keys: Vec<Vec<u8>> = self
-            .base
-            .state(b"", None)
+    fn attached(&mut self, lease: i64) -> Vec<Vec<u8>> {
+        let base = self.base;
+        let by_lease = self.base_by_lease.get_or_insert_with(|| {
+            let mut m: HashMap<i64, Vec<&'a [u8]>> = HashMap::new();
+            for r in base.state(b"", None).into_iter().flatten() {
+                let l = r.kv().lease;
+                if l != 0 {
+                    m.entry(l).or_default().push(r.key);
+                }
+            }
+            m
+        });
+        let mut keys: Vec<Vec<u8>> = by_lease
+            .get(&lease)
             .into_iter()
             .flatten()
-            .filter(|r| !self.overlay.contains_key(r.key) && r.kv().lease == lease)
-            .map(|r| r.key.to_vec())
+            .filter(|k| !self.overlay.contains_key(**k))
+            .map(|k| k.to_vec())
             .collect();
         keys.extend(
             self.overlay
@@ -391,6 +403,7 @@ pub fn replay(
     };
     let mut a = Applier {
         base,
+        base_by_lease: None,
         overlay: BTreeMap::new(),
         leases: leases.into_iter().map(|l| (l.id, l)).collect(),
         rev: base.revision,
