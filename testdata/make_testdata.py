@@ -313,8 +313,6 @@ def fixed_keys(e, w):
     plain = {"/registry/ranges/serviceips": envelope("v1", "RangeAllocation", f_bytes(2, "10.96.0.0/12")),
              "/registry/masterleases/10.0.0.1": envelope("v1", "Endpoints", f_bytes(1, object_meta("10.0.0.1", "", 1))),
              "/other/plain": b"hello"}
-    for i in range(3):
-        plain["/registry/secrets/prod/encrypted-%d" % i] = b"k8s:enc:aescbc:v1:key1:" + bytes(rnd.getrandbits(8) for _ in range(160 + 16 * i))
     for k, v in plain.items():
         w.acked.append({"op": "put", "key": k, "revision": e.put(k, v)})
         w.live[k] = v
@@ -383,8 +381,13 @@ def make_clean(out, tmp):
     compact_rev = w.acked[-1]["revision"]
     e.compact(compact_rev)
     w.mix(500)
-    # Values larger than a page, written last so no random update replaces them: the db
-    # then holds overflow pages.
+    # Encrypted-at-rest secrets (two providers), and values larger than a page (so the db
+    # holds overflow pages), written last so no random update replaces them.
+    for i, provider in enumerate(["aescbc:v1:key1", "aescbc:v1:key1", "kms:v2:vault-kms"]):
+        k = "/registry/secrets/prod/encrypted-%d" % i
+        v = b"k8s:enc:" + provider.encode() + b":" + bytes(rnd.getrandbits(8) for _ in range(160 + 16 * i))
+        w.acked.append({"op": "put", "key": k, "revision": e.put(k, v)})
+        w.live[k] = v
     for i in range(2):
         k = "/registry/configmaps/prod/large-%d" % i
         v = envelope("v1", "ConfigMap", f_bytes(1, object_meta("large-%d" % i, "prod", 5)) +

@@ -75,5 +75,31 @@ fn table(i: &Inspection, out: &mut dyn Write) -> std::io::Result<()> {
     for (name, u) in &i.resources {
         writeln!(out, "{name:<50} {:>10} {:>14}", u.count, u.bytes)?;
     }
+    writeln!(
+        out,
+        "\n{:<50} {:>10} {:>14}",
+        "KIND", "OBJECTS", "VALUE BYTES"
+    )?;
+    for (name, u) in &i.kinds {
+        writeln!(out, "{name:<50} {:>10} {:>14}", u.count, u.bytes)?;
+    }
+    let enc: Vec<String> = i
+        .encodings
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    writeln!(
+        out,
+        "\nencodings          {}{}",
+        enc.join(", "),
+        if i.undecodable > 0 {
+            format!(" ({} undecodable)", i.undecodable)
+        } else {
+            String::new()
+        }
+    )?;
+    for (k, n) in &i.encrypted {
+        writeln!(out, "encrypted          {n} values with {k}")?;
+    }
     Ok(())
 }

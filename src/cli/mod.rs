@@ -4,6 +4,7 @@
 mod bbolt;
 mod check;
 mod common;
+mod decode;
 mod dump;
 mod get;
 mod history;
@@ -39,6 +40,8 @@ enum Command {
     History(history::Args),
     /// The keyspace as JSON Lines (etcdctl's JSON conventions), streamed.
     Dump(dump::Args),
+    /// What one stored value is: envelope, encoding, encryption, metadata.
+    Decode(decode::Args),
     /// Verify the structure of the db; exit 1 if damaged.
     Check(check::Args),
     /// Every raft entry in the WAL with its decoded request.
@@ -71,6 +74,7 @@ pub fn main() -> i32 {
         Command::History(a) => history::run(a, &mut out).map(|_| true),
         Command::Dump(a) => dump::run(a, &mut out).map(|_| true),
         Command::Check(a) => check::run(a, &mut out),
+        Command::Decode(a) => decode::run(a, &mut out).map(|_| true),
         Command::Wal(a) => wal::run(a, &mut out).map(|_| true),
         Command::Bbolt(a) => bbolt::run(a, &mut out).map(|_| true),
         Command::Completions { shell } => {

@@ -8,6 +8,7 @@ use super::lease::LeaseInfo;
 use super::open::WalSummary;
 use crate::bbolt::{BucketStats, Db, bucket_stats};
 use crate::error::Result;
+use crate::k8s::object::fold_all;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -39,6 +40,14 @@ pub struct Inspection {
     pub auth: AuthInfo,
     /// The WAL and its replay; absent for a bare db or with `--no-wal`.
     pub wal: Option<WalSummary>,
+    /// Live Kubernetes objects and value bytes per `apiVersion kind`.
+    pub kinds: BTreeMap<String, Usage>,
+    /// Live values encrypted at rest, per `provider:version:key name`.
+    pub encrypted: BTreeMap<String, u64>,
+    /// Live values by encoding: protobuf, json, encrypted, raw.
+    pub encodings: BTreeMap<&'static str, u64>,
+    /// Values whose envelope or metadata does not decode.
+    pub undecodable: u64,
 }
 
 /// A lease and the live keys attached to it.
@@ -75,6 +84,58 @@ pub fn resource_of(key: &[u8]) -> &[u8] {
     &key[base..base + len]
 }
 
+#[derive(Default)]
+struct K8sTally {
+    kinds: BTreeMap<String, Usage>,
+    encrypted: BTreeMap<String, u64>,
+    encodings: BTreeMap<&'static str, u64>,
+    undecodable: u64,
+}
+
+/// Kinds, encryption and encodings of the live values, decoded on all cores.
+fn kubernetes(ks: &Keyspace<'_>) -> Result<K8sTally> {
+    let kvs: Vec<(&[u8], &[u8])> = ks
+        .state(b"", None)?
+        .map(|r| (r.key, r.kv().value))
+        .collect();
+    Ok(fold_all(
+        &kvs,
+        crate::k8s::DEFAULT_PREFIX,
+        K8sTally::default,
+        |t, o| {
+            *t.encodings.entry(o.encoding).or_insert(0) += 1;
+            t.undecodable += u64::from(o.error.is_some());
+            if let Some(e) = &o.encrypted {
+                *t.encrypted
+                    .entry(format!("{}:{}:{}", e.provider, e.version, e.key_name))
+                    .or_insert(0) += 1;
+            }
+            if !o.kind.is_empty() {
+                // Look up before allocating a key: most objects share a few kinds.
+                let name = format!("{} {}", o.api_version, o.kind);
+                let u = t.kinds.entry(name).or_default();
+                u.count += 1;
+                u.bytes += o.value_bytes as u64;
+            }
+        },
+        |mut a, b| {
+            for (k, v) in b.kinds {
+                let u = a.kinds.entry(k).or_default();
+                u.count += v.count;
+                u.bytes += v.bytes;
+            }
+            for (k, v) in b.encrypted {
+                *a.encrypted.entry(k).or_insert(0) += v;
+            }
+            for (k, v) in b.encodings {
+                *a.encodings.entry(k).or_insert(0) += v;
+            }
+            a.undecodable += b.undecodable;
+            a
+        },
+    ))
+}
+
 pub fn inspect(
     db: &Db<'_>,
     ks: &Keyspace<'_>,
@@ -83,6 +144,7 @@ pub fn inspect(
     wal: Option<WalSummary>,
 ) -> Result<Inspection> {
     let root = bucket_stats(&db.root_bucket(), b"")?;
+    let k8s = kubernetes(ks)?;
     let mut resources: BTreeMap<String, Usage> = BTreeMap::new();
     let mut live = 0u64;
     let mut attached: std::collections::HashMap<i64, u64> = std::collections::HashMap::new();
@@ -142,6 +204,10 @@ pub fn inspect(
         cluster: read_cluster(db)?,
         auth: read_auth(db)?,
         wal,
+        kinds: k8s.kinds,
+        encrypted: k8s.encrypted,
+        encodings: k8s.encodings,
+        undecodable: k8s.undecodable,
     })
 }
 

@@ -1,0 +1,52 @@
+//! `reshift decode`: what one stored value is — envelope type, encoding, encryption, and
+//! the object's metadata (a JSON value is shown whole).
+
+use super::common::{json_line, stdout_err};
+use crate::error::{Error, Result};
+use crate::k8s::object::describe;
+use crate::k8s::value::{StoredValue, classify};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DecodeFormat {
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  reshift get /var/lib/etcd /registry/pods/default/web | reshift decode -\n  reshift decode value.bin -o yaml"
+)]
+pub struct Args {
+    /// A file holding one stored value, or - for standard input.
+    pub file: PathBuf,
+    #[arg(short = 'o', long = "output", value_enum, default_value = "json")]
+    pub format: DecodeFormat,
+}
+
+pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
+    let bytes = if a.file.as_os_str() == "-" {
+        let mut b = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut b)
+            .map_err(|e| Error::io("<stdin>", e))?;
+        b
+    } else {
+        std::fs::read(&a.file).map_err(|e| Error::io(&a.file, e))?
+    };
+    let value = match classify(&bytes) {
+        Ok(StoredValue::Json(j)) => serde_json::from_slice(j).unwrap_or_else(|_| {
+            serde_json::to_value(describe(b"", &bytes, "")).unwrap_or_default()
+        }),
+        _ => serde_json::to_value(describe(b"", &bytes, ""))
+            .map_err(|e| Error::invalid(e.to_string()))?,
+    };
+    match a.format {
+        DecodeFormat::Json => json_line(out, &value),
+        DecodeFormat::Yaml => {
+            let y = serde_yaml::to_string(&value).map_err(|e| Error::invalid(e.to_string()))?;
+            out.write_all(y.as_bytes()).map_err(stdout_err)
+        }
+    }
+}

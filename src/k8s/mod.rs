@@ -1,0 +1,14 @@
+//! Kubernetes objects as the apiserver stores them in etcd: the key layout ([`key`]), the
+//! value encodings ([`value`]: protobuf envelope, JSON, encrypted, raw), metadata for any
+//! object without its schema ([`meta`]), label selectors ([`selector`]), and per-object
+//! summaries for a whole keyspace ([`object`]).
+
+pub mod fuzz;
+pub mod key;
+pub mod meta;
+pub mod object;
+pub mod selector;
+pub mod value;
+
+/// The apiserver's default etcd prefix.
+pub const DEFAULT_PREFIX: &str = "/registry";

@@ -1,0 +1,112 @@
+//! A summary of each stored object — where its key puts it, what its value is, and its
+//! metadata — decoded for a whole keyspace on all cores.
+
+use super::key::parse_key;
+use super::meta::{ObjectMeta, json_meta, protobuf_meta};
+use super::value::{Encrypted, StoredValue, classify};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::borrow::Cow;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectInfo<'a> {
+    pub group: &'a str,
+    /// Empty when the key is not under the prefix.
+    pub resource: &'a str,
+    pub namespace: Option<&'a str>,
+    pub name: &'a str,
+    pub api_version: Cow<'a, str>,
+    pub kind: Cow<'a, str>,
+    /// `protobuf`, `json`, `encrypted` or `raw`.
+    pub encoding: &'static str,
+    pub value_bytes: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encrypted: Option<Encrypted<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<ObjectMeta<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Describes one key and value. Never fails: what cannot be decoded is said in `error`.
+pub fn describe<'a>(key: &'a [u8], value: &'a [u8], prefix: &str) -> ObjectInfo<'a> {
+    let k = std::str::from_utf8(key)
+        .ok()
+        .and_then(|k| parse_key(k, prefix));
+    let mut o = ObjectInfo {
+        group: k.as_ref().map_or("", |k| k.group),
+        resource: k.as_ref().map_or("", |k| k.resource),
+        namespace: k.as_ref().and_then(|k| k.namespace),
+        name: k.as_ref().map_or("", |k| k.name),
+        api_version: Cow::Borrowed(""),
+        kind: Cow::Borrowed(""),
+        encoding: "raw",
+        value_bytes: value.len(),
+        encrypted: None,
+        metadata: None,
+        error: None,
+    };
+    match classify(value) {
+        Err(e) => {
+            o.encoding = "protobuf";
+            o.error = Some(e.to_string());
+        }
+        Ok(v) => {
+            o.encoding = v.encoding();
+            match v {
+                StoredValue::Protobuf(env) => {
+                    o.api_version = String::from_utf8_lossy(env.api_version);
+                    o.kind = String::from_utf8_lossy(env.kind);
+                    match protobuf_meta(env.raw) {
+                        Ok(m) => o.metadata = m,
+                        Err(e) => o.error = Some(format!("object metadata: {e}")),
+                    }
+                }
+                StoredValue::Json(j) => match serde_json::from_slice::<serde_json::Value>(j) {
+                    Ok(v) => {
+                        o.api_version =
+                            Cow::Owned(v["apiVersion"].as_str().unwrap_or("").to_string());
+                        o.kind = Cow::Owned(v["kind"].as_str().unwrap_or("").to_string());
+                        o.metadata = json_meta(&v);
+                    }
+                    Err(e) => o.error = Some(format!("JSON: {e}")),
+                },
+                StoredValue::Encrypted(e) => o.encrypted = Some(e),
+                StoredValue::Raw(_) => {}
+            }
+        }
+    }
+    o
+}
+
+/// Describes every (key, value) on all cores and keeps what `pick` returns, in input order.
+/// Each description is dropped as soon as `pick` has looked at it, so memory holds only
+/// what is kept.
+pub fn pick_all<'a, T: Send>(
+    kvs: &[(&'a [u8], &'a [u8])],
+    prefix: &str,
+    pick: impl Fn(usize, ObjectInfo<'a>) -> Option<T> + Sync,
+) -> Vec<T> {
+    kvs.par_iter()
+        .enumerate()
+        .filter_map(|(i, (k, v))| pick(i, describe(k, v, prefix)))
+        .collect()
+}
+
+/// Folds the description of every (key, value) into per-thread accumulators on all
+/// cores, then merges them.
+pub fn fold_all<'a, A: Send>(
+    kvs: &[(&'a [u8], &'a [u8])],
+    prefix: &str,
+    init: impl Fn() -> A + Sync + Send,
+    fold: impl Fn(&mut A, ObjectInfo<'a>) + Sync + Send,
+    merge: impl Fn(A, A) -> A + Sync + Send,
+) -> A {
+    kvs.par_iter()
+        .fold(&init, |mut acc, (k, v)| {
+            fold(&mut acc, describe(k, v, prefix));
+            acc
+        })
+        .reduce(&init, merge)
+}
