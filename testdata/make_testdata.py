@@ -244,6 +244,11 @@ def b64(b):
 class Writer:
     def __init__(self, e):
         self.e, self.live, self.seq, self.acked = e, {}, 0, []
+        # Keys written by fixed_keys (namespaces, nodes, ...) stay out of random updates.
+        self.fixed = set()
+
+    def pool(self):
+        return sorted(k for k in self.live if k not in self.fixed)
 
     def create(self, lease=0, kind=None):
         self.seq += 1
@@ -256,7 +261,7 @@ class Writer:
         return key
 
     def update(self):
-        key = rnd.choice(sorted(self.live))
+        key = rnd.choice(self.pool())
         kind = key.split("/")[2] if not key.split("/")[2].startswith(("services", "example")) else "/".join(key.split("/")[2:4])
         self.seq += 1
         parts = key.rsplit("/", 2)
@@ -266,13 +271,13 @@ class Writer:
         self.acked.append({"op": "put", "key": key, "revision": rev})
 
     def delete(self):
-        key = rnd.choice(sorted(self.live))
+        key = rnd.choice(self.pool())
         rev = self.e.delete(key)
         del self.live[key]
         self.acked.append({"op": "delete", "key": key, "revision": rev})
 
     def txn(self, succeed):
-        a, b = rnd.sample(sorted(self.live), 2)
+        a, b = rnd.sample(self.pool(), 2)
         target = "999999" if not succeed else "0"
         cmp = [{"key": b64(a), "target": "VERSION", "result": "GREATER", "version": target}]
         va, vb = b"txn-then-%d" % self.seq, b"txn-else-%d" % self.seq
@@ -290,7 +295,7 @@ class Writer:
     def mix(self, n):
         for i in range(n):
             r = rnd.random()
-            if r < 0.45 or len(self.live) < 20:
+            if r < 0.45 or len(self.pool()) < 20:
                 self.create()
             elif r < 0.85:
                 self.update()
@@ -300,6 +305,7 @@ class Writer:
                 self.txn(succeed=rnd.random() < 0.5)
 
 def fixed_keys(e, w):
+    before = set(w.live)
     for i, ns in enumerate(NAMESPACES):
         k = "/registry/namespaces/" + ns
         v = make_object("namespaces", ns, "", i)
@@ -316,6 +322,7 @@ def fixed_keys(e, w):
     for k, v in plain.items():
         w.acked.append({"op": "put", "key": k, "revision": e.put(k, v)})
         w.live[k] = v
+    w.fixed |= set(w.live) - before
 
 # --- trimming preallocated zero tails -----------------------------------------------------
 def trim_wal(wal_dir):

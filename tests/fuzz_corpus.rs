@@ -41,3 +41,11 @@ fn raft_request_corpus() {
         reshift::wal::fuzz::fuzz_raft_request(&data);
     }
 }
+
+#[test]
+fn k8s_value_corpus() {
+    for (name, data) in corpus("k8s_value") {
+        eprintln!("{name}");
+        reshift::k8s::fuzz::fuzz_k8s_value(&data);
+    }
+}

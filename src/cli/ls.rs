@@ -79,6 +79,8 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         let recs: Vec<_> = ks.state(&prefix, a.revision)?.collect();
         let kvs: Vec<(&[u8], &[u8])> = recs.iter().map(|r| (r.key, r.kv().value)).collect();
         // Decode and filter on all cores, keeping only what a row shows.
+        // A value with no metadata has no labels.
+        let no_labels = std::collections::BTreeMap::new();
         let hits = pick_all(&kvs, &a.k8s_prefix, |i, obj| {
             let keep = !(a
                 .resource
@@ -87,9 +89,9 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
                 || a.namespace
                     .as_deref()
                     .is_some_and(|n| obj.namespace != Some(n))
-                || selector
-                    .as_ref()
-                    .is_some_and(|s| !obj.metadata.as_ref().is_some_and(|m| s.matches(&m.labels))));
+                || selector.as_ref().is_some_and(|s| {
+                    !s.matches(obj.metadata.as_ref().map_or(&no_labels, |m| &m.labels))
+                }));
             keep.then_some({
                 (
                     i,
