@@ -1,0 +1,46 @@
+//! Kubernetes metadata decoding: every live object of a data dir (on all cores), and each
+//! of Kubernetes' fixtures (one core). Reports objects/s and MB/s. Input: `RESHIFT_BENCH_DB`
+//! (a data dir or db), else testdata/clean; fixtures from ../shared/k8s-api-testdata/HEAD.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use reshift::etcd::Keyspace;
+use reshift::k8s::object::{describe, fold_all};
+use reshift::source::Source;
+use std::path::PathBuf;
+
+fn meta(c: &mut Criterion) {
+    let path = std::env::var_os("RESHIFT_BENCH_DB")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/clean"));
+    let src = Source::open(&path).unwrap();
+    let db = src.db().unwrap();
+    let ks = Keyspace::build(&db).unwrap();
+    let kvs: Vec<(&[u8], &[u8])> = ks.state(b"", None).unwrap().map(|r| (r.key, r.kv().value)).collect();
+    let bytes: usize = kvs.iter().map(|(_, v)| v.len()).sum();
+    let mut g = c.benchmark_group("k8s_metadata");
+    g.sample_size(20);
+    g.throughput(Throughput::Elements(kvs.len() as u64));
+    g.bench_function("all_live_objects_parallel_objects", |b| {
+        b.iter(|| fold_all(&kvs, "/registry", || 0usize, |n, o| *n += o.metadata.map_or(0, |m| m.labels.len()), |a, b| a + b))
+    });
+    g.throughput(Throughput::Bytes(bytes as u64));
+    g.bench_function("all_live_objects_parallel_bytes", |b| {
+        b.iter(|| fold_all(&kvs, "/registry", || 0usize, |n, o| *n += o.metadata.map_or(0, |m| m.labels.len()), |a, b| a + b))
+    });
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/k8s-api-testdata/HEAD");
+    if let Ok(rd) = std::fs::read_dir(&dir) {
+        let fixtures: Vec<Vec<u8>> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "pb"))
+            .map(|p| std::fs::read(p).unwrap())
+            .collect();
+        g.throughput(Throughput::Elements(fixtures.len() as u64));
+        g.bench_function("fixtures_one_core_objects", |b| {
+            b.iter(|| fixtures.iter().map(|v| describe(b"", v, "/registry").metadata.map_or(0, |m| m.name.len())).sum::<usize>())
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, meta);
+criterion_main!(benches);
