@@ -15,17 +15,37 @@ fn meta(c: &mut Criterion) {
     let src = Source::open(&path).unwrap();
     let db = src.db().unwrap();
     let ks = Keyspace::build(&db).unwrap();
-    let kvs: Vec<(&[u8], &[u8])> = ks.state(b"", None).unwrap().map(|r| (r.key, r.kv().value)).collect();
+    let kvs: Vec<(&[u8], &[u8])> = ks
+        .state(b"", None)
+        .unwrap()
+        .map(|r| (r.key, r.kv().value))
+        .collect();
     let bytes: usize = kvs.iter().map(|(_, v)| v.len()).sum();
     let mut g = c.benchmark_group("k8s_metadata");
     g.sample_size(20);
     g.throughput(Throughput::Elements(kvs.len() as u64));
     g.bench_function("all_live_objects_parallel_objects", |b| {
-        b.iter(|| fold_all(&kvs, "/registry", || 0usize, |n, o| *n += o.metadata.map_or(0, |m| m.labels.len()), |a, b| a + b))
+        b.iter(|| {
+            fold_all(
+                &kvs,
+                "/registry",
+                || 0usize,
+                |n, o| *n += o.metadata.map_or(0, |m| m.labels.len()),
+                |a, b| a + b,
+            )
+        })
     });
     g.throughput(Throughput::Bytes(bytes as u64));
     g.bench_function("all_live_objects_parallel_bytes", |b| {
-        b.iter(|| fold_all(&kvs, "/registry", || 0usize, |n, o| *n += o.metadata.map_or(0, |m| m.labels.len()), |a, b| a + b))
+        b.iter(|| {
+            fold_all(
+                &kvs,
+                "/registry",
+                || 0usize,
+                |n, o| *n += o.metadata.map_or(0, |m| m.labels.len()),
+                |a, b| a + b,
+            )
+        })
     });
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/k8s-api-testdata/HEAD");
     if let Ok(rd) = std::fs::read_dir(&dir) {
@@ -36,7 +56,16 @@ fn meta(c: &mut Criterion) {
             .collect();
         g.throughput(Throughput::Elements(fixtures.len() as u64));
         g.bench_function("fixtures_one_core_objects", |b| {
-            b.iter(|| fixtures.iter().map(|v| describe(b"", v, "/registry").metadata.map_or(0, |m| m.name.len())).sum::<usize>())
+            b.iter(|| {
+                fixtures
+                    .iter()
+                    .map(|v| {
+                        describe(b"", v, "/registry")
+                            .metadata
+                            .map_or(0, |m| m.name.len())
+                    })
+                    .sum::<usize>()
+            })
         });
     }
     g.finish();

@@ -19,6 +19,8 @@ pub enum SourceKind {
     DbFile,
     /// A bbolt file followed by the 32-byte sha256 of it, as `etcdctl snapshot save` writes.
     EtcdctlSnapshot,
+    /// A reshift snapshot file.
+    ReshiftSnapshot,
 }
 
 /// etcd's rule for a hash trailer: the file size is a multiple of 512 plus 32.
@@ -66,7 +68,9 @@ impl Source {
         }
         let map = Mapped::open(path)?;
         let len = map.bytes().len();
-        let (kind, db_len) = if len % 512 == TRAILER && len > TRAILER {
+        let (kind, db_len) = if crate::snapshot::is_snapshot(map.bytes()) {
+            (SourceKind::ReshiftSnapshot, 0)
+        } else if len % 512 == TRAILER && len > TRAILER {
             let db_len = len - TRAILER;
             let bytes = map.bytes();
             let digest = Sha256::digest(&bytes[..db_len]);
@@ -94,7 +98,23 @@ impl Source {
 
     /// The bbolt database (without any hash trailer).
     pub fn db(&self) -> Result<Db<'_>> {
+        if self.kind == SourceKind::ReshiftSnapshot {
+            return Err(Error::invalid(format!(
+                "{}: a reshift snapshot holds no bbolt db; restore it to get one",
+                self.path.display()
+            )));
+        }
         Db::open(&self.map.bytes()[..self.db_len], self.map.name())
+    }
+
+    /// The reshift snapshot this source is.
+    pub fn snapshot(&self) -> Result<crate::snapshot::Snapshot<'_>> {
+        crate::snapshot::Snapshot::open(self.map.bytes(), self.map.name())
+    }
+
+    /// Size of the input file.
+    pub fn file_len(&self) -> u64 {
+        self.map.bytes().len() as u64
     }
 
     /// Size of the db file in bytes (without any hash trailer).

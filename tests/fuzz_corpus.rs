@@ -49,3 +49,11 @@ fn k8s_value_corpus() {
         reshift::k8s::fuzz::fuzz_k8s_value(&data);
     }
 }
+
+#[test]
+fn snapshot_corpus() {
+    for (name, data) in corpus("snapshot") {
+        eprintln!("{name}");
+        reshift::snapshot::fuzz::fuzz_snapshot(&data);
+    }
+}

@@ -5,7 +5,8 @@ pub use crate::display::printable;
 use crate::error::Result;
 use crate::etcd::Keyspace;
 use crate::etcd::open::{WalState, WalSummary, read_wal};
-use crate::source::Source;
+use crate::snapshot::Snapshot;
+use crate::source::{Source, SourceKind};
 use crate::wal::Ending;
 use std::io::Write;
 use std::path::PathBuf;
@@ -26,10 +27,12 @@ pub struct Input {
     pub no_wal: bool,
 }
 
-/// An opened input: the source, its db, and its keyspace (with the WAL replayed).
+/// An opened input: the source, its db (none for a reshift snapshot), and its keyspace
+/// (with the WAL replayed).
 pub struct Opened<'a> {
     pub src: &'a Source,
-    pub db: Db<'a>,
+    pub db: Option<Db<'a>>,
+    pub snapshot: Option<&'a Snapshot<'a>>,
     pub ks: Keyspace<'a>,
     pub wal: Option<&'a WalState>,
 }
@@ -43,6 +46,18 @@ impl Input {
     /// warns on stderr about a torn or damaged WAL, and hands the result to `f`.
     pub fn with_keyspace<R>(&self, f: impl FnOnce(&Opened<'_>) -> Result<R>) -> Result<R> {
         let src = self.open()?;
+        if src.kind == SourceKind::ReshiftSnapshot {
+            let snap = src.snapshot()?;
+            let chunks = snap.all_chunks()?;
+            let ks = crate::snapshot::open::keyspace(&snap, &chunks)?;
+            return f(&Opened {
+                src: &src,
+                db: None,
+                snapshot: Some(&snap),
+                ks,
+                wal: None,
+            });
+        }
         let db = src.db()?;
         let base = Keyspace::build(&db)?;
         let wal = read_wal(&src, &db, &base, !self.no_wal)?;
@@ -55,7 +70,8 @@ impl Input {
         };
         f(&Opened {
             src: &src,
-            db,
+            db: Some(db),
+            snapshot: None,
             ks,
             wal: wal.as_ref(),
         })

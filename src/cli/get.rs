@@ -28,22 +28,47 @@ pub struct Args {
     pub format: GetFormat,
 }
 
+fn print(kv: &crate::etcd::KeyValueRef<'_>, format: GetFormat, out: &mut dyn Write) -> Result<()> {
+    match format {
+        GetFormat::Raw => out.write_all(kv.value).map_err(stdout_err),
+        GetFormat::Json => {
+            let mut line = Vec::new();
+            write_kv(&mut line, kv);
+            line.push(b'\n');
+            out.write_all(&line).map_err(stdout_err)
+        }
+    }
+}
+
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
-    a.input.with_keyspace(|o| {
-        let ks = &o.ks;
-        let key = key_arg(&a.key);
-        let Some(r) = ks.get(&key, a.revision)? else {
-            return Err(Error::invalid(format!("key {:?} not found", a.key)));
+    let key = key_arg(&a.key);
+    let not_found = || Error::invalid(format!("key {:?} not found", a.key));
+    // A snapshot answers from the one chunk its index points to.
+    let src = a.input.open()?;
+    if src.kind == crate::source::SourceKind::ReshiftSnapshot {
+        let snap = src.snapshot()?;
+        let f = &snap.facts;
+        let oldest = if f.mode == "history" {
+            f.compact_revision
+        } else {
+            f.at_revision.unwrap_or(f.revision)
         };
-        let kv = r.kv();
-        match a.format {
-            GetFormat::Raw => out.write_all(kv.value).map_err(stdout_err),
-            GetFormat::Json => {
-                let mut line = Vec::new();
-                write_kv(&mut line, &kv);
-                line.push(b'\n');
-                out.write_all(&line).map_err(stdout_err)
+        if let Some(r) = a.revision {
+            if r < oldest || r > f.at_revision.unwrap_or(f.revision) {
+                return Err(Error::invalid(format!(
+                    "revision {r} is not in this snapshot (it holds {oldest}..={})",
+                    f.at_revision.unwrap_or(f.revision)
+                )));
             }
         }
+        let kv = snap.get(&key, a.revision)?.ok_or_else(not_found)?;
+        let kv =
+            crate::etcd::KeyValueRef::decode(&kv).map_err(|e| Error::invalid(e.to_string()))?;
+        return print(&kv, a.format, out);
+    }
+    drop(src);
+    a.input.with_keyspace(|o| {
+        let r = o.ks.get(&key, a.revision)?.ok_or_else(not_found)?;
+        print(&r.kv(), a.format, out)
     })
 }

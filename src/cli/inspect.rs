@@ -2,7 +2,9 @@
 
 use super::common::{Format, Input, json_line, stdout_err};
 use crate::error::Result;
+use crate::etcd::buckets::Extras;
 use crate::etcd::inspect::{Inspection, inspect};
+use crate::etcd::lease::read_leases;
 use crate::etcd::open::leases;
 use std::io::Write;
 
@@ -20,13 +22,28 @@ pub struct Args {
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     a.input.with_keyspace(|o| {
         let ks = &o.ks;
-        let ins = inspect(
-            &o.db,
-            ks,
-            o.src.db_len(),
-            leases(&o.db, o.wal)?,
-            o.wal.map(|w| w.summary.clone()),
-        )?;
+        let ins = match (&o.db, o.snapshot) {
+            (Some(db), _) => inspect(
+                Some(db),
+                db,
+                ks,
+                o.src.db_len(),
+                leases(db, o.wal)?,
+                o.wal.map(|w| w.summary.clone()),
+            )?,
+            (None, Some(snap)) => {
+                let extras = Extras(snap.extras()?);
+                inspect(
+                    None,
+                    &extras,
+                    ks,
+                    o.src.file_len(),
+                    read_leases(&extras)?,
+                    None,
+                )?
+            }
+            (None, None) => return Err(crate::Error::invalid("nothing to inspect")),
+        };
         match a.format {
             Format::Json => json_line(out, &ins),
             Format::Table => table(&ins, out).map_err(stdout_err),

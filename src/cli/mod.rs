@@ -11,6 +11,7 @@ mod history;
 mod inspect;
 mod ls;
 mod progress;
+mod snapshot;
 mod wal;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -44,6 +45,8 @@ enum Command {
     Decode(decode::Args),
     /// Verify the structure of the db; exit 1 if damaged.
     Check(check::Args),
+    /// Write a compact, indexed, verifiable zstd snapshot.
+    Snapshot(snapshot::Args),
     /// Every raft entry in the WAL with its decoded request.
     Wal(wal::Args),
     /// The raw bbolt view: buckets, keys, values, dump.
@@ -75,6 +78,7 @@ pub fn main() -> i32 {
         Command::Dump(a) => dump::run(a, &mut out).map(|_| true),
         Command::Check(a) => check::run(a, &mut out),
         Command::Decode(a) => decode::run(a, &mut out).map(|_| true),
+        Command::Snapshot(a) => snapshot::run(a, &mut out).map(|_| true),
         Command::Wal(a) => wal::run(a, &mut out).map(|_| true),
         Command::Bbolt(a) => bbolt::run(a, &mut out).map(|_| true),
         Command::Completions { shell } => {

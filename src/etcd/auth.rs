@@ -2,8 +2,8 @@
 //! `authUsers` (name → authpb.User), `authRoles` (name → authpb.Role). Password hashes
 //! are never shown.
 
+use super::buckets::Buckets;
 use super::schema;
-use crate::bbolt::Db;
 use crate::error::Result;
 use crate::pb::authpb;
 use prost::Message;
@@ -31,64 +31,50 @@ pub struct Role {
     pub permissions: Vec<String>,
 }
 
-pub fn read_auth(db: &Db<'_>) -> Result<AuthInfo> {
-    let mut info = AuthInfo::default();
-    if let Some(b) = db.bucket(&[schema::AUTH])? {
-        info.enabled = b
-            .get(b"authEnabled")?
-            .is_some_and(|v| v.first() == Some(&1));
-        if let Some(v) = b.get(b"authRevision")? {
-            info.revision = <[u8; 8]>::try_from(v).ok().map(u64::from_be_bytes);
-        }
+pub fn read_auth(db: &impl Buckets) -> Result<AuthInfo> {
+    let mut info = AuthInfo {
+        enabled: db
+            .get(schema::AUTH, b"authEnabled")?
+            .is_some_and(|v| v.first() == Some(&1)),
+        revision: db
+            .get(schema::AUTH, b"authRevision")?
+            .and_then(|v| <[u8; 8]>::try_from(v).ok().map(u64::from_be_bytes)),
+        ..Default::default()
+    };
+    for (_, value) in db.entries(schema::AUTH_USERS)? {
+        let u = authpb::User::decode(value)
+            .map_err(|err| db.fault(value, format!("authUsers: authpb.User: {err}")))?;
+        info.users.push(User {
+            name: String::from_utf8_lossy(&u.name).into_owned(),
+            roles: u.roles,
+            has_password: !u.password.is_empty(),
+        });
     }
-    if let Some(b) = db.bucket(&[schema::AUTH_USERS])? {
-        for e in b.iter() {
-            let e = e?;
-            let u = authpb::User::decode(e.value).map_err(|err| {
-                db.fault_at(
-                    db.offset_of(e.value),
-                    format!("authUsers: authpb.User: {err}"),
-                )
-            })?;
-            info.users.push(User {
-                name: String::from_utf8_lossy(&u.name).into_owned(),
-                roles: u.roles,
-                has_password: !u.password.is_empty(),
-            });
-        }
-    }
-    if let Some(b) = db.bucket(&[schema::AUTH_ROLES])? {
-        for e in b.iter() {
-            let e = e?;
-            let r = authpb::Role::decode(e.value).map_err(|err| {
-                db.fault_at(
-                    db.offset_of(e.value),
-                    format!("authRoles: authpb.Role: {err}"),
-                )
-            })?;
-            let permissions = r
-                .key_permission
-                .iter()
-                .map(|p| {
-                    let kind = match p.perm_type {
-                        0 => "READ",
-                        1 => "WRITE",
-                        2 => "READWRITE",
-                        _ => "UNKNOWN",
-                    };
-                    let key = String::from_utf8_lossy(&p.key);
-                    if p.range_end.is_empty() {
-                        format!("{kind} {key}")
-                    } else {
-                        format!("{kind} {key}..{}", String::from_utf8_lossy(&p.range_end))
-                    }
-                })
-                .collect();
-            info.roles.push(Role {
-                name: String::from_utf8_lossy(&r.name).into_owned(),
-                permissions,
-            });
-        }
+    for (_, value) in db.entries(schema::AUTH_ROLES)? {
+        let r = authpb::Role::decode(value)
+            .map_err(|err| db.fault(value, format!("authRoles: authpb.Role: {err}")))?;
+        let permissions = r
+            .key_permission
+            .iter()
+            .map(|p| {
+                let kind = match p.perm_type {
+                    0 => "READ",
+                    1 => "WRITE",
+                    2 => "READWRITE",
+                    _ => "UNKNOWN",
+                };
+                let key = String::from_utf8_lossy(&p.key);
+                if p.range_end.is_empty() {
+                    format!("{kind} {key}")
+                } else {
+                    format!("{kind} {key}..{}", String::from_utf8_lossy(&p.range_end))
+                }
+            })
+            .collect();
+        info.roles.push(Role {
+            name: String::from_utf8_lossy(&r.name).into_owned(),
+            permissions,
+        });
     }
     Ok(info)
 }

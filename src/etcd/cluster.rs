@@ -2,8 +2,8 @@
 //! `cluster` (`clusterVersion` and, in newer etcd, `downgrade`), and `alarm` (keys are
 //! etcdserverpb.AlarmMember: field 1 member ID, field 2 alarm type).
 
+use super::buckets::Buckets;
 use super::schema;
-use crate::bbolt::Db;
 use crate::error::Result;
 use crate::wire::{Fields, Value};
 use serde::Serialize;
@@ -43,60 +43,44 @@ fn strings(v: &serde_json::Value, field: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-pub fn read_cluster(db: &Db<'_>) -> Result<ClusterInfo> {
+pub fn read_cluster(db: &impl Buckets) -> Result<ClusterInfo> {
     let mut info = ClusterInfo::default();
-    if let Some(b) = db.bucket(&[schema::MEMBERS])? {
-        for e in b.iter() {
-            let e = e?;
-            let v: serde_json::Value = serde_json::from_slice(e.value).map_err(|err| {
-                db.fault_at(
-                    db.offset_of(e.value),
-                    format!("members bucket: member JSON: {err}"),
-                )
-            })?;
-            info.members.push(Member {
-                id: String::from_utf8_lossy(e.key).into_owned(),
-                name: v["name"].as_str().unwrap_or_default().to_string(),
-                peer_urls: strings(&v, "peerURLs"),
-                client_urls: strings(&v, "clientURLs"),
-                is_learner: v["isLearner"].as_bool().unwrap_or(false),
-            });
-        }
+    for (key, value) in db.entries(schema::MEMBERS)? {
+        let v: serde_json::Value = serde_json::from_slice(value)
+            .map_err(|err| db.fault(value, format!("members bucket: member JSON: {err}")))?;
+        info.members.push(Member {
+            id: String::from_utf8_lossy(key).into_owned(),
+            name: v["name"].as_str().unwrap_or_default().to_string(),
+            peer_urls: strings(&v, "peerURLs"),
+            client_urls: strings(&v, "clientURLs"),
+            is_learner: v["isLearner"].as_bool().unwrap_or(false),
+        });
     }
-    if let Some(b) = db.bucket(&[schema::MEMBERS_REMOVED])? {
-        for e in b.iter() {
-            info.removed_members
-                .push(String::from_utf8_lossy(e?.key).into_owned());
-        }
+    for (key, _) in db.entries(schema::MEMBERS_REMOVED)? {
+        info.removed_members
+            .push(String::from_utf8_lossy(key).into_owned());
     }
-    if let Some(b) = db.bucket(&[schema::CLUSTER])? {
-        info.cluster_version = b
-            .get(b"clusterVersion")?
-            .map(|v| String::from_utf8_lossy(v).into_owned());
-    }
-    if let Some(b) = db.bucket(&[schema::ALARM])? {
-        for e in b.iter() {
-            let e = e?;
-            let (mut member, mut kind) = (0u64, 0u64);
-            for f in Fields::new(e.key) {
-                match f
-                    .map_err(|w| db.fault_at(db.offset_of(e.key), format!("alarm bucket: {w}")))?
-                {
-                    (1, Value::Varint(v)) => member = v,
-                    (2, Value::Varint(v)) => kind = v,
-                    _ => {}
-                }
+    info.cluster_version = db
+        .get(schema::CLUSTER, b"clusterVersion")?
+        .map(|v| String::from_utf8_lossy(v).into_owned());
+    for (key, _) in db.entries(schema::ALARM)? {
+        let (mut member, mut kind) = (0u64, 0u64);
+        for f in Fields::new(key) {
+            match f.map_err(|w| db.fault(key, format!("alarm bucket: {w}")))? {
+                (1, Value::Varint(v)) => member = v,
+                (2, Value::Varint(v)) => kind = v,
+                _ => {}
             }
-            info.alarms.push(Alarm {
-                member_id: format!("{member:x}"),
-                alarm: match kind {
-                    0 => "NONE",
-                    1 => "NOSPACE",
-                    2 => "CORRUPT",
-                    _ => "UNKNOWN",
-                },
-            });
         }
+        info.alarms.push(Alarm {
+            member_id: format!("{member:x}"),
+            alarm: match kind {
+                0 => "NONE",
+                1 => "NOSPACE",
+                2 => "CORRUPT",
+                _ => "UNKNOWN",
+            },
+        });
     }
     Ok(info)
 }

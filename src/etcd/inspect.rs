@@ -2,6 +2,7 @@
 //! Kubernetes resource.
 
 use super::auth::{AuthInfo, read_auth};
+use super::buckets::Buckets;
 use super::cluster::{ClusterInfo, read_cluster};
 use super::keyspace::Keyspace;
 use super::lease::LeaseInfo;
@@ -137,13 +138,17 @@ fn kubernetes(ks: &Keyspace<'_>) -> Result<K8sTally> {
 }
 
 pub fn inspect(
-    db: &Db<'_>,
+    db: Option<&Db<'_>>,
+    buckets: &impl Buckets,
     ks: &Keyspace<'_>,
     db_bytes: u64,
     leases: Vec<LeaseInfo>,
     wal: Option<WalSummary>,
 ) -> Result<Inspection> {
-    let root = bucket_stats(&db.root_bucket(), b"")?;
+    let root = match db {
+        Some(db) => bucket_stats(&db.root_bucket(), b"")?,
+        None => BucketStats::default(),
+    };
     let k8s = kubernetes(ks)?;
     let mut resources: BTreeMap<String, Usage> = BTreeMap::new();
     let mut live = 0u64;
@@ -187,8 +192,11 @@ pub fn inspect(
         live_keys: live,
         total_revisions: ks.total_revisions() as u64,
         db_bytes,
-        db_bytes_in_use: in_use_bytes(db, &root)?,
-        page_size: db.page_size(),
+        db_bytes_in_use: match db {
+            Some(db) => in_use_bytes(db, &root)?,
+            None => 0,
+        },
+        page_size: db.map_or(0, |d| d.page_size()),
         buckets: root.children,
         resources,
         leases: leases
@@ -201,8 +209,8 @@ pub fn inspect(
                 keys: attached.get(&l.id).copied().unwrap_or(0),
             })
             .collect(),
-        cluster: read_cluster(db)?,
-        auth: read_auth(db)?,
+        cluster: read_cluster(buckets)?,
+        auth: read_auth(buckets)?,
         wal,
         kinds: k8s.kinds,
         encrypted: k8s.encrypted,

@@ -225,6 +225,14 @@ impl<'a> Keyspace<'a> {
         (self.records, self.meta)
     }
 
+    /// Every record whose key starts with `prefix`, ordered by key and, within a key, by
+    /// revision (tombstones included).
+    pub fn all_by_key<'s>(&'s self, prefix: &'s [u8]) -> impl Iterator<Item = RevRecord<'a>> + 's {
+        self.runs(prefix)
+            .flatten()
+            .map(|&i| self.records[i as usize])
+    }
+
     /// Number of distinct keys with any revision in the db.
     pub fn distinct_keys(&self) -> usize {
         self.run_starts.len() - 1

@@ -1,7 +1,7 @@
 //! The `lease` bucket: key = lease ID as 8-byte big-endian, value = leasepb.Lease.
 
+use super::buckets::Buckets;
 use super::schema;
-use crate::bbolt::Db;
 use crate::error::Result;
 use crate::pb::leasepb;
 use prost::Message;
@@ -16,30 +16,22 @@ pub struct LeaseInfo {
     pub remaining_ttl: i64,
 }
 
-pub fn read_leases(db: &Db<'_>) -> Result<Vec<LeaseInfo>> {
-    let Some(b) = db.bucket(&[schema::LEASE])? else {
-        return Ok(Vec::new());
-    };
+pub fn read_leases(db: &impl Buckets) -> Result<Vec<LeaseInfo>> {
     let mut out = Vec::new();
-    for e in b.iter() {
-        let e = e?;
-        let l = leasepb::Lease::decode(e.value).map_err(|err| {
-            db.fault_at(
-                db.offset_of(e.value),
-                format!("lease bucket: leasepb.Lease: {err}"),
-            )
-        })?;
-        let key_id = <[u8; 8]>::try_from(e.key)
+    for (key, value) in db.entries(schema::LEASE)? {
+        let l = leasepb::Lease::decode(value)
+            .map_err(|err| db.fault(value, format!("lease bucket: leasepb.Lease: {err}")))?;
+        let key_id = <[u8; 8]>::try_from(key)
             .map(i64::from_be_bytes)
             .map_err(|_| {
-                db.fault_at(
-                    db.offset_of(e.key),
-                    format!("lease bucket: key of {} bytes, expected 8", e.key.len()),
+                db.fault(
+                    key,
+                    format!("lease bucket: key of {} bytes, expected 8", key.len()),
                 )
             })?;
         if key_id != l.id {
-            return Err(db.fault_at(
-                db.offset_of(e.key),
+            return Err(db.fault(
+                key,
                 format!(
                     "lease bucket: key says lease {key_id:x}, value says {:x}",
                     l.id

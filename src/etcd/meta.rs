@@ -1,9 +1,9 @@
 //! The `meta` bucket: the raft index the db has applied, compaction marks, and what
 //! newer etcd versions add (term, conf state, storage version), each optional.
 
+use super::buckets::Buckets;
 use super::revision::parse_rev_key;
 use super::schema;
-use crate::bbolt::Db;
 use crate::error::Result;
 use serde::Serialize;
 
@@ -24,15 +24,12 @@ impl EtcdMeta {
     }
 }
 
-pub fn read_meta(db: &Db<'_>) -> Result<EtcdMeta> {
+pub fn read_meta(db: &impl Buckets) -> Result<EtcdMeta> {
     let mut m = EtcdMeta::default();
-    let Some(b) = db.bucket(&[schema::META])? else {
-        return Ok(m);
-    };
     let u64_be = |v: &[u8], name: &str| -> Result<u64> {
         <[u8; 8]>::try_from(v).map(u64::from_be_bytes).map_err(|_| {
-            db.fault_at(
-                db.offset_of(v),
+            db.fault(
+                v,
                 format!("meta/{name}: expected 8 bytes, found {}", v.len()),
             )
         })
@@ -40,24 +37,24 @@ pub fn read_meta(db: &Db<'_>) -> Result<EtcdMeta> {
     let rev = |v: &[u8], name: &str| -> Result<i64> {
         parse_rev_key(v)
             .map(|r| r.rev.main)
-            .map_err(|e| db.fault_at(db.offset_of(v), format!("meta/{name}: {e}")))
+            .map_err(|e| db.fault(v, format!("meta/{name}: {e}")))
     };
-    if let Some(v) = b.get(schema::CONSISTENT_INDEX)? {
+    if let Some(v) = db.get(schema::META, schema::CONSISTENT_INDEX)? {
         m.consistent_index = Some(u64_be(v, "consistent_index")?);
     }
-    if let Some(v) = b.get(schema::TERM)? {
+    if let Some(v) = db.get(schema::META, schema::TERM)? {
         m.term = Some(u64_be(v, "term")?);
     }
-    if let Some(v) = b.get(schema::SCHEDULED_COMPACT)? {
+    if let Some(v) = db.get(schema::META, schema::SCHEDULED_COMPACT)? {
         m.scheduled_compact_revision = Some(rev(v, "scheduledCompactRev")?);
     }
-    if let Some(v) = b.get(schema::FINISHED_COMPACT)? {
+    if let Some(v) = db.get(schema::META, schema::FINISHED_COMPACT)? {
         m.finished_compact_revision = Some(rev(v, "finishedCompactRev")?);
     }
-    if let Some(v) = b.get(schema::CONF_STATE)? {
+    if let Some(v) = db.get(schema::META, schema::CONF_STATE)? {
         m.conf_state = Some(String::from_utf8_lossy(v).into_owned());
     }
-    if let Some(v) = b.get(schema::STORAGE_VERSION)? {
+    if let Some(v) = db.get(schema::META, schema::STORAGE_VERSION)? {
         m.storage_version = Some(String::from_utf8_lossy(v).into_owned());
     }
     Ok(m)

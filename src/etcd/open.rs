@@ -21,6 +21,8 @@ pub struct WalSummary {
     pub hard_state: HardState,
     pub records: u64,
     pub ending: Ending,
+    /// The member's node and cluster ids, from the WAL's metadata record.
+    pub metadata: Option<crate::wal::log::Metadata>,
     /// Which entries were treated as committed.
     pub commit_rule: &'static str,
     pub replay: ReplayReport,
@@ -63,6 +65,7 @@ pub fn read_wal(
         hard_state: log.hard_state,
         records: log.records,
         ending: log.ending.clone(),
+        metadata: log.metadata.clone(),
         commit_rule: if single {
             "whole log (sole voter)"
         } else {
@@ -74,7 +77,7 @@ pub fn read_wal(
 }
 
 /// Leases after the replay, or the db's.
-pub fn leases(db: &Db<'_>, wal: Option<&WalState>) -> Result<Vec<LeaseInfo>> {
+pub fn leases(db: &impl super::buckets::Buckets, wal: Option<&WalState>) -> Result<Vec<LeaseInfo>> {
     match wal {
         Some(w) => Ok(w.replayed.leases.clone()),
         None => read_leases(db),

@@ -1,0 +1,135 @@
+//! `reshift snapshot`: write a compact, indexed, verifiable snapshot of an input.
+
+use super::common::{Input, json_line, key_arg, stdout_err};
+use crate::error::{Error, Result};
+use crate::etcd::buckets::Extras;
+use crate::etcd::lease::read_leases;
+use crate::etcd::open::leases;
+use crate::snapshot::{Facts, Options, extras, write_snapshot};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  reshift snapshot /var/lib/etcd -o etcd.rsnap\n  reshift snapshot /var/lib/etcd -o nodes-and-pods.rsnap --prefix /registry/minions/ --prefix /registry/pods/\n  reshift snapshot backup.db -o history.rsnap --history --exclude /registry/events/"
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub input: Input,
+    /// The snapshot file to write.
+    #[arg(short = 'o', long = "output")]
+    pub output: PathBuf,
+    /// Keep every revision since the compaction instead of the latest state.
+    #[arg(long)]
+    pub history: bool,
+    /// The state at (or, with --history, the history up to) this revision.
+    #[arg(long)]
+    pub revision: Option<i64>,
+    /// Only keys with this prefix (repeatable).
+    #[arg(long)]
+    pub prefix: Vec<String>,
+    /// Leave out keys with this prefix (repeatable).
+    #[arg(long)]
+    pub exclude: Vec<String>,
+    /// Only Kubernetes objects in this namespace.
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// zstd level.
+    #[arg(long, default_value_t = 3)]
+    pub level: i32,
+    /// Threads for compression (default: every core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Replace an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
+    let opts = Options {
+        history: a.history,
+        revision: a.revision,
+        prefixes: a.prefix.iter().map(|p| key_arg(p)).collect(),
+        excludes: a.exclude.iter().map(|p| key_arg(p)).collect(),
+        namespace: a.namespace.clone(),
+        level: a.level,
+        force: a.force,
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads.unwrap_or(0))
+        .build()
+        .map_err(|e| Error::invalid(format!("threads: {e}")))?;
+    a.input.with_keyspace(|o| {
+        let ks = &o.ks;
+        let (entries, member_id) = match (&o.db, o.snapshot) {
+            (Some(db), _) => {
+                let l = leases(db, o.wal)?;
+                let members = crate::etcd::cluster::read_cluster(db)?.members;
+                (
+                    extras::from_db(db, ks, &l)?,
+                    (members.len() == 1).then(|| members[0].id.clone()),
+                )
+            }
+            (None, Some(s)) => {
+                let mut e = s.extras()?;
+                let l = read_leases(&Extras(e.clone()))?;
+                extras::override_from(&mut e, ks, &l);
+                (e, s.facts.member_id.clone())
+            }
+            (None, None) => return Err(Error::invalid("nothing to snapshot")),
+        };
+        let meta = o.wal.and_then(|w| w.summary.metadata.clone());
+        let created = now();
+        let facts = Facts {
+            format_version: crate::snapshot::format::VERSION,
+            reshift_version: env!("CARGO_PKG_VERSION").to_string(),
+            created_unix: created,
+            created: crate::k8s::meta::rfc3339(created),
+            source: o.src.path.display().to_string(),
+            source_kind: serde_json::to_value(o.src.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            cluster_id: meta
+                .as_ref()
+                .map(|m| format!("{:x}", m.cluster_id))
+                .or_else(|| o.snapshot.and_then(|s| s.facts.cluster_id.clone())),
+            member_id: meta
+                .as_ref()
+                .map(|m| format!("{:x}", m.node_id))
+                .or(member_id),
+            revision: ks.revision,
+            compact_revision: ks.compact_revision,
+            consistent_index: ks.meta.consistent_index,
+            term: o.wal.map(|w| w.summary.hard_state.term).or(ks.meta.term),
+            mode: if a.history { "history" } else { "latest" }.to_string(),
+            at_revision: Some(a.revision.unwrap_or(ks.revision)),
+            prefixes: a.prefix.clone(),
+            excludes: a.exclude.clone(),
+            namespace: a.namespace.clone(),
+        };
+        let t0 = std::time::Instant::now();
+        let w = pool.install(|| write_snapshot(&a.output, ks, &entries, &facts, &opts))?;
+        if std::io::stderr().is_terminal() {
+            eprintln!(
+                "wrote {} ({} bytes from {} bytes of records, {} records in {} chunks) in {:.2}s",
+                w.path,
+                w.bytes,
+                w.raw_bytes,
+                w.records,
+                w.chunks,
+                t0.elapsed().as_secs_f64()
+            );
+        }
+        json_line(out, &w).map_err(|e| match e {
+            Error::Io { source, .. } => stdout_err(source),
+            e => e,
+        })
+    })
+}

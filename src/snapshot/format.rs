@@ -1,0 +1,179 @@
+//! The reshift snapshot file format, version 1. All integers little-endian; `varint` is
+//! the protobuf base-128 varint.
+//!
+//! ```text
+//! file    := header chunk* index extras trailer
+//! header  := "RSHIFTSN" | u32 version (1) | u32 len | JSON facts [len] | u32 crc32c(JSON)
+//! chunk   := one zstd frame; its content is record*
+//! record  := varint main | varint sub | u8 flags (1 = tombstone) | varint len | KeyValue [len]
+//! index   := one zstd frame: varint n, then per chunk:
+//!            varint offset | varint compressed_len | varint raw_len | u32 crc32c(compressed)
+//!            | varint records | bytes first_key | bytes last_key | bytes group
+//! extras  := one zstd frame: varint n, then per entry: bytes bucket | bytes key | bytes value
+//! bytes   := varint len | len bytes
+//! trailer := u64 index_offset | u64 index_len | u64 extras_offset | u64 extras_len
+//!            | u32 crc32c(every byte before the trailer) | u32 0 | "RSHIFTEN"
+//! ```
+//!
+//! Records are the source's encoded mvccpb.KeyValue bytes, unchanged, so keys, values and
+//! revisions come back byte for byte. Chunks hold records in key order (and, within a key,
+//! revision order) and never span two resources (see
+//! [`resource_of`](crate::etcd::inspect::resource_of)), so similar objects compress
+//! together and a key is found through the index by decompressing one chunk. Extras hold
+//! every entry of every bucket but `key` — leases, members, auth, meta — as restore needs.
+
+use crate::wire::read_varint;
+
+pub const MAGIC: &[u8; 8] = b"RSHIFTSN";
+pub const END_MAGIC: &[u8; 8] = b"RSHIFTEN";
+pub const VERSION: u32 = 1;
+pub const TRAILER_LEN: usize = 48;
+pub const TOMBSTONE: u8 = 1;
+
+/// What the index says of one chunk.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ChunkEntry {
+    pub offset: u64,
+    pub compressed_len: u64,
+    pub raw_len: u64,
+    pub crc: u32,
+    pub records: u64,
+    #[serde(skip)]
+    pub first_key: Vec<u8>,
+    #[serde(skip)]
+    pub last_key: Vec<u8>,
+    pub group: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trailer {
+    pub index_offset: u64,
+    pub index_len: u64,
+    pub extras_offset: u64,
+    pub extras_len: u64,
+    pub file_crc: u32,
+}
+
+pub fn put_varint(out: &mut Vec<u8>, v: u64) {
+    crate::etcd::kv::put_varint_pub(out, v);
+}
+
+pub fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    put_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+/// A bounds-checked cursor over a decoded section.
+pub struct Cursor<'a> {
+    pub buf: &'a [u8],
+    pub pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(buf: &'a [u8]) -> Self {
+        Cursor { buf, pos: 0 }
+    }
+
+    pub fn done(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    pub fn varint(&mut self) -> Result<u64, String> {
+        read_varint(self.buf, &mut self.pos).map_err(|e| e.to_string())
+    }
+
+    pub fn take(&mut self, n: u64) -> Result<&'a [u8], String> {
+        let rest = (self.buf.len() - self.pos) as u64;
+        if n > rest {
+            return Err(format!(
+                "{n} bytes wanted at offset {}, {rest} remain",
+                self.pos
+            ));
+        }
+        let s = &self.buf[self.pos..self.pos + n as usize];
+        self.pos += n as usize;
+        Ok(s)
+    }
+
+    pub fn bytes(&mut self) -> Result<&'a [u8], String> {
+        let n = self.varint()?;
+        self.take(n)
+    }
+
+    pub fn u32(&mut self) -> Result<u32, String> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+
+    pub fn u8(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?[0])
+    }
+}
+
+pub fn encode_index(chunks: &[ChunkEntry]) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_varint(&mut out, chunks.len() as u64);
+    for c in chunks {
+        put_varint(&mut out, c.offset);
+        put_varint(&mut out, c.compressed_len);
+        put_varint(&mut out, c.raw_len);
+        out.extend_from_slice(&c.crc.to_le_bytes());
+        put_varint(&mut out, c.records);
+        put_bytes(&mut out, &c.first_key);
+        put_bytes(&mut out, &c.last_key);
+        put_bytes(&mut out, c.group.as_bytes());
+    }
+    out
+}
+
+pub fn decode_index(buf: &[u8]) -> Result<Vec<ChunkEntry>, String> {
+    let mut c = Cursor::new(buf);
+    let n = c.varint()?;
+    // Each entry takes at least 12 bytes: refuse counts the section cannot hold.
+    if n > buf.len() as u64 / 12 {
+        return Err(format!("index claims {n} chunks in {} bytes", buf.len()));
+    }
+    let mut out = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        out.push(ChunkEntry {
+            offset: c.varint()?,
+            compressed_len: c.varint()?,
+            raw_len: c.varint()?,
+            crc: c.u32()?,
+            records: c.varint()?,
+            first_key: c.bytes()?.to_vec(),
+            last_key: c.bytes()?.to_vec(),
+            group: String::from_utf8_lossy(c.bytes()?).into_owned(),
+        });
+    }
+    if !c.done() {
+        return Err("bytes after the last index entry".into());
+    }
+    Ok(out)
+}
+
+pub fn encode_trailer(t: &Trailer) -> [u8; TRAILER_LEN] {
+    let mut b = [0u8; TRAILER_LEN];
+    b[0..8].copy_from_slice(&t.index_offset.to_le_bytes());
+    b[8..16].copy_from_slice(&t.index_len.to_le_bytes());
+    b[16..24].copy_from_slice(&t.extras_offset.to_le_bytes());
+    b[24..32].copy_from_slice(&t.extras_len.to_le_bytes());
+    b[32..36].copy_from_slice(&t.file_crc.to_le_bytes());
+    b[40..48].copy_from_slice(END_MAGIC);
+    b
+}
+
+pub fn decode_trailer(b: &[u8]) -> Result<Trailer, String> {
+    if b.len() != TRAILER_LEN || &b[40..48] != END_MAGIC {
+        return Err("no snapshot trailer (the file is truncated or not a reshift snapshot)".into());
+    }
+    let u = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+    Ok(Trailer {
+        index_offset: u(0),
+        index_len: u(8),
+        extras_offset: u(16),
+        extras_len: u(24),
+        file_crc: u32::from_le_bytes(b[32..36].try_into().expect("4 bytes")),
+    })
+}

@@ -1,0 +1,53 @@
+//! A snapshot as the read commands see it: its records as a keyspace.
+
+use super::reader::{Snapshot, parse_records};
+use crate::error::{Error, Result};
+use crate::etcd::KeyValueRef;
+use crate::etcd::keyspace::{Keyspace, RevRecord};
+use crate::etcd::meta::EtcdMeta;
+
+/// Builds a keyspace over `chunks` (the snapshot's decompressed chunks, which the
+/// keyspace borrows).
+pub fn keyspace<'c>(snap: &Snapshot<'_>, chunks: &'c [Vec<u8>]) -> Result<Keyspace<'c>> {
+    let mut records = Vec::new();
+    for (i, raw) in chunks.iter().enumerate() {
+        let recs = parse_records(raw).map_err(|e| {
+            Error::corrupt(snap.file, snap.index[i].offset, format!("chunk {i}: {e}"))
+        })?;
+        for r in recs {
+            let key = KeyValueRef::decode(r.kv)
+                .map_err(|e| {
+                    Error::corrupt(
+                        snap.file,
+                        snap.index[i].offset,
+                        format!("chunk {i}: KeyValue: {e}"),
+                    )
+                })?
+                .key;
+            records.push(RevRecord {
+                rev: r.rev,
+                tombstone: r.tombstone,
+                key,
+                kv: r.kv,
+            });
+        }
+    }
+    // The keyspace wants revision order; the file keeps key order.
+    records.sort_unstable_by_key(|r| r.rev);
+    let f = &snap.facts;
+    let meta = EtcdMeta {
+        consistent_index: f.consistent_index,
+        term: f.term,
+        // A latest-state snapshot holds no revision before the one it was taken at.
+        finished_compact_revision: Some(if f.mode == "history" {
+            f.compact_revision
+        } else {
+            f.at_revision.unwrap_or(f.revision)
+        })
+        .filter(|&c| c > 0),
+        ..Default::default()
+    };
+    let mut ks = Keyspace::from_records(records, meta);
+    ks.revision = ks.revision.max(f.at_revision.unwrap_or(f.revision));
+    Ok(ks)
+}

@@ -1,0 +1,320 @@
+//! Reading a snapshot from a read-only map: the header and index are checked on open;
+//! chunks are verified (CRC) and decompressed on demand, on all cores for whole reads.
+
+use super::format::{
+    ChunkEntry, Cursor, MAGIC, TOMBSTONE, TRAILER_LEN, Trailer, VERSION, decode_index,
+    decode_trailer,
+};
+use super::writer::Facts;
+use crate::error::{Error, FileName, Result};
+use crate::etcd::revision::Revision;
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// No chunk the writer makes is anywhere near this; a larger claim is damage.
+const MAX_CHUNK: u64 = 256 << 20;
+/// Likewise for the index and extras sections.
+const MAX_SECTION: u64 = 1 << 30;
+
+pub struct Snapshot<'a> {
+    pub file: &'a FileName,
+    pub bytes: &'a [u8],
+    pub facts: Facts,
+    pub index: Vec<ChunkEntry>,
+    pub trailer: Trailer,
+    /// Where the chunks begin (just after the header).
+    pub data_start: u64,
+}
+
+/// One record of a chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'c> {
+    pub rev: Revision,
+    pub tombstone: bool,
+    pub kv: &'c [u8],
+}
+
+/// Whether `b` starts like a reshift snapshot.
+pub fn is_snapshot(b: &[u8]) -> bool {
+    b.starts_with(MAGIC)
+}
+
+/// Parses the records of a decompressed chunk.
+pub fn parse_records(raw: &[u8]) -> std::result::Result<Vec<Record<'_>>, String> {
+    let mut c = Cursor::new(raw);
+    let mut out = Vec::new();
+    while !c.done() {
+        let main = c.varint()? as i64;
+        let sub = c.varint()? as i64;
+        let flags = c.u8()?;
+        let kv = c.bytes()?;
+        out.push(Record {
+            rev: Revision { main, sub },
+            tombstone: flags & TOMBSTONE != 0,
+            kv,
+        });
+    }
+    Ok(out)
+}
+
+/// What `check` found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SnapshotCheck {
+    pub chunks: usize,
+    pub records: u64,
+    pub findings: Vec<String>,
+}
+
+impl<'a> Snapshot<'a> {
+    pub fn open(bytes: &'a [u8], file: &'a FileName) -> Result<Snapshot<'a>> {
+        let bad = |off: u64, what: String| Error::corrupt(file, off, what);
+        if !is_snapshot(bytes) {
+            return Err(bad(0, "not a reshift snapshot (no RSHIFTSN magic)".into()));
+        }
+        if bytes.len() < 8 + 8 + 4 + TRAILER_LEN {
+            return Err(bad(
+                0,
+                format!("{} bytes: too short for a snapshot", bytes.len()),
+            ));
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4"));
+        if version != VERSION {
+            return Err(bad(
+                8,
+                format!("snapshot format version {version}; this reshift reads version {VERSION}"),
+            ));
+        }
+        let hlen = u32::from_le_bytes(bytes[12..16].try_into().expect("4")) as usize;
+        if hlen > bytes.len() - 16 - 4 - TRAILER_LEN {
+            return Err(bad(12, format!("header length {hlen} runs past the file")));
+        }
+        let header = &bytes[16..16 + hlen];
+        let hcrc = u32::from_le_bytes(bytes[16 + hlen..20 + hlen].try_into().expect("4"));
+        if crc32c::crc32c(header) != hcrc {
+            return Err(bad(
+                16,
+                "header checksum mismatch: the header is damaged".into(),
+            ));
+        }
+        let facts: Facts =
+            serde_json::from_slice(header).map_err(|e| bad(16, format!("header JSON: {e}")))?;
+        let tstart = bytes.len() - TRAILER_LEN;
+        let trailer = decode_trailer(&bytes[tstart..]).map_err(|e| bad(tstart as u64, e))?;
+        let section = |off: u64, len: u64, what: &str| -> Result<&'a [u8]> {
+            match off.checked_add(len) {
+                Some(end)
+                    if end <= tstart as u64 && off >= (20 + hlen) as u64 && len <= MAX_SECTION =>
+                {
+                    Ok(&bytes[off as usize..end as usize])
+                }
+                _ => Err(bad(
+                    tstart as u64,
+                    format!(
+                        "trailer places the {what} at {off}+{len}, outside the file's sections"
+                    ),
+                )),
+            }
+        };
+        let idx = section(trailer.index_offset, trailer.index_len, "index")?;
+        let raw = zstd::bulk::decompress(idx, MAX_SECTION as usize).map_err(|e| {
+            bad(
+                trailer.index_offset,
+                format!("index does not decompress: {e}"),
+            )
+        })?;
+        let index =
+            decode_index(&raw).map_err(|e| bad(trailer.index_offset, format!("index: {e}")))?;
+        let data_start = (20 + hlen) as u64;
+        let mut expect = data_start;
+        for (i, c) in index.iter().enumerate() {
+            if c.offset != expect || c.compressed_len > MAX_CHUNK || c.raw_len > MAX_CHUNK {
+                return Err(bad(
+                    trailer.index_offset,
+                    format!(
+                        "index entry {i} places chunk at {}+{} (expected offset {expect})",
+                        c.offset, c.compressed_len
+                    ),
+                ));
+            }
+            expect += c.compressed_len;
+        }
+        if expect != trailer.index_offset {
+            return Err(bad(
+                trailer.index_offset,
+                "chunks do not end where the index begins".into(),
+            ));
+        }
+        Ok(Snapshot {
+            file,
+            bytes,
+            facts,
+            index,
+            trailer,
+            data_start,
+        })
+    }
+
+    /// Chunk `i`, CRC-checked and decompressed.
+    pub fn chunk(&self, i: usize) -> Result<Vec<u8>> {
+        let c = &self.index[i];
+        let data = &self.bytes[c.offset as usize..(c.offset + c.compressed_len) as usize];
+        if crc32c::crc32c(data) != c.crc {
+            return Err(Error::corrupt(
+                self.file,
+                c.offset,
+                format!(
+                    "chunk {i} ({}) checksum mismatch: the chunk is damaged",
+                    c.group
+                ),
+            ));
+        }
+        let raw = zstd::bulk::decompress(data, c.raw_len as usize).map_err(|e| {
+            Error::corrupt(
+                self.file,
+                c.offset,
+                format!("chunk {i} ({}) does not decompress: {e}", c.group),
+            )
+        })?;
+        if raw.len() as u64 != c.raw_len {
+            return Err(Error::corrupt(
+                self.file,
+                c.offset,
+                format!(
+                    "chunk {i}: {} bytes, the index says {}",
+                    raw.len(),
+                    c.raw_len
+                ),
+            ));
+        }
+        Ok(raw)
+    }
+
+    /// Every chunk, decompressed on all cores.
+    pub fn all_chunks(&self) -> Result<Vec<Vec<u8>>> {
+        (0..self.index.len())
+            .into_par_iter()
+            .map(|i| self.chunk(i))
+            .collect()
+    }
+
+    /// Indices of the chunks that can hold `key`.
+    pub fn chunks_for(&self, key: &[u8]) -> std::ops::Range<usize> {
+        let lo = self.index.partition_point(|c| c.last_key.as_slice() < key);
+        let hi = self
+            .index
+            .partition_point(|c| c.first_key.as_slice() <= key);
+        lo..hi.max(lo)
+    }
+
+    /// The encoded KeyValue of `key` at revision `at` (latest when `None`), decompressing
+    /// only the chunks whose key range holds it. `None` when the key is not live there.
+    pub fn get(&self, key: &[u8], at: Option<i64>) -> Result<Option<Vec<u8>>> {
+        let at = at.unwrap_or(i64::MAX);
+        let mut best: Option<(Revision, bool, Vec<u8>)> = None;
+        for i in self.chunks_for(key) {
+            let raw = self.chunk(i)?;
+            let recs = parse_records(&raw).map_err(|e| {
+                Error::corrupt(self.file, self.index[i].offset, format!("chunk {i}: {e}"))
+            })?;
+            for r in recs {
+                let k = crate::etcd::KeyValueRef::decode(r.kv)
+                    .map(|k| k.key)
+                    .unwrap_or_default();
+                if k == key && r.rev.main <= at && best.as_ref().is_none_or(|b| b.0 < r.rev) {
+                    best = Some((r.rev, r.tombstone, r.kv.to_vec()));
+                }
+            }
+        }
+        Ok(best.filter(|b| !b.1).map(|b| b.2))
+    }
+
+    /// The bucket entries other than `key`: (bucket, key, value).
+    pub fn extras(&self) -> Result<Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>> {
+        let t = &self.trailer;
+        let data = &self.bytes[t.extras_offset as usize..(t.extras_offset + t.extras_len) as usize];
+        let raw = zstd::bulk::decompress(data, MAX_SECTION as usize).map_err(|e| {
+            Error::corrupt(
+                self.file,
+                t.extras_offset,
+                format!("extras do not decompress: {e}"),
+            )
+        })?;
+        let parse = || -> std::result::Result<Vec<_>, String> {
+            let mut c = Cursor::new(&raw);
+            let n = c.varint()?;
+            if n > raw.len() as u64 / 3 {
+                return Err(format!("{n} entries claimed in {} bytes", raw.len()));
+            }
+            let mut out = Vec::with_capacity(n as usize);
+            for _ in 0..n {
+                out.push((
+                    c.bytes()?.to_vec(),
+                    c.bytes()?.to_vec(),
+                    c.bytes()?.to_vec(),
+                ));
+            }
+            Ok(out)
+        };
+        parse().map_err(|e| Error::corrupt(self.file, t.extras_offset, format!("extras: {e}")))
+    }
+
+    /// Verifies the whole-file checksum, every chunk (checksum, decompression, records in
+    /// key order within the index's bounds), the index and the extras.
+    pub fn verify(&self) -> SnapshotCheck {
+        let mut out = SnapshotCheck {
+            chunks: self.index.len(),
+            ..Default::default()
+        };
+        let tstart = self.bytes.len() - TRAILER_LEN;
+        if crc32c::crc32c(&self.bytes[..tstart]) != self.trailer.file_crc {
+            out.findings.push("whole-file checksum mismatch".into());
+        }
+        let results: Vec<std::result::Result<u64, String>> = (0..self.index.len())
+            .into_par_iter()
+            .map(|i| {
+                let raw = self.chunk(i).map_err(|e| e.to_string())?;
+                let c = &self.index[i];
+                let recs = parse_records(&raw)
+                    .map_err(|e| format!("chunk {i} ({}): records: {e}", c.group))?;
+                let keys: Vec<&[u8]> = recs
+                    .iter()
+                    .map(|r| {
+                        crate::etcd::KeyValueRef::decode(r.kv)
+                            .map(|k| k.key)
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                if recs.len() as u64 != c.records
+                    || keys.first() != Some(&c.first_key.as_slice())
+                    || keys.last() != Some(&c.last_key.as_slice())
+                {
+                    return Err(format!(
+                        "chunk {i} ({}): contents disagree with the index",
+                        c.group
+                    ));
+                }
+                if keys.windows(2).any(|w| w[0] > w[1]) {
+                    return Err(format!("chunk {i} ({}): keys out of order", c.group));
+                }
+                Ok(recs.len() as u64)
+            })
+            .collect();
+        for r in results {
+            match r {
+                Ok(n) => out.records += n,
+                Err(e) => out.findings.push(e),
+            }
+        }
+        if self
+            .index
+            .windows(2)
+            .any(|w| w[0].last_key > w[1].first_key)
+        {
+            out.findings.push("index: chunks out of key order".into());
+        }
+        if let Err(e) = self.extras() {
+            out.findings.push(e.to_string());
+        }
+        out
+    }
+}

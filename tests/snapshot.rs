@@ -1,0 +1,230 @@
+//! Snapshots of the bundled data: byte-exact round trips, damage detection, fast lookups,
+//! and safe output files.
+
+mod common;
+use common::*;
+use std::path::Path;
+
+fn ok(args: &[&str]) -> Vec<u8> {
+    let (code, out, err) = run(args);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    out
+}
+
+fn snap(src: &Path, out: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "snapshot",
+        src.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    ok(&args);
+}
+
+#[test]
+fn latest_and_history_snapshots_dump_exactly_like_their_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["clean", "killed"] {
+        let src = testdata(name);
+        let latest = dir.path().join(format!("{name}.rsnap"));
+        let hist = dir.path().join(format!("{name}-history.rsnap"));
+        snap(&src, &latest, &[]);
+        snap(&src, &hist, &["--history"]);
+        let s = src.to_str().unwrap();
+        assert_eq!(
+            ok(&["dump", latest.to_str().unwrap()]),
+            ok(&["dump", s]),
+            "{name} latest"
+        );
+        assert_eq!(
+            ok(&["dump", hist.to_str().unwrap()]),
+            ok(&["dump", s]),
+            "{name} history, latest state"
+        );
+        let ins: serde_json::Value =
+            serde_json::from_slice(&ok(&["inspect", s, "-o", "json"])).unwrap();
+        let (rev, compact) = (
+            ins["revision"].as_i64().unwrap(),
+            ins["compact_revision"].as_i64().unwrap(),
+        );
+        for r in [compact.max(1), (compact + rev) / 2, rev - 3] {
+            let at = format!("--revision={r}");
+            assert_eq!(
+                ok(&["dump", hist.to_str().unwrap(), &at]),
+                ok(&["dump", s, &at]),
+                "{name} history at {r}"
+            );
+        }
+        // Every key's history is whole in a history snapshot.
+        let keys: Vec<String> = json_lines(&ok(&["ls", s, "-o", "json"]))
+            .iter()
+            .step_by(25)
+            .map(|r| r["key"].as_str().unwrap().to_string())
+            .collect();
+        for k in &keys {
+            assert_eq!(
+                ok(&["history", hist.to_str().unwrap(), k]),
+                ok(&["history", s, k]),
+                "{k}"
+            );
+            assert_eq!(
+                ok(&["get", latest.to_str().unwrap(), k]),
+                ok(&["get", s, k]),
+                "{k}"
+            );
+        }
+        // The latest-state snapshot has no older revisions to give.
+        let (code, _, err) = run(&[
+            "dump",
+            latest.to_str().unwrap(),
+            &format!("--revision={}", rev - 3),
+        ]);
+        assert_eq!(code, 1, "{err}");
+        let sins: serde_json::Value =
+            serde_json::from_slice(&ok(&["inspect", latest.to_str().unwrap(), "-o", "json"]))
+                .unwrap();
+        assert_eq!(sins["revision"], ins["revision"]);
+        assert_eq!(sins["live_keys"], ins["live_keys"]);
+        assert_eq!(sins["leases"], ins["leases"]);
+        assert_eq!(sins["cluster"]["members"], ins["cluster"]["members"]);
+        assert_eq!(sins["kinds"], ins["kinds"]);
+    }
+}
+
+#[test]
+fn filters_select_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("f.rsnap");
+    let src = testdata("clean");
+    snap(
+        &src,
+        &out,
+        &[
+            "--prefix",
+            "/registry/pods/",
+            "--prefix",
+            "/registry/secrets/",
+            "--exclude",
+            "/registry/secrets/prod/",
+            "-n",
+            "prod",
+        ],
+    );
+    let got = json_lines(&ok(&["ls", out.to_str().unwrap(), "-o", "json"]));
+    let want: Vec<_> = json_lines(&ok(&["ls", src.to_str().unwrap(), "-o", "json"]))
+        .into_iter()
+        .filter(|r| {
+            let k = r["key"].as_str().unwrap();
+            k.starts_with("/registry/pods/prod/")
+        })
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(got, want);
+}
+
+#[test]
+fn every_flipped_byte_is_caught_and_the_chunk_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.rsnap");
+    snap(&testdata("clean"), &out, &[]);
+    let good = std::fs::read(&out).unwrap();
+    let (code, _, _) = run(&["check", out.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let index: serde_json::Value = {
+        // Chunk spans from the reader, to know which chunk a flip lands in.
+        let name: reshift::error::FileName = std::sync::Arc::from(out.as_path());
+        let s = reshift::snapshot::Snapshot::open(&good, &name).unwrap();
+        serde_json::to_value(&s.index).unwrap()
+    };
+    let spans: Vec<(u64, u64)> = index
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["offset"].as_u64().unwrap(),
+                c["compressed_len"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let bad = dir.path().join("bad.rsnap");
+    let step = (good.len() / 300).max(1);
+    let mut tried = 0;
+    for at in (0..good.len())
+        .step_by(step)
+        .chain([good.len() - 1, 0, 9, 20])
+    {
+        let mut b = good.clone();
+        b[at] ^= 0x10;
+        std::fs::write(&bad, &b).unwrap();
+        let (code, out, err) = run(&["check", bad.to_str().unwrap()]);
+        assert_eq!(
+            code,
+            1,
+            "flip at {at} not caught: {}{err}",
+            String::from_utf8_lossy(&out)
+        );
+        if let Some(i) = spans
+            .iter()
+            .position(|(o, l)| (*o..o + l).contains(&(at as u64)))
+        {
+            let text = String::from_utf8_lossy(&out);
+            assert!(
+                text.contains(&format!("chunk {i} ")),
+                "flip at {at} in chunk {i}: {text}"
+            );
+        }
+        tried += 1;
+    }
+    assert!(tried > 250);
+}
+
+#[test]
+fn outputs_are_private_and_never_clobbered() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s.rsnap");
+    snap(&testdata("clean"), &out, &[]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let before = std::fs::read(&out).unwrap();
+    let (code, _, err) = run(&[
+        "snapshot",
+        testdata("killed").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read(&out).unwrap(), before);
+    ok(&[
+        "snapshot",
+        testdata("killed").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--force",
+    ]);
+    assert_ne!(std::fs::read(&out).unwrap(), before);
+    // A failed snapshot leaves nothing behind.
+    let failed = dir.path().join("f.rsnap");
+    let (code, _, _) = run(&[
+        "snapshot",
+        testdata("clean").to_str().unwrap(),
+        "-o",
+        failed.to_str().unwrap(),
+        "--revision",
+        "1",
+    ]);
+    assert_eq!(code, 1);
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+}
