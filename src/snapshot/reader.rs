@@ -229,7 +229,7 @@ impl<'a> Snapshot<'a> {
     }
 
     /// The bucket entries other than `key`: (bucket, key, value).
-    pub fn extras(&self) -> Result<Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>> {
+    pub fn extras(&self) -> Result<Vec<super::extras::Entry>> {
         let t = &self.trailer;
         let data = &self.bytes[t.extras_offset as usize..(t.extras_offset + t.extras_len) as usize];
         let raw = zstd::bulk::decompress(data, MAX_SECTION as usize).map_err(|e| {

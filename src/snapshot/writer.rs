@@ -193,7 +193,7 @@ fn flush_batch(
 pub fn write_snapshot(
     target: &Path,
     ks: &Keyspace<'_>,
-    extras: &[(Vec<u8>, Vec<u8>, Vec<u8>)],
+    extras: &[super::extras::Entry],
     facts: &Facts,
     opts: &Options,
 ) -> Result<Written> {
