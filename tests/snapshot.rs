@@ -93,6 +93,27 @@ fn latest_and_history_snapshots_dump_exactly_like_their_sources() {
 }
 
 #[test]
+fn dictionaries_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("d.rsnap");
+    let src = testdata("clean");
+    snap(&src, &out, &["--dictionaries"]);
+    let name: reshift::error::FileName = std::sync::Arc::from(out.as_path());
+    let bytes = std::fs::read(&out).unwrap();
+    let s = reshift::snapshot::Snapshot::open(&bytes, &name).unwrap();
+    assert!(
+        !s.dicts.is_empty(),
+        "small-value resources get dictionaries"
+    );
+    assert!(s.index.iter().any(|c| c.dict > 0));
+    assert!(s.verify().findings.is_empty());
+    assert_eq!(
+        ok(&["dump", out.to_str().unwrap()]),
+        ok(&["dump", src.to_str().unwrap()])
+    );
+}
+
+#[test]
 fn filters_select_keys() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("f.rsnap");

@@ -2,8 +2,8 @@
 //! chunks are verified (CRC) and decompressed on demand, on all cores for whole reads.
 
 use super::format::{
-    ChunkEntry, Cursor, MAGIC, TOMBSTONE, TRAILER_LEN, Trailer, VERSION, decode_index,
-    decode_trailer,
+    ChunkEntry, Cursor, MAGIC, TOMBSTONE, TRAILER_LEN, Trailer, VERSION, decode_dicts,
+    decode_index, decode_trailer,
 };
 use super::writer::Facts;
 use crate::error::{Error, FileName, Result};
@@ -24,6 +24,8 @@ pub struct Snapshot<'a> {
     pub trailer: Trailer,
     /// Where the chunks begin (just after the header).
     pub data_start: u64,
+    /// Per-resource zstd dictionaries: (resource, dictionary).
+    pub dicts: Vec<(String, Vec<u8>)>,
 }
 
 /// One record of a chunk.
@@ -144,6 +146,23 @@ impl<'a> Snapshot<'a> {
                 "chunks do not end where the index begins".into(),
             ));
         }
+        let d = section(trailer.dicts_offset, trailer.dicts_len, "dictionaries")?;
+        let dicts =
+            decode_dicts(d).map_err(|e| bad(trailer.dicts_offset, format!("dictionaries: {e}")))?;
+        if let Some((i, c)) = index
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.dict as usize > dicts.len())
+        {
+            return Err(bad(
+                trailer.index_offset,
+                format!(
+                    "index entry {i} names dictionary {}, there are {}",
+                    c.dict,
+                    dicts.len()
+                ),
+            ));
+        }
         Ok(Snapshot {
             file,
             bytes,
@@ -151,6 +170,7 @@ impl<'a> Snapshot<'a> {
             index,
             trailer,
             data_start,
+            dicts,
         })
     }
 
@@ -168,7 +188,12 @@ impl<'a> Snapshot<'a> {
                 ),
             ));
         }
-        let raw = zstd::bulk::decompress(data, c.raw_len as usize).map_err(|e| {
+        let raw = match c.dict {
+            0 => zstd::bulk::decompress(data, c.raw_len as usize),
+            d => zstd::bulk::Decompressor::with_dictionary(&self.dicts[d as usize - 1].1)
+                .and_then(|mut z| z.decompress(data, c.raw_len as usize)),
+        }
+        .map_err(|e| {
             Error::corrupt(
                 self.file,
                 c.offset,

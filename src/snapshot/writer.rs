@@ -3,8 +3,8 @@
 //! to a temp file beside the target with mode 0600, fsynced and renamed into place.
 
 use super::format::{
-    ChunkEntry, MAGIC, TOMBSTONE, Trailer, VERSION, encode_index, encode_trailer, put_bytes,
-    put_varint,
+    ChunkEntry, MAGIC, TOMBSTONE, Trailer, VERSION, encode_dicts, encode_index, encode_trailer,
+    put_bytes, put_varint,
 };
 use crate::error::{Error, Result};
 use crate::etcd::RevRecord;
@@ -52,6 +52,10 @@ pub struct Options {
     pub namespace: Option<String>,
     pub level: i32,
     pub force: bool,
+    /// Train a zstd dictionary per resource whose values are small. At the default chunk
+    /// size a chunk already holds many alike objects, so on typical data they cost time
+    /// and save nothing; they pay off for many tiny values.
+    pub dictionaries: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -151,44 +155,62 @@ fn open_temp(target: &Path, force: bool) -> Result<Sink> {
     })
 }
 
-struct Pending {
-    raw: Vec<u8>,
-    records: u64,
-    first_key: Vec<u8>,
-    last_key: Vec<u8>,
+/// A chunk to be: its records (references into the source) and its resource.
+struct Plan<'a> {
+    recs: Vec<RevRecord<'a>>,
+    raw_len: usize,
     group: String,
 }
 
-fn flush_batch(
-    sink: &mut Sink,
-    batch: &mut Vec<Pending>,
-    level: i32,
-    index: &mut Vec<ChunkEntry>,
-    raw_total: &mut u64,
-) -> Result<()> {
-    let compressed: Vec<std::io::Result<Vec<u8>>> = batch
-        .par_iter()
-        .map(|p| zstd::bulk::compress(&p.raw, level))
-        .collect();
-    for (p, c) in batch.drain(..).zip(compressed) {
-        let c = c.map_err(|e| Error::io(&sink.tmp.path, e))?;
-        index.push(ChunkEntry {
-            offset: sink.offset,
-            compressed_len: c.len() as u64,
-            raw_len: p.raw.len() as u64,
-            crc: crc32c::crc32c(&c),
-            records: p.records,
-            first_key: p.first_key,
-            last_key: p.last_key,
-            group: p.group,
-        });
-        *raw_total += p.raw.len() as u64;
-        sink.put(&c)?;
+fn encode_chunk(recs: &[RevRecord<'_>], raw_len: usize) -> Vec<u8> {
+    let mut raw = Vec::with_capacity(raw_len);
+    for r in recs {
+        put_varint(&mut raw, r.rev.main as u64);
+        put_varint(&mut raw, r.rev.sub as u64);
+        raw.push(if r.tombstone { TOMBSTONE } else { 0 });
+        put_bytes(&mut raw, r.kv);
     }
-    Ok(())
+    raw
 }
 
-/// Writes a snapshot of `ks` to `target`. `extras` are (bucket, key, value) entries of
+/// Groups with at least this much data get a trained dictionary.
+const DICT_MIN_GROUP: usize = 32 << 10;
+/// Groups whose records average more than this get no dictionary.
+const DICT_MAX_AVG: usize = 1024;
+/// Sample bytes a dictionary is trained on, at most, and its size.
+const DICT_SAMPLE: usize = 1 << 20;
+const DICT_SIZE: usize = 32 << 10;
+
+/// Trains one dictionary per large enough group from records spread over the group.
+fn train_dicts(plans: &[Plan<'_>]) -> Vec<(String, Vec<u8>)> {
+    let mut groups: Vec<(String, Vec<&RevRecord<'_>>, usize)> = Vec::new();
+    for p in plans {
+        match groups.last_mut() {
+            Some((g, recs, n)) if *g == p.group => {
+                recs.extend(p.recs.iter());
+                *n += p.raw_len;
+            }
+            _ => groups.push((p.group.clone(), p.recs.iter().collect(), p.raw_len)),
+        }
+    }
+    groups
+        .into_par_iter()
+        // Only where values are small: large values fill a chunk with enough context.
+        .filter(|(_, recs, n)| {
+            *n >= DICT_MIN_GROUP && recs.len() >= 16 && *n / recs.len() <= DICT_MAX_AVG
+        })
+        .filter_map(|(g, recs, n)| {
+            let step = n.div_ceil(DICT_SAMPLE).max(1);
+            let samples: Vec<&[u8]> = recs.iter().step_by(step).map(|r| r.kv).collect();
+            let sampled: usize = samples.iter().map(|x| x.len()).sum();
+            zstd::dict::from_samples(&samples, DICT_SIZE.min(sampled / 8).max(1024))
+                .ok()
+                .map(|d| (g, d))
+        })
+        .collect()
+}
+
+/// Writes a snapshot of `ks` to `target`./// Writes a snapshot of `ks` to `target`. `extras` are (bucket, key, value) entries of
 /// every other bucket.
 pub fn write_snapshot(
     target: &Path,
@@ -215,51 +237,73 @@ pub fn write_snapshot(
     } else {
         Box::new(ks.state(b"", opts.revision)?)
     };
-    let batch_len = 2 * rayon::current_num_threads().max(1);
-    let (mut index, mut batch, mut raw_total, mut total_records) =
-        (Vec::new(), Vec::new(), 0u64, 0u64);
-    let mut cur: Option<Pending> = None;
+    // Plan the chunks: records in key order, cut at resource changes and at the target size.
+    let mut plans: Vec<Plan<'_>> = Vec::new();
     for r in records.filter(|r| selected(r.key, opts)) {
         let group = resource_of(r.key);
-        let cut = cur
-            .as_ref()
-            .is_some_and(|p| p.raw.len() >= CHUNK_TARGET || p.group.as_bytes() != group);
-        if cut {
-            batch.push(cur.take().expect("checked"));
-            if batch.len() >= batch_len {
-                flush_batch(
-                    &mut sink,
-                    &mut batch,
-                    opts.level,
-                    &mut index,
-                    &mut raw_total,
-                )?;
-            }
+        let fits = plans
+            .last()
+            .is_some_and(|p| p.raw_len < CHUNK_TARGET && p.group.as_bytes() == group);
+        if !fits {
+            plans.push(Plan {
+                recs: Vec::new(),
+                raw_len: 0,
+                group: String::from_utf8_lossy(group).into_owned(),
+            });
         }
-        let p = cur.get_or_insert_with(|| Pending {
-            raw: Vec::with_capacity(CHUNK_TARGET + CHUNK_TARGET / 4),
-            records: 0,
-            first_key: r.key.to_vec(),
-            last_key: Vec::new(),
-            group: String::from_utf8_lossy(group).into_owned(),
-        });
-        put_varint(&mut p.raw, r.rev.main as u64);
-        put_varint(&mut p.raw, r.rev.sub as u64);
-        p.raw.push(if r.tombstone { TOMBSTONE } else { 0 });
-        put_bytes(&mut p.raw, r.kv);
-        p.records += 1;
-        p.last_key.clear();
-        p.last_key.extend_from_slice(r.key);
-        total_records += 1;
+        let p = plans.last_mut().expect("pushed");
+        p.raw_len += r.kv.len() + 24;
+        p.recs.push(r);
     }
-    batch.extend(cur.take());
-    flush_batch(
-        &mut sink,
-        &mut batch,
-        opts.level,
-        &mut index,
-        &mut raw_total,
-    )?;
+    let dicts = if opts.dictionaries {
+        train_dicts(&plans)
+    } else {
+        Vec::new()
+    };
+    let prepared: Vec<(String, zstd::dict::EncoderDictionary<'static>)> = dicts
+        .iter()
+        .map(|(g, d)| {
+            (
+                g.clone(),
+                zstd::dict::EncoderDictionary::copy(d, opts.level),
+            )
+        })
+        .collect();
+    // Build and compress on all cores, a window at a time, and write in order.
+    let window = 4 * rayon::current_num_threads().max(1);
+    let (mut index, mut raw_total, mut total_records) = (Vec::new(), 0u64, 0u64);
+    for win in plans.chunks(window) {
+        let done: Vec<std::io::Result<(usize, u64, Vec<u8>)>> = win
+            .par_iter()
+            .map(|p| {
+                let raw = encode_chunk(&p.recs, p.raw_len);
+                let dict = prepared.iter().position(|(g, _)| *g == p.group);
+                let c = match dict {
+                    Some(i) => zstd::bulk::Compressor::with_prepared_dictionary(&prepared[i].1)?
+                        .compress(&raw)?,
+                    None => zstd::bulk::compress(&raw, opts.level)?,
+                };
+                Ok((raw.len(), dict.map_or(0, |i| i as u64 + 1), c))
+            })
+            .collect();
+        for (p, d) in win.iter().zip(done) {
+            let (raw_len, dict, c) = d.map_err(|e| Error::io(&sink.tmp.path, e))?;
+            index.push(ChunkEntry {
+                offset: sink.offset,
+                compressed_len: c.len() as u64,
+                raw_len: raw_len as u64,
+                crc: crc32c::crc32c(&c),
+                records: p.recs.len() as u64,
+                dict,
+                first_key: p.recs.first().map(|r| r.key.to_vec()).unwrap_or_default(),
+                last_key: p.recs.last().map(|r| r.key.to_vec()).unwrap_or_default(),
+                group: p.group.clone(),
+            });
+            raw_total += raw_len as u64;
+            total_records += p.recs.len() as u64;
+            sink.put(&c)?;
+        }
+    }
 
     let idx = zstd::bulk::compress(&encode_index(&index), opts.level)
         .map_err(|e| Error::io(&sink.tmp.path, e))?;
@@ -275,11 +319,16 @@ pub fn write_snapshot(
     let ex = zstd::bulk::compress(&ex, opts.level).map_err(|e| Error::io(&sink.tmp.path, e))?;
     let extras_offset = sink.offset;
     sink.put(&ex)?;
+    let dicts_offset = sink.offset;
+    let dict_bytes = encode_dicts(&dicts);
+    sink.put(&dict_bytes)?;
     let trailer = encode_trailer(&Trailer {
         index_offset,
         index_len: idx.len() as u64,
         extras_offset,
         extras_len: ex.len() as u64,
+        dicts_offset,
+        dicts_len: dict_bytes.len() as u64,
         file_crc: sink.crc,
     });
     sink.put(&trailer)?;
