@@ -1,0 +1,80 @@
+//! Snapshot write (MB/s of records in), read (all chunks to a keyspace) and one-key get.
+//! Input: `RESHIFT_BENCH_DIR` (a data dir), else testdata/clean.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use reshift::etcd::Keyspace;
+use reshift::snapshot::{Facts, Options, Snapshot, extras, write_snapshot};
+use reshift::source::Source;
+use std::path::PathBuf;
+
+fn bench(c: &mut Criterion) {
+    let dir = std::env::var_os("RESHIFT_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/clean"));
+    let src = Source::open(&dir).unwrap();
+    let db = src.db().unwrap();
+    let ks = Keyspace::build(&db).unwrap();
+    let ex = extras::from_db(&db, &ks, &reshift::etcd::lease::read_leases(&db).unwrap()).unwrap();
+    let raw: u64 = ks
+        .state(b"", None)
+        .unwrap()
+        .map(|r| r.kv.len() as u64)
+        .sum();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("b.rsnap");
+    let opts = Options {
+        level: 3,
+        force: true,
+        ..Default::default()
+    };
+    let facts = Facts {
+        format_version: 1,
+        mode: "latest".into(),
+        revision: ks.revision,
+        ..Default::default()
+    };
+    let mut g = c.benchmark_group("snapshot");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(raw));
+    g.bench_function("write_latest", |b| {
+        b.iter(|| write_snapshot(&out, &ks, &ex, &facts, &opts).unwrap().bytes)
+    });
+    let written = write_snapshot(&out, &ks, &ex, &facts, &opts).unwrap();
+    eprintln!(
+        "snapshot: {} bytes of records -> {} bytes ({:.3})",
+        raw,
+        written.bytes,
+        written.bytes as f64 / raw as f64
+    );
+    let bytes = std::fs::read(&out).unwrap();
+    let name: reshift::error::FileName = std::sync::Arc::from(out.as_path());
+    g.bench_function("read_all_to_keyspace", |b| {
+        b.iter(|| {
+            let s = Snapshot::open(&bytes, &name).unwrap();
+            let chunks = s.all_chunks().unwrap();
+            reshift::snapshot::open::keyspace(&s, &chunks)
+                .unwrap()
+                .total_revisions()
+        })
+    });
+    let key = ks
+        .state(b"", None)
+        .unwrap()
+        .nth(ks.distinct_keys() / 2)
+        .map(|r| r.key.to_vec())
+        .unwrap();
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("get_one_key", |b| {
+        b.iter(|| {
+            Snapshot::open(&bytes, &name)
+                .unwrap()
+                .get(&key, None)
+                .unwrap()
+                .is_some()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
