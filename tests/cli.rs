@@ -5,15 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::*;
 
-fn clean() -> String {
-    testdata("clean").to_str().unwrap().to_string()
-}
 
-fn ok(args: &[&str]) -> Vec<u8> {
-    let (code, out, err) = run(args);
-    assert_eq!(code, 0, "{args:?}: {err}");
-    out
-}
 
 fn b64(v: &serde_json::Value) -> Vec<u8> {
     STANDARD.decode(v.as_str().unwrap_or("")).unwrap()

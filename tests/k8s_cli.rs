@@ -5,15 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::*;
 
-fn clean() -> String {
-    testdata("clean").to_str().unwrap().to_string()
-}
 
-fn ok(args: &[&str]) -> Vec<u8> {
-    let (code, out, err) = run(args);
-    assert_eq!(code, 0, "{args:?}: {err}");
-    out
-}
 
 #[test]
 fn ls_filters_agree_with_keys_and_decode() {

@@ -5,11 +5,6 @@ mod common;
 use common::*;
 use std::path::Path;
 
-fn ok(args: &[&str]) -> Vec<u8> {
-    let (code, out, err) = run(args);
-    assert_eq!(code, 0, "{args:?}: {err}");
-    out
-}
 
 fn snap(src: &Path, out: &Path, extra: &[&str]) {
     let mut args = vec![

@@ -205,6 +205,18 @@ impl Drop for Etcd {
     }
 }
 
+/// Runs reshift, asserts it succeeded, and returns its stdout.
+pub fn ok(args: &[&str]) -> Vec<u8> {
+    let (code, out, err) = run(args);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    out
+}
+
+/// The bundled clean data dir as a string argument.
+pub fn clean() -> String {
+    testdata("clean").to_str().unwrap().to_string()
+}
+
 /// Parses JSON Lines.
 pub fn json_lines(b: &[u8]) -> Vec<serde_json::Value> {
     b.split(|&c| c == b'\n')
