@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Side-by-side comparison of reshift with etcd's own tools and libraries.
+
+usage: benches/compare.py SIZE_MB [--runs N] [--dir DIR]
+
+Makes (or reuses) a data dir of about SIZE_MB with a real etcd (../shared/tools/gen_etcd.py,
+under /tmp), builds reshift and the Go baseline (../shared/tools/gobase), then times each
+pair of commands in alternating runs (A, B, A, B, ...) with a warm page cache, and prints
+a Markdown table of medians and ratios, plus peak anonymous memory of reshift's dump.
+"""
+import argparse, json, os, platform, shutil, statistics, subprocess, sys, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+SHARED = os.path.join(ROOT, "..", "shared")
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, shell=True, check=True, **kw)
+
+def timed(cmd):
+    t0 = time.perf_counter()
+    subprocess.run(cmd, shell=True, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+def alternate(cmds, runs):
+    for c in cmds:  # warm-up
+        timed(c)
+    times = [[] for _ in cmds]
+    for _ in range(runs):
+        for i, c in enumerate(cmds):
+            times[i].append(timed(c))
+    return [statistics.median(t) for t in times]
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("size_mb", type=int)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--dir", help="data dir to use or make (default /tmp/reshift-compare-SIZE)")
+    a = ap.parse_args()
+    data = a.dir or "/tmp/reshift-compare-%d" % a.size_mb
+    if not os.path.exists(os.path.join(data, "member", "snap", "db")):
+        objects = max(1000, a.size_mb * 90)  # about 11 KB of db per object, history included
+        sh("python3 %s --out %s --objects %d --compact --port 26790" % (os.path.join(SHARED, "tools", "gen_etcd.py"), data, objects))
+    sh("cargo build --release -q", cwd=ROOT)
+    gobase = "/tmp/gobase"
+    if not os.path.exists(gobase):
+        sh("%s %s" % (os.path.join(SHARED, "tools", "gobase", "build.sh"), gobase))
+    r = os.path.join(ROOT, "target", "release", "reshift")
+    db = os.path.join(data, "member", "snap", "db")
+    wal, snapdir = os.path.join(data, "member", "wal"), os.path.join(data, "member", "snap")
+    out = "/tmp/reshift-compare.rsnap"
+    rows = []
+
+    def pair(task, ours, theirs, note=""):
+        m = alternate([ours, theirs], a.runs)
+        rows.append((task, ours, m[0], theirs, m[1], m[0] / m[1], note))
+
+    pair("scan the key bucket, decode every KeyValue", "%s dump --prefix /reshift-none %s" % (r, db), "%s scan %s" % (gobase, db))
+    pair("read and decode every WAL entry", "%s wal --summary %s" % (r, data), "%s wal %s %s" % (gobase, wal, snapdir))
+    m = alternate(["%s inspect -o json %s" % (r, data), "%s scan %s" % (gobase, db), "%s wal %s %s" % (gobase, wal, snapdir)], a.runs)
+    rows.append(("inspect (db + WAL + metadata of every object)", "reshift inspect DIR", m[0], "gobase scan + gobase wal", m[1] + m[2], m[0] / (m[1] + m[2]), "goal <= 0.5"))
+    if shutil.which("etcdctl"):
+        pair("db summary", "%s inspect --no-wal -o json %s" % (r, db), "ETCDCTL_API=3 etcdctl snapshot status %s -w json" % db)
+    m = alternate(["rm -f %s && %s snapshot %s -o %s" % (out, r, data, out), "zstd -q -f -3 -T2 %s -o /tmp/reshift-compare.db.zst" % db], a.runs)
+    size = os.path.getsize(out) / os.path.getsize("/tmp/reshift-compare.db.zst")
+    rows.append(("latest-state snapshot", "reshift snapshot DIR -o F", m[0], "zstd -3 -T2 DB", m[1], m[0] / m[1], "size %.3fx of zstd -3 (goal <= 0.7)" % size))
+    peak = subprocess.run([sys.executable, os.path.join(HERE, "peak_anon.py"), r, "dump", data], capture_output=True, text=True).stdout.strip()
+
+    dbsize = os.path.getsize(db) / 1e6
+    print("\n%s, %s, %d cores; data dir %s (db %.0f MB); medians of %d alternating runs\n" % (
+        time.strftime("%Y-%m-%d"), platform.machine(), os.cpu_count(), data, dbsize, a.runs))
+    print("| task | reshift | s | baseline | s | ratio | note |")
+    print("|---|---|---|---|---|---|---|")
+    for task, ours, t1, theirs, t2, ratio, note in rows:
+        short = lambda c: c.replace(r, "reshift").replace(gobase, "gobase").replace(data, "DIR").replace(db, "DB")
+        print("| %s | `%s` | %.3f | `%s` | %.3f | %.2fx | %s |" % (task, short(ours), t1, short(theirs), t2, ratio, note))
+    print("\nreshift dump of the data dir: %s" % peak)
+
+if __name__ == "__main__":
+    main()
