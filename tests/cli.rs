@@ -5,8 +5,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::*;
 
-
-
 fn b64(v: &serde_json::Value) -> Vec<u8> {
     STANDARD.decode(v.as_str().unwrap_or("")).unwrap()
 }

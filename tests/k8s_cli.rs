@@ -5,8 +5,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::*;
 
-
-
 #[test]
 fn ls_filters_agree_with_keys_and_decode() {
     let all = json_lines(&ok(&["ls", &clean(), "-o", "json"]));

@@ -5,7 +5,6 @@ mod common;
 use common::*;
 use std::path::Path;
 
-
 fn snap(src: &Path, out: &Path, extra: &[&str]) {
     let mut args = vec![
         "snapshot",

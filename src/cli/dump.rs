@@ -22,6 +22,21 @@ pub struct Args {
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
+    // A snapshot is streamed a chunk at a time: its records are already in key order.
+    let src = a.input.open()?;
+    if src.kind == crate::source::SourceKind::ReshiftSnapshot {
+        let snap = src.snapshot()?;
+        let mut line = Vec::with_capacity(4096);
+        return snap.stream_state(&key_arg(&a.prefix), a.revision, |kv| {
+            let kv = crate::etcd::KeyValueRef::decode(kv)
+                .map_err(|e| crate::Error::invalid(e.to_string()))?;
+            line.clear();
+            write_kv(&mut line, &kv);
+            line.push(b'\n');
+            out.write_all(&line).map_err(stdout_err)
+        });
+    }
+    drop(src);
     a.input.with_keyspace(|o| {
         let ks = &o.ks;
         let prefix = key_arg(&a.prefix);

@@ -253,6 +253,76 @@ impl<'a> Snapshot<'a> {
         Ok(best.filter(|b| !b.1).map(|b| b.2))
     }
 
+    /// The revisions this snapshot can answer for: (oldest, newest).
+    pub fn revision_range(&self) -> (i64, i64) {
+        let f = &self.facts;
+        let newest = f.at_revision.unwrap_or(f.revision);
+        let oldest = if f.mode == "history" {
+            f.compact_revision
+        } else {
+            newest
+        };
+        (oldest, newest)
+    }
+
+    /// Calls `emit` with the encoded KeyValue of every key under `prefix` that is live at
+    /// `at` (latest when `None`), in key order, decompressing one chunk at a time.
+    pub fn stream_state(
+        &self,
+        prefix: &[u8],
+        at: Option<i64>,
+        mut emit: impl FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let (oldest, newest) = self.revision_range();
+        if let Some(r) = at.filter(|&r| r < oldest || r > newest) {
+            return Err(Error::invalid(format!(
+                "revision {r} is not in this snapshot (it holds {oldest}..={newest})"
+            )));
+        }
+        let at = at.unwrap_or(i64::MAX);
+        let start = self
+            .index
+            .partition_point(|c| c.last_key.as_slice() < prefix);
+        let mut key: Vec<u8> = Vec::new();
+        let mut best: Option<(bool, Vec<u8>)> = None;
+        for i in start..self.index.len() {
+            if self.index[i].first_key.as_slice() > prefix
+                && !self.index[i].first_key.starts_with(prefix)
+            {
+                break;
+            }
+            let raw = self.chunk(i)?;
+            let recs = parse_records(&raw).map_err(|e| {
+                Error::corrupt(self.file, self.index[i].offset, format!("chunk {i}: {e}"))
+            })?;
+            for r in recs {
+                let k = crate::etcd::KeyValueRef::decode(r.kv)
+                    .map(|k| k.key)
+                    .unwrap_or_default();
+                if !k.starts_with(prefix) {
+                    continue;
+                }
+                if k != key.as_slice() {
+                    if let Some((false, kv)) = best.take() {
+                        emit(&kv)?;
+                    }
+                    best = None;
+                    key.clear();
+                    key.extend_from_slice(k);
+                }
+                // Within a key, records are in revision order: the last one at or below
+                // `at` is the state there.
+                if r.rev.main <= at {
+                    best = Some((r.tombstone, r.kv.to_vec()));
+                }
+            }
+        }
+        if let Some((false, kv)) = best {
+            emit(&kv)?;
+        }
+        Ok(())
+    }
+
     /// The bucket entries other than `key`: (bucket, key, value).
     pub fn extras(&self) -> Result<Vec<super::extras::Entry>> {
         let t = &self.trailer;
