@@ -13,6 +13,7 @@ pub mod etcd;
 pub mod k8s;
 pub mod mapped;
 pub mod pb;
+pub mod restore;
 pub mod snapshot;
 pub mod source;
 pub mod wal;

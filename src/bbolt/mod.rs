@@ -14,6 +14,7 @@ pub mod fuzz;
 pub mod meta;
 pub mod page;
 mod stats;
+pub mod writer;
 
 pub use bucket::{Bucket, MAX_DEPTH, Root};
 pub use check::{CheckReport, Finding, check};

@@ -11,6 +11,7 @@ mod history;
 mod inspect;
 mod ls;
 mod progress;
+mod restore;
 mod snapshot;
 mod wal;
 
@@ -47,6 +48,8 @@ enum Command {
     Check(check::Args),
     /// Write a compact, indexed, verifiable zstd snapshot.
     Snapshot(snapshot::Args),
+    /// Write a new etcd db from any input (a data dir, db, etcdctl or reshift snapshot).
+    Restore(restore::Args),
     /// Every raft entry in the WAL with its decoded request.
     Wal(wal::Args),
     /// The raw bbolt view: buckets, keys, values, dump.
@@ -79,6 +82,7 @@ pub fn main() -> i32 {
         Command::Check(a) => check::run(a, &mut out),
         Command::Decode(a) => decode::run(a, &mut out).map(|_| true),
         Command::Snapshot(a) => snapshot::run(a, &mut out).map(|_| true),
+        Command::Restore(a) => restore::run(a, &mut out).map(|_| true),
         Command::Wal(a) => wal::run(a, &mut out).map(|_| true),
         Command::Bbolt(a) => bbolt::run(a, &mut out).map(|_| true),
         Command::Completions { shell } => {

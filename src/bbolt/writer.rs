@@ -1,0 +1,264 @@
+//! Writing a new bbolt file bottom-up from sorted entries: leaf pages filled in key order
+//! (a value too large for a page gets overflow pages), branch levels above them, one tree
+//! per bucket, the root bucket over those, an empty freelist page and both meta pages.
+//! Pages are written as they fill, so memory holds one page per tree level.
+
+use super::meta::{Meta, encode};
+use super::page::{BRANCH, BUCKET_LEAF, ELEMENT_SIZE, FREELIST, HEADER_SIZE, LEAF, META};
+use crate::error::{Error, Result};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// Writes a bbolt file to any seekable sink.
+pub struct BoltWriter<W: Write + Seek> {
+    out: W,
+    path: PathBuf,
+    page_size: usize,
+    next: u64,
+}
+
+/// A page being filled: its elements' keys and values.
+struct Building {
+    flags: u16,
+    elems: Vec<(u32, Vec<u8>, Vec<u8>)>,
+    bytes: usize,
+}
+
+impl Building {
+    fn new(flags: u16) -> Self {
+        Building {
+            flags,
+            elems: Vec::new(),
+            bytes: HEADER_SIZE,
+        }
+    }
+}
+
+impl<W: Write + Seek> BoltWriter<W> {
+    /// Starts a file; pages 0 and 1 (the metas) are written by [`BoltWriter::finish`].
+    pub fn new(mut out: W, path: &Path, page_size: usize) -> Result<Self> {
+        out.write_all(&vec![0u8; 2 * page_size])
+            .map_err(|e| Error::io(path, e))?;
+        Ok(BoltWriter {
+            out,
+            path: path.to_path_buf(),
+            page_size,
+            next: 2,
+        })
+    }
+
+    fn io(&self, e: std::io::Error) -> Error {
+        Error::io(&self.path, e)
+    }
+
+    /// Writes one page (with overflow pages as needed); returns its id.
+    fn flush(&mut self, b: &Building) -> Result<u64> {
+        let id = self.next;
+        let pages = b.bytes.div_ceil(self.page_size).max(1);
+        let mut buf = vec![0u8; pages * self.page_size];
+        buf[0..8].copy_from_slice(&id.to_le_bytes());
+        buf[8..10].copy_from_slice(&b.flags.to_le_bytes());
+        buf[10..12].copy_from_slice(&(b.elems.len() as u16).to_le_bytes());
+        buf[12..16].copy_from_slice(&((pages - 1) as u32).to_le_bytes());
+        let mut data = HEADER_SIZE + b.elems.len() * ELEMENT_SIZE;
+        for (i, (flags_or_child, k, v)) in b.elems.iter().enumerate() {
+            let at = HEADER_SIZE + i * ELEMENT_SIZE;
+            let pos = (data - at) as u32;
+            let e = &mut buf[at..at + ELEMENT_SIZE];
+            if b.flags == BRANCH {
+                e[0..4].copy_from_slice(&pos.to_le_bytes());
+                e[4..8].copy_from_slice(&(k.len() as u32).to_le_bytes());
+                let child = u64::from_le_bytes(v[..8].try_into().expect("child id"));
+                e[8..16].copy_from_slice(&child.to_le_bytes());
+                buf[data..data + k.len()].copy_from_slice(k);
+                data += k.len();
+            } else {
+                e[0..4].copy_from_slice(&flags_or_child.to_le_bytes());
+                e[4..8].copy_from_slice(&pos.to_le_bytes());
+                e[8..12].copy_from_slice(&(k.len() as u32).to_le_bytes());
+                e[12..16].copy_from_slice(&(v.len() as u32).to_le_bytes());
+                buf[data..data + k.len()].copy_from_slice(k);
+                buf[data + k.len()..data + k.len() + v.len()].copy_from_slice(v);
+                data += k.len() + v.len();
+            }
+        }
+        self.out.write_all(&buf).map_err(|e| self.io(e))?;
+        self.next += pages as u64;
+        Ok(id)
+    }
+
+    /// Adds an element to level `lvl`, flushing that level's page into the level above
+    /// when it is full.
+    fn push(
+        &mut self,
+        levels: &mut Vec<Building>,
+        lvl: usize,
+        flags: u32,
+        k: Vec<u8>,
+        v: Vec<u8>,
+    ) -> Result<()> {
+        if levels.len() == lvl {
+            levels.push(Building::new(if lvl == 0 { LEAF } else { BRANCH }));
+        }
+        let size = ELEMENT_SIZE + k.len() + if lvl == 0 { v.len() } else { 0 };
+        let full = !levels[lvl].elems.is_empty() && levels[lvl].bytes + size > self.page_size;
+        if full || levels[lvl].elems.len() == u16::MAX as usize {
+            let fresh = Building::new(levels[lvl].flags);
+            let page = std::mem::replace(&mut levels[lvl], fresh);
+            let id = self.flush(&page)?;
+            let first = page.elems.into_iter().next().expect("non-empty page").1;
+            self.push(levels, lvl + 1, 0, first, id.to_le_bytes().to_vec())?;
+        }
+        let b = &mut levels[lvl];
+        b.bytes += size;
+        b.elems.push((flags, k, v));
+        Ok(())
+    }
+
+    /// Writes a tree of `entries` (strictly increasing keys; `(key, value, is_bucket)`)
+    /// and returns its root page id.
+    pub fn write_tree(
+        &mut self,
+        entries: impl IntoIterator<Item = (Vec<u8>, Vec<u8>, bool)>,
+    ) -> Result<u64> {
+        let mut levels: Vec<Building> = vec![Building::new(LEAF)];
+        let mut last: Option<Vec<u8>> = None;
+        for (k, v, is_bucket) in entries {
+            if last.as_ref().is_some_and(|l| *l >= k) {
+                return Err(Error::invalid(
+                    "bbolt writer: keys must be strictly increasing",
+                ));
+            }
+            last = Some(k.clone());
+            self.push(
+                &mut levels,
+                0,
+                if is_bucket { BUCKET_LEAF } else { 0 },
+                k,
+                v,
+            )?;
+        }
+        // Close the levels bottom-up; the last page of the top level is the root.
+        let mut lvl = 0;
+        loop {
+            let page = std::mem::replace(&mut levels[lvl], Building::new(LEAF));
+            let top = lvl + 1 == levels.len();
+            let id = self.flush(&page)?;
+            if top {
+                return Ok(id);
+            }
+            let first = page
+                .elems
+                .into_iter()
+                .next()
+                .map(|e| e.1)
+                .unwrap_or_default();
+            self.push(&mut levels, lvl + 1, 0, first, id.to_le_bytes().to_vec())?;
+            lvl += 1;
+        }
+    }
+
+    /// A bucket's value in its parent: its root page and a zero sequence.
+    pub fn bucket_value(root: u64) -> Vec<u8> {
+        let mut v = root.to_le_bytes().to_vec();
+        v.extend_from_slice(&0u64.to_le_bytes());
+        v
+    }
+
+    /// Writes the empty freelist and both meta pages around `root`; returns the sink.
+    pub fn finish(mut self, root: u64) -> Result<W> {
+        let mut fl = Building::new(FREELIST);
+        fl.elems.clear();
+        let freelist = self.flush(&fl)?;
+        for txid in 0..2u64 {
+            let meta = Meta {
+                page_size: self.page_size as u32,
+                flags: 0,
+                root,
+                sequence: 0,
+                freelist,
+                high_water: self.next,
+                txid,
+                checksum: 0,
+            };
+            let mut page = vec![0u8; self.page_size];
+            page[0..8].copy_from_slice(&txid.to_le_bytes());
+            page[8..10].copy_from_slice(&META.to_le_bytes());
+            page[HEADER_SIZE..HEADER_SIZE + 64].copy_from_slice(&encode(&meta));
+            self.out
+                .seek(SeekFrom::Start(txid * self.page_size as u64))
+                .map_err(|e| Error::io(&self.path, e))?;
+            self.out
+                .write_all(&page)
+                .map_err(|e| Error::io(&self.path, e))?;
+        }
+        self.out
+            .seek(SeekFrom::End(0))
+            .map_err(|e| Error::io(&self.path, e))?;
+        Ok(self.out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bbolt::{Db, check};
+
+    #[test]
+    fn round_trip_with_overflow_nesting_and_many_pages() {
+        let mut w =
+            BoltWriter::new(std::io::Cursor::new(Vec::new()), Path::new("t.db"), 4096).unwrap();
+        let big: Vec<(Vec<u8>, Vec<u8>, bool)> = (0..5000u32)
+            .map(|i| {
+                (
+                    format!("k{i:06}").into_bytes(),
+                    vec![
+                        (i % 251) as u8;
+                        (i as usize * 7) % 300 + if i % 977 == 0 { 20000 } else { 0 }
+                    ],
+                    false,
+                )
+            })
+            .collect();
+        let b1 = w.write_tree(big.clone()).unwrap();
+        let b2 = w.write_tree(Vec::new()).unwrap();
+        let root = w
+            .write_tree(vec![
+                (
+                    b"big".to_vec(),
+                    BoltWriter::<std::io::Cursor<Vec<u8>>>::bucket_value(b1),
+                    true,
+                ),
+                (
+                    b"empty".to_vec(),
+                    BoltWriter::<std::io::Cursor<Vec<u8>>>::bucket_value(b2),
+                    true,
+                ),
+            ])
+            .unwrap();
+        let bytes = w.finish(root).unwrap().into_inner();
+        let name: crate::error::FileName = std::sync::Arc::from(Path::new("t.db"));
+        let db = Db::open(&bytes, &name).unwrap();
+        let r = check(&db);
+        assert!(r.ok(), "{:?}", r.findings);
+        let b = db.bucket(&[b"big"]).unwrap().unwrap();
+        let got: Vec<_> = b
+            .iter()
+            .map(|e| {
+                e.map(|e| (e.key.to_vec(), e.value.to_vec(), false))
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(got, big);
+        assert_eq!(db.bucket(&[b"empty"]).unwrap().unwrap().iter().count(), 0);
+        let mut w =
+            BoltWriter::new(std::io::Cursor::new(Vec::new()), Path::new("t.db"), 4096).unwrap();
+        assert!(
+            w.write_tree(vec![
+                (b"b".to_vec(), vec![], false),
+                (b"a".to_vec(), vec![], false)
+            ])
+            .is_err()
+        );
+    }
+}
