@@ -31,6 +31,9 @@ const ETCD_BUCKETS: [&[u8]; 10] = [
 
 pub const PAGE_SIZE: usize = 4096;
 
+/// A bucket's entries for the writer: (key, value, is a bucket).
+type Entries = Vec<(Vec<u8>, Vec<u8>, bool)>;
+
 /// Writes the db for `ks` and `extras` into `out`.
 pub fn write_db<W: Write + Seek>(
     out: W,
@@ -39,7 +42,7 @@ pub fn write_db<W: Write + Seek>(
     extras: &[Entry],
 ) -> Result<W> {
     let mut w = BoltWriter::new(out, path, PAGE_SIZE)?;
-    let mut buckets: BTreeMap<Vec<u8>, Vec<(Vec<u8>, Vec<u8>, bool)>> = ETCD_BUCKETS
+    let mut buckets: BTreeMap<Vec<u8>, Entries> = ETCD_BUCKETS
         .iter()
         .map(|b| (b.to_vec(), Vec::new()))
         .collect();
