@@ -68,3 +68,112 @@ fn etcd_serves_what_was_restored() {
     ]);
     restore_and_serve(&snap, &[]);
 }
+
+fn serve_member_dir(source: &std::path::Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("member-dir");
+    let out = ok(&[
+        "restore",
+        source.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--name",
+        "r1",
+    ]);
+    let made: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let (code, o, err) = run(&["check", data.to_str().unwrap()]);
+    assert_eq!(code, 0, "{}{err}", String::from_utf8_lossy(&o));
+    let want = json_lines(&ok(&["dump", source.to_str().unwrap()]));
+    let ins: serde_json::Value =
+        serde_json::from_slice(&ok(&["inspect", source.to_str().unwrap(), "-o", "json"])).unwrap();
+    let etcd = Etcd::start(&data, "r1");
+    let (rev, kvs) = etcd.get_all(None);
+    assert_eq!(
+        kvs, want,
+        "etcd serves the source's keyspace from reshift's member dir"
+    );
+    assert_eq!(rev, ins["revision"].as_i64().unwrap());
+    let status: serde_json::Value =
+        serde_json::from_slice(&etcd.ctl(&["endpoint", "status", "-w", "json"])).unwrap();
+    assert_eq!(
+        format!(
+            "{:x}",
+            status[0]["Status"]["header"]["member_id"].as_u64().unwrap()
+        ),
+        made["member_id"].as_str().unwrap()
+    );
+    assert_eq!(
+        format!(
+            "{:x}",
+            status[0]["Status"]["header"]["cluster_id"]
+                .as_u64()
+                .unwrap()
+        ),
+        made["cluster_id"].as_str().unwrap()
+    );
+    assert_eq!(
+        status[0]["Status"]["header"]["revision"].as_i64().unwrap(),
+        rev
+    );
+    etcd.ctl(&["put", "/reshift/after-restore", "yes"]);
+    assert_eq!(
+        etcd.get_all(None).0,
+        rev + 1,
+        "a put after start takes the next revision"
+    );
+}
+
+#[test]
+fn etcd_starts_from_reshifts_member_dirs() {
+    if !etcd_available("etcd_starts_from_reshifts_member_dirs") {
+        return;
+    }
+    serve_member_dir(&testdata("clean"));
+    serve_member_dir(&testdata("killed"));
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("c.rsnap");
+    ok(&[
+        "snapshot",
+        testdata("clean").to_str().unwrap(),
+        "-o",
+        snap.to_str().unwrap(),
+    ]);
+    serve_member_dir(&snap);
+}
+
+#[test]
+fn restore_refuses_non_empty_targets_and_leaves_nothing_on_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("busy");
+    std::fs::create_dir(&target).unwrap();
+    std::fs::write(target.join("keep"), b"x").unwrap();
+    let (code, _, err) = run(&[
+        "restore",
+        testdata("clean").to_str().unwrap(),
+        "--data-dir",
+        target.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not empty"), "{err}");
+    assert_eq!(std::fs::read(target.join("keep")).unwrap(), b"x");
+    // A bad membership fails before anything is written.
+    let t2 = dir.path().join("new");
+    let (code, _, err) = run(&[
+        "restore",
+        testdata("clean").to_str().unwrap(),
+        "--data-dir",
+        t2.to_str().unwrap(),
+        "--name",
+        "x",
+        "--initial-cluster",
+        "y=http://a:2380",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    let (code, _, _) = run(&["restore", testdata("clean").to_str().unwrap()]);
+    assert_eq!(code, 2, "a target is required");
+}

@@ -1,30 +1,56 @@
-//! `reshift restore`: write a new etcd db from any input.
+//! `reshift restore`: a new member data dir that etcd starts from, or a standalone db.
 
 use super::common::{Input, json_line};
 use crate::error::{Error, Result};
 use crate::etcd::buckets::Extras;
 use crate::etcd::lease::read_leases;
 use crate::etcd::open::leases;
+use crate::restore::member::{Cluster, write_member_dir};
 use crate::snapshot::extras;
 use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  reshift restore etcd.rsnap --db-out restored.db\n  etcdctl snapshot restore restored.db --data-dir /var/lib/etcd-new"
+    after_help = "Examples:\n  reshift restore etcd.rsnap --data-dir /var/lib/etcd-new\n  reshift restore /var/lib/etcd --data-dir /srv/etcd --name m1 \\\n    --initial-cluster m1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380,m3=https://10.0.0.3:2380\n  reshift restore etcd.rsnap --db-out restored.db"
 )]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["data_dir", "db_out"])))]
 pub struct Args {
     #[command(flatten)]
     pub input: Input,
+    /// Write a member data dir (DIR/member/snap/db and DIR/member/wal) that etcd starts
+    /// from as a new cluster. DIR must not exist or be empty.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     /// Write a standalone db followed by its sha256 (what `etcdctl snapshot restore` takes).
-    #[arg(long, required = true)]
-    pub db_out: PathBuf,
-    /// Replace an existing file.
+    #[arg(long)]
+    pub db_out: Option<PathBuf>,
+    /// This member's name.
+    #[arg(long, default_value = "default")]
+    pub name: String,
+    /// The new cluster's members: NAME=PEER_URL,... (default NAME=ADVERTISE_URL).
+    #[arg(long)]
+    pub initial_cluster: Option<String>,
+    #[arg(long, default_value = "etcd-cluster")]
+    pub initial_cluster_token: String,
+    #[arg(long, default_value = "http://localhost:2380")]
+    pub initial_advertise_peer_urls: String,
+    /// Replace an existing --db-out file.
     #[arg(long)]
     pub force: bool,
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
+    // Check the membership before reading anything.
+    let cluster = match &a.data_dir {
+        Some(_) => Some(Cluster::new(
+            &a.name,
+            a.initial_cluster.as_deref(),
+            &a.initial_advertise_peer_urls,
+            &a.initial_cluster_token,
+        )?),
+        None => None,
+    };
     a.input.with_keyspace(|o| {
         let ks = &o.ks;
         let entries = match (&o.db, o.snapshot) {
@@ -37,7 +63,32 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
             }
             (None, None) => return Err(Error::invalid("nothing to restore")),
         };
-        let bytes = crate::restore::db::write_db_file(&a.db_out, ks, &entries, a.force)?;
-        json_line(out, &serde_json::json!({"db_out": a.db_out.display().to_string(), "bytes": bytes, "revisions": ks.total_revisions(), "revision": ks.revision}))
+        if let Some(db_out) = &a.db_out {
+            let bytes = crate::restore::db::write_db_file(db_out, ks, &entries, a.force)?;
+            return json_line(
+                out,
+                &serde_json::json!({
+                    "db_out": db_out.display().to_string(),
+                    "bytes": bytes,
+                    "revisions": ks.total_revisions(),
+                    "revision": ks.revision,
+                }),
+            );
+        }
+        let (dir, c) = (
+            a.data_dir.as_ref().expect("clap requires a target"),
+            cluster.as_ref().expect("built above"),
+        );
+        write_member_dir(dir, ks, entries, c)?;
+        json_line(
+            out,
+            &serde_json::json!({
+                "data_dir": dir.display().to_string(),
+                "member_id": format!("{:x}", c.members[c.local].id),
+                "cluster_id": format!("{:x}", c.id),
+                "revisions": ks.total_revisions(),
+                "revision": ks.revision,
+            }),
+        )
     })
 }

@@ -2,3 +2,4 @@
 //! reads — a data dir with its WAL replayed, a db, an etcdctl snapshot, a reshift snapshot.
 
 pub mod db;
+pub mod member;

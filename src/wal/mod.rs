@@ -15,6 +15,7 @@ pub mod record;
 pub mod request;
 pub mod segment;
 pub mod snapfile;
+pub mod writer;
 
 pub use log::{EntryRef, HardState, RaftLog, read_log};
 pub use reader::{Ending, Record, Wal};
