@@ -35,6 +35,16 @@ pub struct Args {
     pub initial_cluster_token: String,
     #[arg(long, default_value = "http://localhost:2380")]
     pub initial_advertise_peer_urls: String,
+    /// Only keys with this prefix (repeatable). Kept keys keep their revisions; the store's
+    /// revision becomes the last revision kept.
+    #[arg(long)]
+    pub prefix: Vec<String>,
+    /// Leave out keys with this prefix (repeatable).
+    #[arg(long)]
+    pub exclude: Vec<String>,
+    /// Only Kubernetes objects in this namespace.
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
     /// Replace an existing --db-out file.
     #[arg(long)]
     pub force: bool,
@@ -51,8 +61,36 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         )?),
         None => None,
     };
+    let filter = crate::snapshot::Options {
+        prefixes: a.prefix.iter().map(|p| super::common::key_arg(p)).collect(),
+        excludes: a
+            .exclude
+            .iter()
+            .map(|p| super::common::key_arg(p))
+            .collect(),
+        namespace: a.namespace.clone(),
+        ..Default::default()
+    };
+    let filtered =
+        !filter.prefixes.is_empty() || !filter.excludes.is_empty() || filter.namespace.is_some();
     a.input.with_keyspace(|o| {
-        let ks = &o.ks;
+        // A filtered restore keeps the chosen keys' revisions and the store's revision.
+        let kept;
+        let ks = if filtered {
+            let recs =
+                o.ks.records()
+                    .iter()
+                    .copied()
+                    .filter(|r| crate::snapshot::writer::selected(r.key, &filter))
+                    .collect();
+            let mut k = crate::etcd::Keyspace::from_records(recs, o.ks.meta.clone());
+            k.revision = o.ks.revision;
+            k.compact_revision = o.ks.compact_revision;
+            kept = k;
+            &kept
+        } else {
+            &o.ks
+        };
         let entries = match (&o.db, o.snapshot) {
             (Some(db), _) => extras::from_db(db, ks, &leases(db, o.wal)?)?,
             (None, Some(s)) => {
