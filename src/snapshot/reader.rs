@@ -11,8 +11,9 @@ use crate::etcd::revision::Revision;
 use rayon::prelude::*;
 use serde::Serialize;
 
-/// No chunk the writer makes is anywhere near this; a larger claim is damage.
-const MAX_CHUNK: u64 = 256 << 20;
+/// No chunk the writer makes is anywhere near this (1 MiB plus one record); a larger claim
+/// is damage.
+const MAX_CHUNK: u64 = 64 << 20;
 /// Likewise for the index and extras sections.
 const MAX_SECTION: u64 = 1 << 30;
 
@@ -34,6 +35,59 @@ pub struct Record<'c> {
     pub rev: Revision,
     pub tombstone: bool,
     pub kv: &'c [u8],
+}
+
+/// Decompresses one zstd frame whose header must declare its size, at most `limit` (and
+/// exactly `expect` when given), allocating only that size — never a size the input
+/// merely claims elsewhere.
+pub fn decompress_frame(
+    data: &[u8],
+    limit: u64,
+    expect: Option<u64>,
+    dict: Option<&[u8]>,
+) -> std::result::Result<Vec<u8>, String> {
+    let size = match zstd::zstd_safe::get_frame_content_size(data) {
+        Ok(Some(n)) => n,
+        Ok(None) => return Err("zstd frame does not declare its size".into()),
+        Err(_) => return Err("not a zstd frame".into()),
+    };
+    if size > limit || expect.is_some_and(|e| e != size) {
+        return Err(format!(
+            "zstd frame declares {size} bytes (expected {}, at most {limit})",
+            expect.map_or("any".into(), |e| e.to_string())
+        ));
+    }
+    let out = match dict {
+        None => zstd::bulk::decompress(data, size as usize),
+        Some(d) => zstd::bulk::Decompressor::with_dictionary(d)
+            .and_then(|mut z| z.decompress(data, size as usize)),
+    }
+    .map_err(|e| e.to_string())?;
+    if out.len() as u64 != size {
+        return Err(format!(
+            "zstd frame gave {} bytes, its header says {size}",
+            out.len()
+        ));
+    }
+    Ok(out)
+}
+
+/// Decompresses a section (index, extras) as a stream, so memory grows only with the bytes
+/// the frame really produces, up to `limit`.
+pub fn decompress_section(data: &[u8], limit: u64) -> std::result::Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut d = zstd::stream::read::Decoder::with_buffer(data)
+        .map_err(|e| e.to_string())?
+        .single_frame();
+    let mut out = Vec::new();
+    (&mut d)
+        .take(limit + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| e.to_string())?;
+    if out.len() as u64 > limit {
+        return Err(format!("decompresses to more than {limit} bytes"));
+    }
+    Ok(out)
 }
 
 /// Whether `b` starts like a reshift snapshot.
@@ -118,7 +172,7 @@ impl<'a> Snapshot<'a> {
             }
         };
         let idx = section(trailer.index_offset, trailer.index_len, "index")?;
-        let raw = zstd::bulk::decompress(idx, MAX_SECTION as usize).map_err(|e| {
+        let raw = decompress_section(idx, MAX_SECTION).map_err(|e| {
             bad(
                 trailer.index_offset,
                 format!("index does not decompress: {e}"),
@@ -188,12 +242,8 @@ impl<'a> Snapshot<'a> {
                 ),
             ));
         }
-        let raw = match c.dict {
-            0 => zstd::bulk::decompress(data, c.raw_len as usize),
-            d => zstd::bulk::Decompressor::with_dictionary(&self.dicts[d as usize - 1].1)
-                .and_then(|mut z| z.decompress(data, c.raw_len as usize)),
-        }
-        .map_err(|e| {
+        let dict = (c.dict > 0).then(|| self.dicts[c.dict as usize - 1].1.as_slice());
+        let raw = decompress_frame(data, MAX_CHUNK, Some(c.raw_len), dict).map_err(|e| {
             Error::corrupt(
                 self.file,
                 c.offset,
@@ -327,7 +377,7 @@ impl<'a> Snapshot<'a> {
     pub fn extras(&self) -> Result<Vec<super::extras::Entry>> {
         let t = &self.trailer;
         let data = &self.bytes[t.extras_offset as usize..(t.extras_offset + t.extras_len) as usize];
-        let raw = zstd::bulk::decompress(data, MAX_SECTION as usize).map_err(|e| {
+        let raw = decompress_section(data, MAX_SECTION).map_err(|e| {
             Error::corrupt(
                 self.file,
                 t.extras_offset,
