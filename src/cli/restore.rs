@@ -45,6 +45,14 @@ pub struct Args {
     /// Only Kubernetes objects in this namespace.
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
+    /// Raise the store's revision by N after restoring (so watchers and caches see a newer
+    /// revision than any they knew).
+    #[arg(long, default_value_t = 0)]
+    pub bump_revision: u64,
+    /// Mark the (bumped) latest revision compacted: etcd compacts there when it starts, so
+    /// clients watching older revisions must re-list.
+    #[arg(long)]
+    pub mark_compacted: bool,
     /// Replace an existing --db-out file.
     #[arg(long)]
     pub force: bool,
@@ -73,6 +81,9 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     };
     let filtered =
         !filter.prefixes.is_empty() || !filter.excludes.is_empty() || filter.namespace.is_some();
+    if a.bump_revision > i64::MAX as u64 / 2 {
+        return Err(Error::invalid("--bump-revision is too large"));
+    }
     a.input.with_keyspace(|o| {
         // A filtered restore keeps the chosen keys' revisions and the store's revision.
         let kept;
@@ -90,6 +101,13 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
             &kept
         } else {
             &o.ks
+        };
+        let bumped;
+        let ks = if a.bump_revision > 0 || a.mark_compacted {
+            bumped = crate::restore::db::bump(ks, a.bump_revision as i64, a.mark_compacted);
+            &bumped
+        } else {
+            ks
         };
         let entries = match (&o.db, o.snapshot) {
             (Some(db), _) => extras::from_db(db, ks, &leases(db, o.wal)?)?,

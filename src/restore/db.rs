@@ -34,6 +34,34 @@ pub const PAGE_SIZE: usize = 4096;
 /// A bucket's entries for the writer: (key, value, is a bucket).
 type Entries = Vec<(Vec<u8>, Vec<u8>, bool)>;
 
+/// The keyspace with its revision raised by `by` and, with `compact`, compacted at the
+/// raised revision when etcd next opens it. etcd takes its revision from the last record of
+/// the key bucket and skips deletions of keys it does not know when it indexes them, so
+/// the raise is a deletion of the empty key (which no client can name) at the new
+/// revision; the compaction is etcd's own scheduled compaction mark.
+pub fn bump<'a>(ks: &Keyspace<'a>, by: i64, compact: bool) -> Keyspace<'a> {
+    let mut records = ks.records().to_vec();
+    let revision = ks.revision + by;
+    if by > 0 {
+        records.push(crate::etcd::RevRecord {
+            rev: crate::etcd::Revision {
+                main: revision,
+                sub: 0,
+            },
+            tombstone: true,
+            key: b"",
+            kv: b"",
+        });
+    }
+    let mut meta = ks.meta.clone();
+    if compact {
+        meta.scheduled_compact_revision = Some(revision);
+    }
+    let mut out = Keyspace::from_records(records, meta);
+    out.revision = revision;
+    out
+}
+
 /// Writes the db for `ks` and `extras` into `out`.
 pub fn write_db<W: Write + Seek>(
     out: W,

@@ -68,5 +68,17 @@ pub fn override_from(entries: &mut Vec<Entry>, ks: &Keyspace<'_>, leases: &[Leas
         set(schema::FINISHED_COMPACT, rk.clone());
         set(schema::SCHEDULED_COMPACT, rk);
     }
+    // A compaction scheduled past the finished one (restore --mark-compacted): etcd runs it
+    // when it opens the db.
+    if let Some(s) = ks
+        .meta
+        .scheduled_compact_revision
+        .filter(|&s| s > ks.compact_revision)
+    {
+        set(
+            schema::SCHEDULED_COMPACT,
+            encode_rev_key(Revision { main: s, sub: 0 }, false),
+        );
+    }
     entries.sort();
 }
