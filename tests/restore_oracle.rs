@@ -299,3 +299,83 @@ fn bump_revision_and_mark_compacted() {
     etcd.ctl(&["put", "/reshift/after", "x"]);
     assert_eq!(etcd.get_all(None).0, rev + 1001);
 }
+
+/// The Go baseline built on etcd's own bbolt (../shared/tools/gobase), when built.
+fn gobase() -> Option<std::path::PathBuf> {
+    let p =
+        std::path::PathBuf::from(std::env::var("GOBASE").unwrap_or_else(|_| "/tmp/gobase".into()));
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "gobase not built: .ci/run builds it with ../shared/tools/gobase/build.sh and sets GOBASE"
+        );
+    }
+    eprintln!(
+        "\n!!!!!!!! SKIPPED gobase check: build it with ../shared/tools/gobase/build.sh /tmp/gobase !!!!!!!!\n"
+    );
+    None
+}
+
+#[test]
+fn etcds_go_bbolt_reads_every_db_the_writer_produces() {
+    let Some(gobase) = gobase() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("k.rsnap");
+    ok(&[
+        "snapshot",
+        testdata("killed").to_str().unwrap(),
+        "-o",
+        snap.to_str().unwrap(),
+        "--history",
+    ]);
+    for (i, src) in [testdata("clean"), testdata("killed"), snap]
+        .iter()
+        .enumerate()
+    {
+        let ins: serde_json::Value =
+            serde_json::from_slice(&ok(&["inspect", src.to_str().unwrap(), "-o", "json"])).unwrap();
+        let db_out = dir.path().join(format!("out-{i}.db"));
+        let member = dir.path().join(format!("member-{i}"));
+        ok(&[
+            "restore",
+            src.to_str().unwrap(),
+            "--db-out",
+            db_out.to_str().unwrap(),
+        ]);
+        ok(&[
+            "restore",
+            src.to_str().unwrap(),
+            "--data-dir",
+            member.to_str().unwrap(),
+        ]);
+        for db in [db_out, member.join("member/snap/db")] {
+            let o = std::process::Command::new(&gobase)
+                .arg("scan")
+                .arg(&db)
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "gobase scan {}: {}",
+                db.display(),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let line = String::from_utf8_lossy(&o.stdout).to_string();
+            let field = |name: &str| -> i64 {
+                line.split_whitespace()
+                    .find_map(|f| f.strip_prefix(&format!("{name}=")))
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            };
+            assert_eq!(
+                field("revisions"),
+                ins["total_revisions"].as_i64().unwrap(),
+                "{line}"
+            );
+            assert_eq!(field("live"), ins["live_keys"].as_i64().unwrap(), "{line}");
+        }
+    }
+}
