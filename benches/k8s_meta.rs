@@ -1,10 +1,10 @@
-//! Kubernetes metadata decoding: every live object of a data dir (on all cores), and each
+//! Kubernetes metadata decoding, and full decoding to Kubernetes' JSON: every live object of a data dir (on all cores), and each
 //! of Kubernetes' fixtures (one core). Reports objects/s and MB/s. Input: `RESHIFT_BENCH_DB`
 //! (a data dir or db), else testdata/clean; fixtures from ../shared/k8s-api-testdata/HEAD.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use reshift::etcd::Keyspace;
-use reshift::k8s::object::{describe, fold_all};
+use reshift::k8s::object::{decode_all, decode_object, describe, fold_all};
 use reshift::source::Source;
 use std::path::PathBuf;
 
@@ -65,6 +65,45 @@ fn meta(c: &mut Criterion) {
                             .map_or(0, |m| m.name.len())
                     })
                     .sum::<usize>()
+            })
+        });
+    }
+    g.finish();
+    // Full decoding: every object rendered to the JSON Kubernetes writes (not serialized).
+    let mut g = c.benchmark_group("k8s_full");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(kvs.len() as u64));
+    g.bench_function("all_live_objects_parallel_objects", |b| {
+        b.iter(|| {
+            decode_all(&kvs, |_, v| {
+                v.ok().map(|v| v.as_object().map_or(0, |o| o.len()))
+            })
+            .len()
+        })
+    });
+    g.throughput(Throughput::Bytes(bytes as u64));
+    g.bench_function("all_live_objects_parallel_bytes", |b| {
+        b.iter(|| {
+            decode_all(&kvs, |_, v| {
+                v.ok().map(|v| v.as_object().map_or(0, |o| o.len()))
+            })
+            .len()
+        })
+    });
+    if let Ok(rd) = std::fs::read_dir(&dir) {
+        let fixtures: Vec<Vec<u8>> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "pb"))
+            .map(|p| std::fs::read(p).unwrap())
+            .collect();
+        let fb: usize = fixtures.iter().map(Vec::len).sum();
+        g.throughput(Throughput::Bytes(fb as u64));
+        g.bench_function("fixtures_one_core_bytes", |b| {
+            b.iter(|| {
+                fixtures
+                    .iter()
+                    .filter_map(|v| decode_object(v).ok())
+                    .count()
             })
         });
     }

@@ -34,7 +34,7 @@ fn ls_and_get_agree_with_dump() {
     for kv in dump.iter().step_by(37) {
         let key = String::from_utf8(b64(&kv["key"])).unwrap();
         assert_eq!(ok(&["get", &clean(), &key]), b64(&kv["value"]), "{key}");
-        let j = json_lines(&ok(&["get", &clean(), &key, "-o", "json"]));
+        let j = json_lines(&ok(&["get", &clean(), &key, "-o", "kv"]));
         assert_eq!(&j[0], kv);
     }
     let (code, _, err) = run(&["get", &clean(), "/no/such/key"]);
@@ -61,7 +61,7 @@ fn get_at_a_revision_matches_dump_at_that_revision() {
             &clean(),
             &key,
             "-o",
-            "json",
+            "kv",
             &format!("--revision={rev}"),
         ]));
         assert_eq!(&j[0], kv);

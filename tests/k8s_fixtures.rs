@@ -129,3 +129,206 @@ fn truncated_envelopes_are_errors_not_panics() {
         "most truncations land inside a field: {errors}"
     );
 }
+
+/// Writes every member of `top` over `base`, objects merged key by key.
+fn overlay(base: &mut serde_json::Value, top: &serde_json::Value) {
+    match (base, top) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(t)) => {
+            for (k, v) in t {
+                match b.get_mut(k) {
+                    Some(old) => overlay(old, v),
+                    None => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, t) => *b = t.clone(),
+    }
+}
+
+/// The first few paths at which two JSON values differ.
+fn diff(a: &serde_json::Value, b: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+    use serde_json::Value as V;
+    if out.len() >= 3 {
+        return;
+    }
+    match (a, b) {
+        (V::Object(x), V::Object(y)) => {
+            for (k, v) in x {
+                match y.get(k) {
+                    Some(w) => diff(v, w, &format!("{path}.{k}"), out),
+                    None => out.push(format!("{path}.{k}: only in ours ({v})")),
+                }
+            }
+            for k in y.keys().filter(|k| !x.contains_key(*k)) {
+                out.push(format!("{path}.{k}: missing ({})", y[k]));
+            }
+        }
+        (V::Array(x), V::Array(y)) if x.len() == y.len() => {
+            for (i, (v, w)) in x.iter().zip(y).enumerate() {
+                diff(v, w, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ if a == b => {}
+        _ => out.push(format!("{path}: ours {a}, theirs {b}")),
+    }
+}
+
+/// Every fixture, rendered in full from its protobuf, equals its JSON (compared as parsed
+/// JSON); failures are listed by release and kind.
+#[test]
+fn every_fixture_kind_renders_to_exactly_its_json() {
+    use reshift::k8s::render::render_object;
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for rel in releases() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&rel)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "pb"))
+            .collect();
+        files.sort();
+        for pb in files {
+            let kind = pb.file_stem().unwrap().to_string_lossy().into_owned();
+            let json_path = pb.with_extension("json");
+            if !json_path.exists() {
+                continue; // an after_roundtrip .pb with no JSON of its own
+            }
+            let read = |p: &std::path::Path| -> serde_json::Value {
+                serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+            };
+            let want = read(&json_path);
+            // An older release's object read by the newest release (`X.after_roundtrip.json`)
+            // gains the struct fields added since (written as zero values), and loses the
+            // fields removed since; our schemas know the fields of every release, so ours
+            // is the release's JSON plus what the newest release adds.
+            let after = rel.join(format!("{kind}.after_roundtrip.json"));
+            let want_after = after.exists().then(|| {
+                let mut merged = read(&after);
+                overlay(&mut merged, &want);
+                merged
+            });
+            let bytes = std::fs::read(&pb).unwrap();
+            let Ok(StoredValue::Protobuf(env)) = classify(&bytes) else {
+                failures.push(format!("{}/{kind}: not an envelope", rel.display()));
+                continue;
+            };
+            let (mut api_version, mut obj_kind) = (
+                std::str::from_utf8(env.api_version).unwrap().to_string(),
+                std::str::from_utf8(env.kind).unwrap().to_string(),
+            );
+            if obj_kind.is_empty() {
+                // A type without TypeMeta (WatchEvent): the envelope is silent, the file
+                // name (<group>.<version>.<Kind>) says what it is.
+                let mut parts = kind.rsplitn(3, '.');
+                obj_kind = parts.next().unwrap().to_string();
+                let version = parts.next().unwrap();
+                let group = parts.next().unwrap();
+                api_version = if group == "core" {
+                    version.to_string()
+                } else {
+                    format!("{group}/{version}")
+                };
+            }
+            let got = render_object(&api_version, &obj_kind, env.raw);
+            checked += 1;
+            match got {
+                Err(e) => failures.push(format!("{}/{kind}: {e}", rel.display())),
+                Ok(got) if got != want && Some(&got) != want_after.as_ref() => {
+                    let mut d = Vec::new();
+                    diff(&got, &want, "", &mut d);
+                    failures.push(format!("{}/{kind}: {}", rel.display(), d.join("; ")));
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+    assert!(checked > 500, "only {checked} fixtures found");
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} fixtures differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Fields come out in the order Kubernetes writes them (Go field order), not just with the
+/// same contents.
+#[test]
+fn rendered_fields_keep_kubernetes_order() {
+    use reshift::k8s::render::render_object;
+    let rel = releases()
+        .into_iter()
+        .find(|r| r.ends_with("HEAD"))
+        .unwrap();
+    let mut checked = 0;
+    let mut kinds: Vec<String> = std::fs::read_dir(&rel)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pb"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .filter(|k| !k.ends_with("after_roundtrip") && !k.ends_with("WatchEvent"))
+        .collect();
+    kinds.sort();
+    for kind in &kinds {
+        let bytes = std::fs::read(rel.join(format!("{kind}.pb"))).unwrap();
+        let text = std::fs::read(rel.join(format!("{kind}.json"))).unwrap();
+        let want: serde_json::Value = serde_json::from_slice(&text).unwrap();
+        let Ok(StoredValue::Protobuf(env)) = classify(&bytes) else {
+            panic!("{kind}")
+        };
+        let got = render_object(
+            std::str::from_utf8(env.api_version).unwrap(),
+            std::str::from_utf8(env.kind).unwrap(),
+            env.raw,
+        )
+        .unwrap();
+        // serde_json keeps insertion order, so equal text means equal order throughout.
+        let (g, w) = (
+            serde_json::to_string(&got).unwrap(),
+            serde_json::to_string(&want).unwrap(),
+        );
+        if g != w {
+            let at = g.bytes().zip(w.bytes()).take_while(|(a, b)| a == b).count();
+            let from = at.saturating_sub(80);
+            panic!(
+                "{kind}: order or content differs at byte {at}:\n ours:   ...{}\n theirs: ...{}",
+                &g[from..(at + 80).min(g.len())],
+                &w[from..(at + 80).min(w.len())]
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 150, "{checked}");
+}
+
+/// A field the schema does not know (a newer release's, or damage) survives decoding: it is
+/// shown by number, and everything known still renders as before.
+#[test]
+fn unknown_fields_survive_decoding() {
+    use reshift::k8s::render::{UNKNOWN_FIELDS, render_object};
+    let rel = releases()
+        .into_iter()
+        .find(|r| r.ends_with("HEAD"))
+        .unwrap();
+    let bytes = std::fs::read(rel.join("apps.v1.Deployment.pb")).unwrap();
+    let want: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(rel.join("apps.v1.Deployment.json")).unwrap())
+            .unwrap();
+    let Ok(StoredValue::Protobuf(env)) = classify(&bytes) else {
+        panic!()
+    };
+    let mut raw = env.raw.to_vec();
+    // field 99 as a varint (tag 99<<3|0 = 792 = 0x98 0x06), value 42; field 100 as bytes "hi";
+    // and field 2 (spec, a message) again but as a varint, which its schema cannot take.
+    raw.extend_from_slice(&[0x98, 0x06, 42, 0xa2, 0x06, 2, b'h', b'i', 0x10, 5]);
+    let got = render_object("apps/v1", "Deployment", &raw).unwrap();
+    let unknown = &got[UNKNOWN_FIELDS];
+    assert_eq!(unknown["99"], 42, "{unknown}");
+    assert_eq!(unknown["100"], "aGk=", "{unknown}");
+    assert_eq!(unknown["2"], 5, "{unknown}");
+    let mut known = got.clone();
+    known.as_object_mut().unwrap().remove(UNKNOWN_FIELDS);
+    assert_eq!(known, want);
+}

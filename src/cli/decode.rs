@@ -4,7 +4,6 @@
 use super::common::{json_line, stdout_err};
 use crate::error::{Error, Result};
 use crate::k8s::object::describe;
-use crate::k8s::value::{StoredValue, classify};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
@@ -35,11 +34,11 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     } else {
         std::fs::read(&a.file).map_err(|e| Error::io(&a.file, e))?
     };
-    let value = match classify(&bytes) {
-        Ok(StoredValue::Json(j)) => serde_json::from_slice(j).unwrap_or_else(|_| {
-            serde_json::to_value(describe(b"", &bytes, "")).unwrap_or_default()
-        }),
-        _ => serde_json::to_value(describe(b"", &bytes, ""))
+    // The object in full where it can be decoded (a built-in kind, or JSON); otherwise what
+    // can be said of it: envelope, encoding, encryption, metadata.
+    let value = match crate::k8s::object::decode_object(&bytes) {
+        Ok(v) => v,
+        Err(_) => serde_json::to_value(describe(b"", &bytes, ""))
             .map_err(|e| Error::invalid(e.to_string()))?,
     };
     match a.format {

@@ -9,13 +9,17 @@ use std::io::Write;
 pub enum GetFormat {
     /// The value's bytes, unchanged.
     Raw,
-    /// The KeyValue in etcdctl's JSON conventions.
+    /// The object as Kubernetes writes it in JSON (full decoding of built-in kinds).
     Json,
+    /// The object as YAML.
+    Yaml,
+    /// The KeyValue in etcdctl's JSON conventions.
+    Kv,
 }
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  reshift get /var/lib/etcd /registry/namespaces/default > ns.bin\n  reshift get backup.db /registry/configmaps/prod/app --revision 812 -o json"
+    after_help = "Examples:\n  reshift get /var/lib/etcd /registry/namespaces/default > ns.bin\n  reshift get backup.db /registry/configmaps/prod/app --revision 812 -o yaml\n  reshift get snap.rsnap /registry/pods/prod/web -o kv"
 )]
 pub struct Args {
     #[command(flatten)]
@@ -31,7 +35,24 @@ pub struct Args {
 fn print(kv: &crate::etcd::KeyValueRef<'_>, format: GetFormat, out: &mut dyn Write) -> Result<()> {
     match format {
         GetFormat::Raw => out.write_all(kv.value).map_err(stdout_err),
-        GetFormat::Json => {
+        GetFormat::Json | GetFormat::Yaml => {
+            let v = crate::k8s::object::decode_object(kv.value).map_err(|e| {
+                Error::invalid(format!(
+                    "{}: {e} (-o raw or -o kv show the stored bytes)",
+                    super::common::printable(kv.key)
+                ))
+            })?;
+            let text = if format == GetFormat::Json {
+                let mut s =
+                    serde_json::to_string_pretty(&v).map_err(|e| Error::invalid(e.to_string()))?;
+                s.push('\n');
+                s
+            } else {
+                serde_yaml::to_string(&v).map_err(|e| Error::invalid(e.to_string()))?
+            };
+            out.write_all(text.as_bytes()).map_err(stdout_err)
+        }
+        GetFormat::Kv => {
             let mut line = Vec::new();
             write_kv(&mut line, kv);
             line.push(b'\n');

@@ -1,7 +1,7 @@
 //! `reshift ls`: the live keys under a prefix, with their revisions, sizes and Kubernetes
 //! kind, filtered by resource, namespace and label selector.
 
-use super::common::{Format, Input, json_line, key_arg, printable, stdout_err};
+use super::common::{Input, json_line, key_arg, printable, stdout_err};
 use crate::error::{Error, Result};
 use crate::k8s::object::{ObjectInfo, pick_all};
 use crate::k8s::selector::Selector;
@@ -10,7 +10,7 @@ use std::io::Write;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  reshift ls /var/lib/etcd /registry/pods/\n  reshift ls backup.db --revision 4200 -o json\n  reshift ls /var/lib/etcd --resource deployments -n prod -l 'app=web,tier!=db'"
+    after_help = "Examples:\n  reshift ls /var/lib/etcd /registry/pods/\n  reshift ls backup.db --revision 4200 -o json\n  reshift ls /var/lib/etcd --resource deployments -n prod -l 'app=web,tier!=db'\n  reshift ls /var/lib/etcd --resource configmaps -n kube-system -o yaml"
 )]
 pub struct Args {
     #[command(flatten)]
@@ -34,7 +34,56 @@ pub struct Args {
     #[arg(long, default_value = crate::k8s::DEFAULT_PREFIX)]
     pub k8s_prefix: String,
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
-    pub format: Format,
+    pub format: LsFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LsFormat {
+    /// One row per key.
+    Table,
+    /// One JSON line per key: revisions, sizes, kind, namespace, name.
+    Json,
+    /// Every object in full, as Kubernetes writes it: JSON Lines.
+    Objects,
+    /// Every object in full, as Kubernetes writes it: YAML documents.
+    Yaml,
+}
+
+/// Objects decoded at a time: enough to keep the cores busy, few enough to keep memory flat.
+const BATCH: usize = 2048;
+
+/// Writes the full objects of `hits` in order, decoding and serializing each batch on all
+/// cores. A value that is not a decodable object is written as its key and the reason.
+fn write_objects(
+    recs: &[crate::etcd::keyspace::RevRecord<'_>],
+    hits: &[usize],
+    yaml: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    use rayon::prelude::*;
+    for batch in hits.chunks(BATCH) {
+        let texts: Vec<String> = batch
+            .par_iter()
+            .map(|&i| {
+                let kv = recs[i].kv();
+                let v = crate::k8s::object::decode_object(kv.value).unwrap_or_else(
+                    |e| serde_json::json!({ "key": printable(kv.key), "error": e }),
+                );
+                if yaml {
+                    let y = serde_yaml::to_string(&v).unwrap_or_else(|e| format!("# {e}\n"));
+                    format!("---\n{y}")
+                } else {
+                    let mut s = serde_json::to_string(&v).unwrap_or_default();
+                    s.push('\n');
+                    s
+                }
+            })
+            .collect();
+        for t in texts {
+            out.write_all(t.as_bytes()).map_err(stdout_err)?;
+        }
+    }
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -104,7 +153,11 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
                 )
             })
         });
-        if a.format == Format::Table {
+        if matches!(a.format, LsFormat::Objects | LsFormat::Yaml) {
+            let idx: Vec<usize> = hits.iter().map(|(i, _)| *i).collect();
+            return write_objects(&recs, &idx, a.format == LsFormat::Yaml, out);
+        }
+        if a.format == LsFormat::Table {
             writeln!(
                 out,
                 "{:<8} {:<8} {:<5} {:<16} {:>8}  {:<24} KEY",
@@ -123,7 +176,8 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
                 &obj.kind
             };
             match a.format {
-                Format::Table => writeln!(
+                LsFormat::Objects | LsFormat::Yaml => unreachable!("written above"),
+                LsFormat::Table => writeln!(
                     out,
                     "{:<8} {:<8} {:<5} {:<16} {:>8}  {kind:<24} {key}",
                     kv.create_revision,
@@ -137,7 +191,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
                     kv.value.len()
                 )
                 .map_err(stdout_err)?,
-                Format::Json => json_line(
+                LsFormat::Json => json_line(
                     out,
                     &Row {
                         key: &key,

@@ -1,7 +1,16 @@
 //! Fuzz body for the Kubernetes layer: arbitrary bytes as a stored value (and as a key).
 
-/// Classifies, unwraps and reads the metadata of `data`; never panics.
+/// Classifies, unwraps and reads the metadata of `data`, then decodes it in full; and
+/// decodes `data` as the raw protobuf of a few deep kinds. Never panics.
 pub fn fuzz_k8s_value(data: &[u8]) {
     let o = super::object::describe(data, data, super::DEFAULT_PREFIX);
     std::hint::black_box(serde_json::to_vec(&o).ok());
+    std::hint::black_box(super::object::decode_object(data).ok());
+    for (v, k) in [
+        ("v1", "Pod"),
+        ("apps/v1", "Deployment"),
+        ("v1", "WatchEvent"),
+    ] {
+        std::hint::black_box(super::render::render_object(v, k, data).ok());
+    }
 }

@@ -7,6 +7,8 @@ pub mod fuzz;
 pub mod key;
 pub mod meta;
 pub mod object;
+pub mod render;
+pub mod schema;
 pub mod selector;
 pub mod value;
 

@@ -110,3 +110,36 @@ pub fn fold_all<'a, A: Send>(
         })
         .reduce(&init, merge)
 }
+
+/// A stored value in full, as Kubernetes writes the object in JSON: a protobuf object
+/// rendered from its kind's schema, a JSON object (custom resources) as stored. Encrypted
+/// values, values that are not objects, and protobuf kinds without a schema are errors that
+/// say which.
+pub fn decode_object(value: &[u8]) -> Result<serde_json::Value, String> {
+    match classify(value) {
+        Err(e) => Err(format!("protobuf envelope: {e}")),
+        Ok(StoredValue::Protobuf(env)) => super::render::render_object(
+            &String::from_utf8_lossy(env.api_version),
+            &String::from_utf8_lossy(env.kind),
+            env.raw,
+        )
+        .map_err(|e| e.to_string()),
+        Ok(StoredValue::Json(j)) => serde_json::from_slice(j).map_err(|e| format!("JSON: {e}")),
+        Ok(StoredValue::Encrypted(e)) => Err(format!(
+            "encrypted at rest ({} {}, key {:?}); reshift cannot decrypt it",
+            e.provider, e.version, e.key_name
+        )),
+        Ok(StoredValue::Raw(_)) => Err("not a Kubernetes object".into()),
+    }
+}
+
+/// Decodes every value in full on all cores and keeps what `pick` returns, in input order.
+pub fn decode_all<'a, T: Send>(
+    kvs: &[(&'a [u8], &'a [u8])],
+    pick: impl Fn(usize, Result<serde_json::Value, String>) -> Option<T> + Sync,
+) -> Vec<T> {
+    kvs.par_iter()
+        .enumerate()
+        .filter_map(|(i, (_, v))| pick(i, decode_object(v)))
+        .collect()
+}
