@@ -18,6 +18,10 @@ def sh(cmd, **kw):
     return subprocess.run(cmd, shell=True, check=True, **kw)
 
 def timed(cmd):
+    # "PREP ;; CMD": PREP runs first, untimed (for example, removing the last run's output).
+    if " ;; " in cmd:
+        prep, cmd = cmd.split(" ;; ", 1)
+        subprocess.run(prep, shell=True, check=True)
     t0 = time.perf_counter()
     subprocess.run(cmd, shell=True, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - t0
@@ -57,6 +61,7 @@ def main():
 
     pair("scan the key bucket, decode every KeyValue", "%s dump --prefix /reshift-none %s" % (r, db), "%s scan %s" % (gobase, db))
     pair("read and decode every WAL entry", "%s wal --summary %s" % (r, data), "%s wal %s %s" % (gobase, wal, snapdir))
+    pair("Kubernetes metadata of every object", "%s ls --no-wal %s -l reshift-none=1" % (r, db), "%s scan %s" % (gobase, db), "goal: less than gobase merely reading the db")
     m = alternate(["%s inspect -o json %s" % (r, data), "%s scan %s" % (gobase, db), "%s wal %s %s" % (gobase, wal, snapdir)], a.runs)
     rows.append(("inspect (db + WAL + metadata of every object)", "reshift inspect DIR", m[0], "gobase scan + gobase wal", m[1] + m[2], m[0] / (m[1] + m[2]), "goal <= 0.5"))
     if shutil.which("etcdctl"):
@@ -64,7 +69,24 @@ def main():
     m = alternate(["rm -f %s && %s snapshot %s -o %s" % (out, r, data, out), "zstd -q -f -3 -T2 %s -o /tmp/reshift-compare.db.zst" % db], a.runs)
     size = os.path.getsize(out) / os.path.getsize("/tmp/reshift-compare.db.zst")
     rows.append(("latest-state snapshot", "reshift snapshot DIR -o F", m[0], "zstd -3 -T2 DB", m[1], m[0] / m[1], "size %.3fx of zstd -3 (goal <= 0.7)" % size))
-    peak = subprocess.run([sys.executable, os.path.join(HERE, "peak_anon.py"), r, "dump", data], capture_output=True, text=True).stdout.strip()
+    if shutil.which("etcdctl"):
+        m = alternate(["rm -rf /tmp/rc1 ;; %s restore %s --data-dir /tmp/rc1" % (r, out),
+                       "rm -rf /tmp/rc2 ;; ETCDCTL_API=3 etcdctl snapshot restore %s --skip-hash-check --data-dir /tmp/rc2" % db], a.runs)
+        rows.append(("restore a member dir", "reshift restore F --data-dir D", m[0], "etcdctl snapshot restore DB --data-dir D", m[1], m[0] / m[1], "goal <= 1.0; from the compressed snapshot vs the raw db"))
+        sh("rm -rf /tmp/rc1 /tmp/rc2")
+    keys = subprocess.run([r, "ls", out, "-o", "json"], capture_output=True, text=True, check=True).stdout.splitlines()
+    key = json.loads(keys[len(keys) // 2])["key"]
+    m = alternate(["%s get %s '%s' -o kv" % (r, out, key), "true"], a.runs)
+    rows.append(("get one key from the snapshot (fresh process)", "reshift get F KEY", m[0], "-", 0.0, 0.0, "goal < 50 ms"))
+    def peak(*args):
+        return subprocess.run([sys.executable, os.path.join(HERE, "peak_anon.py"), r, *args], capture_output=True, text=True).stdout.strip()
+    sh("rm -rf /tmp/rc1")
+    peaks = [("dump DIR", peak("dump", data)), ("inspect DIR", peak("inspect", data)),
+             ("ls -o objects DIR (full decoding)", peak("ls", data, "-o", "objects")),
+             ("snapshot DIR", peak("snapshot", data, "-o", out, "--force")),
+             ("dump F (the snapshot)", peak("dump", out)),
+             ("restore F --data-dir D", peak("restore", out, "--data-dir", "/tmp/rc1"))]
+    sh("rm -rf /tmp/rc1")
 
     dbsize = os.path.getsize(db) / 1e6
     print("\n%s, %s, %d cores; data dir %s (db %.0f MB); medians of %d alternating runs\n" % (
@@ -73,8 +95,13 @@ def main():
     print("|---|---|---|---|---|---|---|")
     for task, ours, t1, theirs, t2, ratio, note in rows:
         short = lambda c: c.replace(r, "reshift").replace(gobase, "gobase").replace(data, "DIR").replace(db, "DB")
-        print("| %s | `%s` | %.3f | `%s` | %.3f | %.2fx | %s |" % (task, short(ours), t1, short(theirs), t2, ratio, note))
-    print("\nreshift dump of the data dir: %s" % peak)
+        if t2:
+            print("| %s | `%s` | %.3f | `%s` | %.3f | %.2fx | %s |" % (task, short(ours), t1, short(theirs), t2, ratio, note))
+        else:
+            print("| %s | `%s` | %.3f | - | - | - | %s |" % (task, short(ours), t1, note))
+    print("\nPeak anonymous memory (goal <= 256 MB):\n")
+    for what, p in peaks:
+        print("- `reshift %s`: %s" % (what, p))
 
 if __name__ == "__main__":
     main()

@@ -6,6 +6,7 @@
 use super::meta::{Meta, encode};
 use super::page::{BRANCH, BUCKET_LEAF, ELEMENT_SIZE, FREELIST, HEADER_SIZE, LEAF, META};
 use crate::error::{Error, Result};
+use std::borrow::Cow;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -15,16 +16,25 @@ pub struct BoltWriter<W: Write + Seek> {
     path: PathBuf,
     page_size: usize,
     next: u64,
+    /// Pages built in place, written to `out` a few MiB at a time.
+    staged: Vec<u8>,
 }
 
-/// A page being filled: its elements' keys and values.
-struct Building {
+/// Bytes of pages gathered before they are written.
+const STAGE: usize = 4 << 20;
+
+/// One element of a page: flags (or, in a branch, nothing), key, value (or child id).
+type Elem<'a> = (u32, Cow<'a, [u8]>, Cow<'a, [u8]>);
+
+/// A page being filled: its elements' keys and values, borrowed from the caller where
+/// they can be.
+struct Building<'a> {
     flags: u16,
-    elems: Vec<(u32, Vec<u8>, Vec<u8>)>,
+    elems: Vec<Elem<'a>>,
     bytes: usize,
 }
 
-impl Building {
+impl Building<'_> {
     fn new(flags: u16) -> Self {
         Building {
             flags,
@@ -44,18 +54,25 @@ impl<W: Write + Seek> BoltWriter<W> {
             path: path.to_path_buf(),
             page_size,
             next: 2,
+            staged: Vec::with_capacity(STAGE + (1 << 20)),
         })
     }
 
-    fn io(&self, e: std::io::Error) -> Error {
-        Error::io(&self.path, e)
+    fn write_staged(&mut self) -> Result<()> {
+        self.out
+            .write_all(&self.staged)
+            .map_err(|e| Error::io(&self.path, e))?;
+        self.staged.clear();
+        Ok(())
     }
 
     /// Writes one page (with overflow pages as needed); returns its id.
-    fn flush(&mut self, b: &Building) -> Result<u64> {
+    fn flush(&mut self, b: &Building<'_>) -> Result<u64> {
         let id = self.next;
         let pages = b.bytes.div_ceil(self.page_size).max(1);
-        let mut buf = vec![0u8; pages * self.page_size];
+        let start = self.staged.len();
+        self.staged.resize(start + pages * self.page_size, 0);
+        let buf = &mut self.staged[start..];
         buf[0..8].copy_from_slice(&id.to_le_bytes());
         buf[8..10].copy_from_slice(&b.flags.to_le_bytes());
         buf[10..12].copy_from_slice(&(b.elems.len() as u16).to_le_bytes());
@@ -82,20 +99,22 @@ impl<W: Write + Seek> BoltWriter<W> {
                 data += k.len() + v.len();
             }
         }
-        self.out.write_all(&buf).map_err(|e| self.io(e))?;
         self.next += pages as u64;
+        if self.staged.len() >= STAGE {
+            self.write_staged()?;
+        }
         Ok(id)
     }
 
     /// Adds an element to level `lvl`, flushing that level's page into the level above
     /// when it is full.
-    fn push(
+    fn push<'a>(
         &mut self,
-        levels: &mut Vec<Building>,
+        levels: &mut Vec<Building<'a>>,
         lvl: usize,
         flags: u32,
-        k: Vec<u8>,
-        v: Vec<u8>,
+        k: Cow<'a, [u8]>,
+        v: Cow<'a, [u8]>,
     ) -> Result<()> {
         if levels.len() == lvl {
             levels.push(Building::new(if lvl == 0 { LEAF } else { BRANCH }));
@@ -107,7 +126,7 @@ impl<W: Write + Seek> BoltWriter<W> {
             let page = std::mem::replace(&mut levels[lvl], fresh);
             let id = self.flush(&page)?;
             let first = page.elems.into_iter().next().expect("non-empty page").1;
-            self.push(levels, lvl + 1, 0, first, id.to_le_bytes().to_vec())?;
+            self.push(levels, lvl + 1, 0, first, Cow::Owned(id.to_le_bytes().to_vec()))?;
         }
         let b = &mut levels[lvl];
         b.bytes += size;
@@ -117,19 +136,30 @@ impl<W: Write + Seek> BoltWriter<W> {
 
     /// Writes a tree of `entries` (strictly increasing keys; `(key, value, is_bucket)`)
     /// and returns its root page id.
-    pub fn write_tree(
+    pub fn write_tree<'a, K, V>(
         &mut self,
-        entries: impl IntoIterator<Item = (Vec<u8>, Vec<u8>, bool)>,
-    ) -> Result<u64> {
-        let mut levels: Vec<Building> = vec![Building::new(LEAF)];
+        entries: impl IntoIterator<Item = (K, V, bool)>,
+    ) -> Result<u64>
+    where
+        K: Into<Cow<'a, [u8]>>,
+        V: Into<Cow<'a, [u8]>>,
+    {
+        let mut levels: Vec<Building<'a>> = vec![Building::new(LEAF)];
         let mut last: Option<Vec<u8>> = None;
         for (k, v, is_bucket) in entries {
-            if last.as_ref().is_some_and(|l| *l >= k) {
-                return Err(Error::invalid(
-                    "bbolt writer: keys must be strictly increasing",
-                ));
+            let (k, v) = (k.into(), v.into());
+            match &mut last {
+                Some(l) if l.as_slice() >= &*k => {
+                    return Err(Error::invalid(
+                        "bbolt writer: keys must be strictly increasing",
+                    ));
+                }
+                Some(l) => {
+                    l.clear();
+                    l.extend_from_slice(&k);
+                }
+                None => last = Some(k.to_vec()),
             }
-            last = Some(k.clone());
             self.push(
                 &mut levels,
                 0,
@@ -153,7 +183,13 @@ impl<W: Write + Seek> BoltWriter<W> {
                 .next()
                 .map(|e| e.1)
                 .unwrap_or_default();
-            self.push(&mut levels, lvl + 1, 0, first, id.to_le_bytes().to_vec())?;
+            self.push(
+                &mut levels,
+                lvl + 1,
+                0,
+                first,
+                Cow::Owned(id.to_le_bytes().to_vec()),
+            )?;
             lvl += 1;
         }
     }
@@ -170,6 +206,7 @@ impl<W: Write + Seek> BoltWriter<W> {
         let mut fl = Building::new(FREELIST);
         fl.elems.clear();
         let freelist = self.flush(&fl)?;
+        self.write_staged()?;
         for txid in 0..2u64 {
             let meta = Meta {
                 page_size: self.page_size as u32,
@@ -221,7 +258,7 @@ mod tests {
             })
             .collect();
         let b1 = w.write_tree(big.clone()).unwrap();
-        let b2 = w.write_tree(Vec::new()).unwrap();
+        let b2 = w.write_tree(Vec::<(Vec<u8>, Vec<u8>, bool)>::new()).unwrap();
         let root = w
             .write_tree(vec![
                 (

@@ -88,7 +88,7 @@ pub fn write_db<W: Write + Seek>(
             w.write_tree(
                 ks.records()
                     .iter()
-                    .map(|r| (encode_rev_key(r.rev, r.tombstone), r.kv.to_vec(), false)),
+                    .map(|r| (encode_rev_key(r.rev, r.tombstone), r.kv, false)),
             )?
         } else {
             entries.sort();

@@ -164,13 +164,14 @@ pub fn write_member_dir(
         let f = o.open(&db_path).map_err(|e| Error::io(&db_path, e))?;
         let extras = member_extras(extras, c);
         let f = super::db::write_db(
-            std::io::BufWriter::with_capacity(1 << 20, f),
+            std::io::BufWriter::with_capacity(1 << 20, super::writeback::Writeback::new(f)),
             &db_path,
             ks,
             &extras,
         )?
         .into_inner()
-        .map_err(|e| Error::io(&db_path, e.into_error()))?;
+        .map_err(|e| Error::io(&db_path, e.into_error()))?
+        .into_inner();
         f.sync_all().map_err(|e| Error::io(&db_path, e))?;
         let local = &c.members[c.local];
         let mut w = SegmentWriter::new(local.id, c.id);

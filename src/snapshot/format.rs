@@ -32,7 +32,10 @@ use crate::wire::read_varint;
 
 pub const MAGIC: &[u8; 8] = b"RSHIFTSN";
 pub const END_MAGIC: &[u8; 8] = b"RSHIFTEN";
-pub const VERSION: u32 = 1;
+/// Version 2 stores each chunk's records through the columnar transform
+/// ([`super::columns`]) before zstd; version 1 stored them as they are. Both are read.
+pub const VERSION: u32 = 2;
+pub const OLDEST_VERSION: u32 = 1;
 pub const TRAILER_LEN: usize = 64;
 pub const TOMBSTONE: u8 = 1;
 

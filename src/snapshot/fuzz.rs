@@ -1,8 +1,14 @@
 //! Fuzz body for the snapshot reader: any bytes opened, verified and read as a keyspace,
 //! never a panic or an unbounded allocation.
 
-/// Reads `data` as a snapshot file in every way reshift does.
+/// Reads `data` as a snapshot file in every way reshift does; and as a columnar chunk,
+/// and as a chunk's record stream, which must survive the columnar transform unchanged.
 pub fn fuzz_snapshot(data: &[u8]) {
+    let _ = super::columns::decode(data, (data.len() as u64).saturating_mul(4));
+    if let Some(enc) = super::columns::encode(data) {
+        let back = super::columns::decode(&enc, data.len() as u64);
+        assert_eq!(back.as_deref(), Ok(data), "columnar round trip");
+    }
     let name: crate::error::FileName = std::sync::Arc::from(std::path::Path::new("fuzz.rsnap"));
     let Ok(snap) = super::Snapshot::open(data, &name) else {
         return;

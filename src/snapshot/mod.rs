@@ -3,6 +3,7 @@
 //! the whole file). [`format`] documents the layout; [`writer`] makes them; [`reader`]
 //! reads and checks them; [`open`] turns one into a keyspace for the read commands.
 
+pub mod columns;
 pub mod extras;
 pub mod format;
 pub mod fuzz;

@@ -2,8 +2,8 @@
 //! chunks are verified (CRC) and decompressed on demand, on all cores for whole reads.
 
 use super::format::{
-    ChunkEntry, Cursor, MAGIC, TOMBSTONE, TRAILER_LEN, Trailer, VERSION, decode_dicts,
-    decode_index, decode_trailer,
+    ChunkEntry, Cursor, MAGIC, OLDEST_VERSION, TOMBSTONE, TRAILER_LEN, Trailer, VERSION,
+    decode_dicts, decode_index, decode_trailer,
 };
 use super::writer::Facts;
 use crate::error::{Error, FileName, Result};
@@ -11,7 +11,7 @@ use crate::etcd::revision::Revision;
 use rayon::prelude::*;
 use serde::Serialize;
 
-/// No chunk the writer makes is anywhere near this (1 MiB plus one record); a larger claim
+/// No chunk the writer makes is anywhere near this (4 MiB plus one record); a larger claim
 /// is damage.
 const MAX_CHUNK: u64 = 64 << 20;
 /// Likewise for the index and extras sections.
@@ -25,6 +25,8 @@ pub struct Snapshot<'a> {
     pub trailer: Trailer,
     /// Where the chunks begin (just after the header).
     pub data_start: u64,
+    /// The file's format version (2: columnar chunks).
+    pub version: u32,
     /// Per-resource zstd dictionaries: (resource, dictionary).
     pub dicts: Vec<(String, Vec<u8>)>,
 }
@@ -70,6 +72,42 @@ pub fn decompress_frame(
         ));
     }
     Ok(out)
+}
+
+thread_local! {
+    static COLUMNAR: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// [`decompress_frame`] into `out` (cleared first), reusing its allocation.
+pub fn decompress_frame_into(
+    data: &[u8],
+    limit: u64,
+    dict: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) -> std::result::Result<(), String> {
+    let size = match zstd::zstd_safe::get_frame_content_size(data) {
+        Ok(Some(n)) => n,
+        Ok(None) => return Err("zstd frame does not declare its size".into()),
+        Err(_) => return Err("not a zstd frame".into()),
+    };
+    if size > limit {
+        return Err(format!(
+            "zstd frame declares {size} bytes (at most {limit})"
+        ));
+    }
+    out.clear();
+    out.reserve(size as usize);
+    let n = match dict {
+        None => zstd::bulk::Decompressor::new()
+            .and_then(|mut z| z.decompress_to_buffer(data, out)),
+        Some(d) => zstd::bulk::Decompressor::with_dictionary(d)
+            .and_then(|mut z| z.decompress_to_buffer(data, out)),
+    }
+    .map_err(|e| e.to_string())?;
+    if n as u64 != size {
+        return Err(format!("zstd frame gave {n} bytes, its header says {size}"));
+    }
+    Ok(())
 }
 
 /// Decompresses a section (index, extras) as a stream, so memory grows only with the bytes
@@ -134,10 +172,12 @@ impl<'a> Snapshot<'a> {
             ));
         }
         let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4"));
-        if version != VERSION {
+        if !(OLDEST_VERSION..=VERSION).contains(&version) {
             return Err(bad(
                 8,
-                format!("snapshot format version {version}; this reshift reads version {VERSION}"),
+                format!(
+                    "snapshot format version {version}; this reshift reads versions {OLDEST_VERSION} to {VERSION}"
+                ),
             ));
         }
         let hlen = u32::from_le_bytes(bytes[12..16].try_into().expect("4")) as usize;
@@ -224,6 +264,7 @@ impl<'a> Snapshot<'a> {
             index,
             trailer,
             data_start,
+            version,
             dicts,
         })
     }
@@ -243,13 +284,23 @@ impl<'a> Snapshot<'a> {
             ));
         }
         let dict = (c.dict > 0).then(|| self.dicts[c.dict as usize - 1].1.as_slice());
-        let raw = decompress_frame(data, MAX_CHUNK, Some(c.raw_len), dict).map_err(|e| {
-            Error::corrupt(
-                self.file,
-                c.offset,
-                format!("chunk {i} ({}) does not decompress: {e}", c.group),
-            )
-        })?;
+        let raw = if self.version == 1 {
+            decompress_frame(data, MAX_CHUNK, Some(c.raw_len), dict)
+        } else {
+            // The columnar bytes are decompressed into a buffer each thread keeps.
+            COLUMNAR.with(|buf| {
+                let mut buf = buf.borrow_mut();
+                decompress_frame_into(data, MAX_CHUNK, dict, &mut buf)?;
+                super::columns::decode(&buf, c.raw_len)
+            })
+        }
+            .map_err(|e| {
+                Error::corrupt(
+                    self.file,
+                    c.offset,
+                    format!("chunk {i} ({}) does not decompress: {e}", c.group),
+                )
+            })?;
         if raw.len() as u64 != c.raw_len {
             return Err(Error::corrupt(
                 self.file,
@@ -335,35 +386,42 @@ impl<'a> Snapshot<'a> {
             .partition_point(|c| c.last_key.as_slice() < prefix);
         let mut key: Vec<u8> = Vec::new();
         let mut best: Option<(bool, Vec<u8>)> = None;
-        for i in start..self.index.len() {
-            if self.index[i].first_key.as_slice() > prefix
-                && !self.index[i].first_key.starts_with(prefix)
-            {
-                break;
-            }
-            let raw = self.chunk(i)?;
-            let recs = parse_records(&raw).map_err(|e| {
-                Error::corrupt(self.file, self.index[i].offset, format!("chunk {i}: {e}"))
-            })?;
-            for r in recs {
-                let k = crate::etcd::KeyValueRef::decode(r.kv)
-                    .map(|k| k.key)
-                    .unwrap_or_default();
-                if !k.starts_with(prefix) {
-                    continue;
-                }
-                if k != key.as_slice() {
-                    if let Some((false, kv)) = best.take() {
-                        emit(&kv)?;
+        // Chunks are decoded a window at a time on all cores and read in order.
+        let end = (start..self.index.len())
+            .find(|&i| {
+                self.index[i].first_key.as_slice() > prefix
+                    && !self.index[i].first_key.starts_with(prefix)
+            })
+            .unwrap_or(self.index.len());
+        let ids: Vec<usize> = (start..end).collect();
+        let window = 2 * rayon::current_num_threads().max(1);
+        for win in ids.chunks(window) {
+            let raws: Vec<Result<Vec<u8>>> = win.par_iter().map(|&i| self.chunk(i)).collect();
+            for (&i, raw) in win.iter().zip(raws) {
+                let raw = raw?;
+                let recs = parse_records(&raw).map_err(|e| {
+                    Error::corrupt(self.file, self.index[i].offset, format!("chunk {i}: {e}"))
+                })?;
+                for r in recs {
+                    let k = crate::etcd::KeyValueRef::decode(r.kv)
+                        .map(|k| k.key)
+                        .unwrap_or_default();
+                    if !k.starts_with(prefix) {
+                        continue;
                     }
-                    best = None;
-                    key.clear();
-                    key.extend_from_slice(k);
-                }
-                // Within a key, records are in revision order: the last one at or below
-                // `at` is the state there.
-                if r.rev.main <= at {
-                    best = Some((r.tombstone, r.kv.to_vec()));
+                    if k != key.as_slice() {
+                        if let Some((false, kv)) = best.take() {
+                            emit(&kv)?;
+                        }
+                        best = None;
+                        key.clear();
+                        key.extend_from_slice(k);
+                    }
+                    // Within a key, records are in revision order: the last one at or below
+                    // `at` is the state there.
+                    if r.rev.main <= at {
+                        best = Some((r.tombstone, r.kv.to_vec()));
+                    }
                 }
             }
         }

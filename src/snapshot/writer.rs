@@ -17,7 +17,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Raw bytes gathered before a chunk is cut (a chunk also ends where the resource changes).
-pub const CHUNK_TARGET: usize = 1 << 20;
+/// Larger chunks compress better; a `get` decompresses one chunk, a few milliseconds.
+pub const CHUNK_TARGET: usize = 4 << 20;
 
 /// The facts a snapshot carries in its header.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -162,15 +163,20 @@ struct Plan<'a> {
     group: String,
 }
 
-fn encode_chunk(recs: &[RevRecord<'_>], raw_len: usize) -> Vec<u8> {
-    let mut raw = Vec::with_capacity(raw_len);
-    for r in recs {
-        put_varint(&mut raw, r.rev.main as u64);
-        put_varint(&mut raw, r.rev.sub as u64);
-        raw.push(if r.tombstone { TOMBSTONE } else { 0 });
-        put_bytes(&mut raw, r.kv);
-    }
-    raw
+/// What each worker thread keeps between chunks: the columnar encoder's buffers and a
+/// zstd context.
+struct Worker {
+    enc: super::columns::Encoder,
+    zstd: Option<zstd::bulk::Compressor<'static>>,
+    level: Option<i32>,
+}
+
+thread_local! {
+    static WORKER: std::cell::RefCell<Worker> = std::cell::RefCell::new(Worker {
+        enc: super::columns::Encoder::new(),
+        zstd: None,
+        level: None,
+    });
 }
 
 /// Groups with at least this much data get a trained dictionary.
@@ -270,39 +276,77 @@ pub fn write_snapshot(
         })
         .collect();
     // Build and compress on all cores, a window at a time, and write in order.
-    let window = 4 * rayon::current_num_threads().max(1);
-    let (mut index, mut raw_total, mut total_records) = (Vec::new(), 0u64, 0u64);
-    for win in plans.chunks(window) {
-        let done: Vec<std::io::Result<(usize, u64, Vec<u8>)>> = win
-            .par_iter()
+    // Compress a window of chunks on all cores while the previous window is written.
+    let window = 16 * rayon::current_num_threads().max(1);
+    let compress = |win: &[Plan<'_>]| -> Vec<std::io::Result<(usize, u64, Vec<u8>)>> {
+        win.par_iter()
             .map(|p| {
-                let raw = encode_chunk(&p.recs, p.raw_len);
-                let dict = prepared.iter().position(|(g, _)| *g == p.group);
-                let c = match dict {
-                    Some(i) => zstd::bulk::Compressor::with_prepared_dictionary(&prepared[i].1)?
-                        .compress(&raw)?,
-                    None => zstd::bulk::compress(&raw, opts.level)?,
-                };
-                Ok((raw.len(), dict.map_or(0, |i| i as u64 + 1), c))
+                WORKER.with(|w| {
+                    let mut w = w.borrow_mut();
+                    let w = &mut *w;
+                    w.enc.reset();
+                    for r in &p.recs {
+                        let flags = if r.tombstone { TOMBSTONE } else { 0 };
+                        w.enc
+                            .record(r.rev.main as u64, r.rev.sub as u64, flags, r.kv);
+                    }
+                    let raw_len = w.enc.raw_len() as usize;
+                    let cols = w.enc.finish();
+                    let dict = prepared.iter().position(|(g, _)| *g == p.group);
+                    let c = match dict {
+                        Some(i) => {
+                            zstd::bulk::Compressor::with_prepared_dictionary(&prepared[i].1)?
+                                .compress(cols)?
+                        }
+                        None => {
+                            if w.level != Some(opts.level) {
+                                w.zstd = Some(zstd::bulk::Compressor::new(opts.level)?);
+                                w.level = Some(opts.level);
+                            }
+                            w.zstd.as_mut().expect("set above").compress(cols)?
+                        }
+                    };
+                    Ok((raw_len, dict.map_or(0, |i| i as u64 + 1), c))
+                })
             })
-            .collect();
-        for (p, d) in win.iter().zip(done) {
-            let (raw_len, dict, c) = d.map_err(|e| Error::io(&sink.tmp.path, e))?;
-            index.push(ChunkEntry {
-                offset: sink.offset,
-                compressed_len: c.len() as u64,
-                raw_len: raw_len as u64,
-                crc: crc32c::crc32c(&c),
-                records: p.recs.len() as u64,
-                dict,
-                first_key: p.recs.first().map(|r| r.key.to_vec()).unwrap_or_default(),
-                last_key: p.recs.last().map(|r| r.key.to_vec()).unwrap_or_default(),
-                group: p.group.clone(),
-            });
-            raw_total += raw_len as u64;
-            total_records += p.recs.len() as u64;
-            sink.put(&c)?;
-        }
+            .collect()
+    };
+    let (mut index, mut raw_total, mut total_records) = (Vec::new(), 0u64, 0u64);
+    let mut write =
+        |win: &[Plan<'_>], done: Vec<std::io::Result<(usize, u64, Vec<u8>)>>| -> Result<()> {
+            for (p, d) in win.iter().zip(done) {
+                let (raw_len, dict, c) = d.map_err(|e| Error::io(&sink.tmp.path, e))?;
+                index.push(ChunkEntry {
+                    offset: sink.offset,
+                    compressed_len: c.len() as u64,
+                    raw_len: raw_len as u64,
+                    crc: crc32c::crc32c(&c),
+                    records: p.recs.len() as u64,
+                    dict,
+                    first_key: p.recs.first().map(|r| r.key.to_vec()).unwrap_or_default(),
+                    last_key: p.recs.last().map(|r| r.key.to_vec()).unwrap_or_default(),
+                    group: p.group.clone(),
+                });
+                raw_total += raw_len as u64;
+                total_records += p.recs.len() as u64;
+                sink.put(&c)?;
+            }
+            Ok(())
+        };
+    let mut pending: Option<(&[Plan<'_>], Vec<_>)> = None;
+    for win in plans.chunks(window) {
+        let (done, wrote) = rayon::join(
+            || compress(win),
+            || match pending.take() {
+                Some((w, d)) => write(w, d),
+                None => Ok(()),
+            },
+        );
+        wrote?;
+        pending = Some((win, done));
+    }
+    if let Some((w, d)) = pending.take() {
+        write(w, d)?;
     }
 
     let idx = zstd::bulk::compress(&encode_index(&index), opts.level)
