@@ -240,6 +240,7 @@ impl<'a> Snapshot<'a> {
                 "chunks do not end where the index begins".into(),
             ));
         }
+        section(trailer.extras_offset, trailer.extras_len, "extras")?;
         let d = section(trailer.dicts_offset, trailer.dicts_len, "dictionaries")?;
         let dicts =
             decode_dicts(d).map_err(|e| bad(trailer.dicts_offset, format!("dictionaries: {e}")))?;
@@ -434,7 +435,14 @@ impl<'a> Snapshot<'a> {
     /// The bucket entries other than `key`: (bucket, key, value).
     pub fn extras(&self) -> Result<Vec<super::extras::Entry>> {
         let t = &self.trailer;
-        let data = &self.bytes[t.extras_offset as usize..(t.extras_offset + t.extras_len) as usize];
+        // Open checked that the trailer places the extras inside the file.
+        let data = t
+            .extras_offset
+            .checked_add(t.extras_len)
+            .and_then(|end| self.bytes.get(t.extras_offset as usize..end as usize))
+            .ok_or_else(|| {
+                Error::corrupt(self.file, t.extras_offset, "extras lie outside the file")
+            })?;
         let raw = decompress_section(data, MAX_SECTION).map_err(|e| {
             Error::corrupt(
                 self.file,
