@@ -126,7 +126,13 @@ impl<W: Write + Seek> BoltWriter<W> {
             let page = std::mem::replace(&mut levels[lvl], fresh);
             let id = self.flush(&page)?;
             let first = page.elems.into_iter().next().expect("non-empty page").1;
-            self.push(levels, lvl + 1, 0, first, Cow::Owned(id.to_le_bytes().to_vec()))?;
+            self.push(
+                levels,
+                lvl + 1,
+                0,
+                first,
+                Cow::Owned(id.to_le_bytes().to_vec()),
+            )?;
         }
         let b = &mut levels[lvl];
         b.bytes += size;
@@ -258,7 +264,9 @@ mod tests {
             })
             .collect();
         let b1 = w.write_tree(big.clone()).unwrap();
-        let b2 = w.write_tree(Vec::<(Vec<u8>, Vec<u8>, bool)>::new()).unwrap();
+        let b2 = w
+            .write_tree(Vec::<(Vec<u8>, Vec<u8>, bool)>::new())
+            .unwrap();
         let root = w
             .write_tree(vec![
                 (

@@ -494,17 +494,18 @@ impl<'a> Stream<'a> {
     }
 }
 
-struct Dec<'a> {
+struct Dec<'a, 'o> {
     s: Stream<'a>,
     v: Stream<'a>,
     cols: Vec<Stream<'a>>,
     col_bytes: Vec<&'a [u8]>,
     paths: Paths,
-    out: Vec<u8>,
-    limit: usize,
+    /// The records are written into `out[..len]`; `out.len()` is the index's raw length.
+    out: &'o mut [u8],
+    len: usize,
 }
 
-impl<'a> Dec<'a> {
+impl<'a> Dec<'a, '_> {
     #[inline]
     fn col(&mut self, path: u32) -> Result<&mut Stream<'a>, String> {
         let c = self.paths.column_of(path);
@@ -523,10 +524,10 @@ impl<'a> Dec<'a> {
     }
 
     fn room(&self, n: usize) -> Result<(), String> {
-        if self.out.len().saturating_add(n) > self.limit {
+        if self.len.saturating_add(n) > self.out.len() {
             return Err(format!(
                 "columnar chunk decodes to more than the index's {} bytes",
-                self.limit
+                self.out.len()
             ));
         }
         Ok(())
@@ -534,37 +535,41 @@ impl<'a> Dec<'a> {
 
     #[inline]
     fn push1(&mut self, b: u8) -> Result<(), String> {
-        if self.out.len() >= self.limit {
-            return self.room(1);
+        match self.out.get_mut(self.len) {
+            Some(slot) => {
+                *slot = b;
+                self.len += 1;
+                Ok(())
+            }
+            None => self.room(1),
         }
-        self.out.push(b);
-        Ok(())
     }
 
     #[inline]
     fn push(&mut self, b: &[u8]) -> Result<(), String> {
         self.room(b.len())?;
-        self.out.extend_from_slice(b);
+        self.out[self.len..self.len + b.len()].copy_from_slice(b);
+        self.len += b.len();
         Ok(())
     }
 
     /// Writes `varint(len)` before the bytes written since `start`.
     fn prefix_len(&mut self, start: usize) -> Result<(), String> {
-        let n = self.out.len() - start;
+        let n = self.len - start;
         let mut l = [0u8; 10];
         let k = varint_into(&mut l, n as u64);
         self.room(k)?;
-        let end = self.out.len();
-        self.out.resize(end + k, 0);
+        let end = self.len;
         self.out.copy_within(start..end, start + k);
         self.out[start..start + k].copy_from_slice(&l[..k]);
+        self.len += k;
         Ok(())
     }
 
     /// Fills in the length of a message written after a one-byte placeholder at `at`,
     /// moving the message when its length needs more than one byte.
     fn fill_len(&mut self, at: usize) -> Result<(), String> {
-        let n = self.out.len() - at - 1;
+        let n = self.len - at - 1;
         if n < 0x80 {
             self.out[at] = n as u8;
             return Ok(());
@@ -572,10 +577,10 @@ impl<'a> Dec<'a> {
         let mut l = [0u8; 10];
         let k = varint_into(&mut l, n as u64);
         self.room(k - 1)?;
-        let end = self.out.len();
-        self.out.resize(end + k - 1, 0);
+        let end = self.len;
         self.out.copy_within(at + 1..end, at + k);
         self.out[at..at + k].copy_from_slice(&l[..k]);
+        self.len += k - 1;
         Ok(())
     }
 
@@ -587,7 +592,7 @@ impl<'a> Dec<'a> {
         let m = self.s.u8()?;
         match m {
             M_MSG | M_K8S => {
-                let at = self.out.len();
+                let at = self.len;
                 if with_len {
                     self.push(&[0])?;
                 }
@@ -604,12 +609,12 @@ impl<'a> Dec<'a> {
                 if with_len {
                     self.push(raw)?;
                 }
-                let start = self.out.len();
+                let start = self.len;
                 if m == M_K8S_LEN {
                     self.push(K8S)?;
                 }
                 self.fields(path, depth + 1)?;
-                if (self.out.len() - start) as u64 != n {
+                if (self.len - start) as u64 != n {
                     return Err(self.s.err("message length differs from its stored length"));
                 }
             }
@@ -689,6 +694,22 @@ impl<'a> Dec<'a> {
 
 /// Undoes [`encode`]: the record stream, which must be exactly `raw_len` bytes.
 pub fn decode(enc: &[u8], raw_len: u64) -> Result<Vec<u8>, String> {
+    let len = usize::try_from(raw_len).map_err(|_| "chunk too large".to_string())?;
+    if len > enc.len().saturating_mul(16).saturating_add(1 << 16) {
+        // Every output byte comes from an input byte, bar lengths and `k8s\0` markers.
+        return Err(format!(
+            "columnar chunk of {} bytes cannot hold {len}",
+            enc.len()
+        ));
+    }
+    let mut out = vec![0u8; len];
+    decode_into(enc, &mut out)?;
+    Ok(out)
+}
+
+/// [`decode`] into `out`, whose length is the record stream's.
+pub fn decode_into(enc: &[u8], out: &mut [u8]) -> Result<(), String> {
+    let raw_len = out.len() as u64;
     let mut head = Stream {
         b: enc,
         pos: 0,
@@ -713,7 +734,6 @@ pub fn decode(enc: &[u8], raw_len: u64) -> Result<Vec<u8>, String> {
     if head.pos != enc.len() {
         return Err(head.err("bytes after the last column"));
     }
-    let limit = usize::try_from(raw_len).map_err(|_| "chunk too large".to_string())?;
     let mut d = Dec {
         s: Stream {
             b: s,
@@ -728,8 +748,8 @@ pub fn decode(enc: &[u8], raw_len: u64) -> Result<Vec<u8>, String> {
         cols: Vec::new(),
         col_bytes,
         paths: Paths::new(),
-        out: Vec::with_capacity(limit),
-        limit,
+        out,
+        len: 0,
     };
     while d.s.pos < d.s.b.len() {
         let (main, _) = d.v.varint()?;
@@ -739,20 +759,20 @@ pub fn decode(enc: &[u8], raw_len: u64) -> Result<Vec<u8>, String> {
         let flags = d.s.u8()?;
         d.push(&[flags])?;
         // The KeyValue, then its length before it in the record stream.
-        let len_at = d.out.len();
+        let len_at = d.len;
         d.payload(0, false, 0)?;
         d.prefix_len(len_at)?;
     }
     if d.v.pos != d.v.b.len() || d.cols.iter().any(|c| c.pos != c.b.len()) {
         return Err("columnar chunk: streams hold bytes no record used".into());
     }
-    if d.out.len() as u64 != raw_len {
+    if d.len as u64 != raw_len {
         return Err(format!(
             "columnar chunk decodes to {} bytes, the index says {raw_len}",
-            d.out.len()
+            d.len
         ));
     }
-    Ok(d.out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -851,4 +871,3 @@ mod tests {
         }
     }
 }
-

@@ -16,6 +16,7 @@ pub fn fuzz_snapshot(data: &[u8]) {
     let _ = snap.verify();
     let _ = snap.extras();
     let _ = snap.get(b"/registry/pods/default/a", None);
+    let _ = snap.all_chunks_flat();
     if let Ok(chunks) = snap.all_chunks() {
         if let Ok(ks) = super::open::keyspace(&snap, &chunks) {
             std::hint::black_box(ks.state(b"", None).map(|s| s.count()).ok());

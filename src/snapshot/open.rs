@@ -8,10 +8,10 @@ use crate::etcd::meta::EtcdMeta;
 
 /// Builds a keyspace over `chunks` (the snapshot's decompressed chunks, which the
 /// keyspace borrows).
-pub fn keyspace<'c>(snap: &Snapshot<'_>, chunks: &'c [Vec<u8>]) -> Result<Keyspace<'c>> {
+pub fn keyspace<'c, C: AsRef<[u8]>>(snap: &Snapshot<'_>, chunks: &'c [C]) -> Result<Keyspace<'c>> {
     let mut records = Vec::new();
     for (i, raw) in chunks.iter().enumerate() {
-        let recs = parse_records(raw).map_err(|e| {
+        let recs = parse_records(raw.as_ref()).map_err(|e| {
             Error::corrupt(snap.file, snap.index[i].offset, format!("chunk {i}: {e}"))
         })?;
         for r in recs {
