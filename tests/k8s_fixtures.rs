@@ -21,18 +21,23 @@ fn releases() -> Vec<PathBuf> {
     out
 }
 
+/// The `.pb` fixtures of one release, in name order.
+fn pb_files(rel: &std::path::Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(rel)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pb"))
+        .collect();
+    files.sort();
+    files
+}
+
 #[test]
 fn envelope_and_metadata_of_every_fixture_match_its_json() {
     let mut failures = Vec::new();
     for rel in releases() {
         let (mut checked, mut no_meta) = (0, 0);
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&rel)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "pb"))
-            .collect();
-        files.sort();
-        for pb in files {
+        for pb in pb_files(&rel) {
             let kind = pb.file_stem().unwrap().to_string_lossy().into_owned();
             let bytes = std::fs::read(&pb).unwrap();
             // `X.after_roundtrip.pb` has no JSON of its own: it is X after a round trip.
@@ -183,13 +188,7 @@ fn every_fixture_kind_renders_to_exactly_its_json() {
     let mut failures = Vec::new();
     let mut checked = 0;
     for rel in releases() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&rel)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "pb"))
-            .collect();
-        files.sort();
-        for pb in files {
+        for pb in pb_files(&rel) {
             let kind = pb.file_stem().unwrap().to_string_lossy().into_owned();
             let json_path = pb.with_extension("json");
             if !json_path.exists() {

@@ -269,8 +269,8 @@ impl<'a> Snapshot<'a> {
         })
     }
 
-    /// Chunk `i`, CRC-checked and decompressed.
-    pub fn chunk(&self, i: usize) -> Result<Vec<u8>> {
+    /// Chunk `i`'s compressed bytes, CRC-checked.
+    fn checked(&self, i: usize) -> Result<&'a [u8]> {
         let c = &self.index[i];
         let data = &self.bytes[c.offset as usize..(c.offset + c.compressed_len) as usize];
         if crc32c::crc32c(data) != c.crc {
@@ -283,6 +283,13 @@ impl<'a> Snapshot<'a> {
                 ),
             ));
         }
+        Ok(data)
+    }
+
+    /// Chunk `i`, CRC-checked and decompressed.
+    pub fn chunk(&self, i: usize) -> Result<Vec<u8>> {
+        let c = &self.index[i];
+        let data = self.checked(i)?;
         let dict = (c.dict > 0).then(|| self.dicts[c.dict as usize - 1].1.as_slice());
         let raw = if self.version == 1 {
             decompress_frame(data, MAX_CHUNK, Some(c.raw_len), dict)
@@ -361,17 +368,7 @@ impl<'a> Snapshot<'a> {
     /// (exactly its raw length).
     fn chunk_into(&self, i: usize, out: &mut [u8]) -> Result<()> {
         let c = &self.index[i];
-        let data = &self.bytes[c.offset as usize..(c.offset + c.compressed_len) as usize];
-        if crc32c::crc32c(data) != c.crc {
-            return Err(Error::corrupt(
-                self.file,
-                c.offset,
-                format!(
-                    "chunk {i} ({}) checksum mismatch: the chunk is damaged",
-                    c.group
-                ),
-            ));
-        }
+        let data = self.checked(i)?;
         let dict = (c.dict > 0).then(|| self.dicts[c.dict as usize - 1].1.as_slice());
         COLUMNAR
             .with(|buf| {
