@@ -4,7 +4,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use reshift::etcd::Keyspace;
-use reshift::k8s::object::{decode_all, decode_object, describe, fold_all};
+use reshift::k8s::object::{decode_all, decode_object_json, describe, fold_all};
 use reshift::source::Source;
 use std::path::PathBuf;
 
@@ -74,21 +74,11 @@ fn meta(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Elements(kvs.len() as u64));
     g.bench_function("all_live_objects_parallel_objects", |b| {
-        b.iter(|| {
-            decode_all(&kvs, |_, v| {
-                v.ok().map(|v| v.as_object().map_or(0, |o| o.len()))
-            })
-            .len()
-        })
+        b.iter(|| decode_all(&kvs, |_, v| v.ok().map(|t| t.len())).len())
     });
     g.throughput(Throughput::Bytes(bytes as u64));
     g.bench_function("all_live_objects_parallel_bytes", |b| {
-        b.iter(|| {
-            decode_all(&kvs, |_, v| {
-                v.ok().map(|v| v.as_object().map_or(0, |o| o.len()))
-            })
-            .len()
-        })
+        b.iter(|| decode_all(&kvs, |_, v| v.ok().map(|t| t.len())).len())
     });
     if let Ok(rd) = std::fs::read_dir(&dir) {
         let fixtures: Vec<Vec<u8>> = rd
@@ -102,7 +92,7 @@ fn meta(c: &mut Criterion) {
             b.iter(|| {
                 fixtures
                     .iter()
-                    .filter_map(|v| decode_object(v).ok())
+                    .filter_map(|v| decode_object_json(v).ok())
                     .count()
             })
         });

@@ -66,16 +66,15 @@ fn write_objects(
             .par_iter()
             .map(|&i| {
                 let kv = recs[i].kv();
-                let v = crate::k8s::object::decode_object(kv.value).unwrap_or_else(
-                    |e| serde_json::json!({ "key": printable(kv.key), "error": e }),
-                );
+                let json = crate::k8s::object::decode_object_json(kv.value).unwrap_or_else(|e| {
+                    serde_json::json!({ "key": printable(kv.key), "error": e }).to_string()
+                });
                 if yaml {
+                    let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
                     let y = serde_yaml::to_string(&v).unwrap_or_else(|e| format!("# {e}\n"));
                     format!("---\n{y}")
                 } else {
-                    let mut s = serde_json::to_string(&v).unwrap_or_default();
-                    s.push('\n');
-                    s
+                    json + "\n"
                 }
             })
             .collect();

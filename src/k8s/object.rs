@@ -117,14 +117,26 @@ pub fn fold_all<'a, A: Send>(
 /// say which.
 pub fn decode_object(value: &[u8]) -> Result<serde_json::Value, String> {
     match classify(value) {
+        Ok(StoredValue::Json(j)) => serde_json::from_slice(j).map_err(|e| format!("JSON: {e}")),
+        _ => decode_object_json(value)
+            .map(|t| serde_json::from_str(&t).expect("the renderer writes valid JSON")),
+    }
+}
+
+/// [`decode_object`] as compact JSON text on one line, written straight from the wire for
+/// protobuf objects (the fast path for many objects).
+pub fn decode_object_json(value: &[u8]) -> Result<String, String> {
+    match classify(value) {
         Err(e) => Err(format!("protobuf envelope: {e}")),
-        Ok(StoredValue::Protobuf(env)) => super::render::render_object(
+        Ok(StoredValue::Protobuf(env)) => super::render::render_object_json(
             &String::from_utf8_lossy(env.api_version),
             &String::from_utf8_lossy(env.kind),
             env.raw,
         )
         .map_err(|e| e.to_string()),
-        Ok(StoredValue::Json(j)) => serde_json::from_slice(j).map_err(|e| format!("JSON: {e}")),
+        Ok(StoredValue::Json(j)) => serde_json::from_slice::<serde_json::Value>(j)
+            .map(|v| v.to_string())
+            .map_err(|e| format!("JSON: {e}")),
         Ok(StoredValue::Encrypted(e)) => Err(format!(
             "encrypted at rest ({} {}, key {:?}); reshift cannot decrypt it",
             e.provider, e.version, e.key_name
@@ -133,13 +145,14 @@ pub fn decode_object(value: &[u8]) -> Result<serde_json::Value, String> {
     }
 }
 
-/// Decodes every value in full on all cores and keeps what `pick` returns, in input order.
+/// Decodes every value in full on all cores, as JSON text, and keeps what `pick` returns,
+/// in input order.
 pub fn decode_all<'a, T: Send>(
     kvs: &[(&'a [u8], &'a [u8])],
-    pick: impl Fn(usize, Result<serde_json::Value, String>) -> Option<T> + Sync,
+    pick: impl Fn(usize, Result<String, String>) -> Option<T> + Sync,
 ) -> Vec<T> {
     kvs.par_iter()
         .enumerate()
-        .filter_map(|(i, (_, v))| pick(i, decode_object(v)))
+        .filter_map(|(i, (_, v))| pick(i, decode_object_json(v)))
         .collect()
 }

@@ -9,7 +9,7 @@ use super::schema::{self, MESSAGES, Msg, Render, Rep, Ty};
 use crate::wire::{Fields, Value as W, WireError, read_varint};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 use std::fmt;
 
 /// The key under which fields unknown to the schema are shown, by field number.
@@ -54,28 +54,46 @@ fn wire(path: &str) -> impl Fn(WireError) -> RenderError + '_ {
     }
 }
 
-/// Renders the object inside a `k8s\0` envelope (its apiVersion, kind and raw bytes).
-pub fn render_object(api_version: &str, kind: &str, raw: &[u8]) -> Result<Value, RenderError> {
+/// Renders the object inside a `k8s\0` envelope (its apiVersion, kind and raw bytes) as
+/// compact JSON text, written straight from the wire (no intermediate tree).
+pub fn render_object_json(
+    api_version: &str,
+    kind: &str,
+    raw: &[u8],
+) -> Result<String, RenderError> {
     let msg = schema::kind(api_version, kind).ok_or_else(|| RenderError::NoSchema {
         api_version: api_version.to_string(),
         kind: kind.to_string(),
     })?;
-    let mut out = Map::new();
+    let mut out = String::with_capacity(raw.len() * 2 + 64);
+    out.push('{');
+    let mut first = true;
     if msg.type_meta {
         if !kind.is_empty() {
-            out.insert("kind".into(), Value::String(kind.into()));
+            key(&mut out, &mut first, "kind");
+            string(&mut out, kind);
         }
         if !api_version.is_empty() {
-            out.insert("apiVersion".into(), Value::String(api_version.into()));
+            key(&mut out, &mut first, "apiVersion");
+            string(&mut out, api_version);
         }
     }
-    fields_into(msg, raw, &mut out, 0)?;
-    Ok(Value::Object(out))
+    object_body(msg, raw, &mut out, &mut first, 0)?;
+    out.push('}');
+    Ok(out)
+}
+
+/// [`render_object_json`] as a JSON value.
+pub fn render_object(api_version: &str, kind: &str, raw: &[u8]) -> Result<Value, RenderError> {
+    let text = render_object_json(api_version, kind, raw)?;
+    Ok(serde_json::from_str(&text).expect("the renderer writes valid JSON"))
 }
 
 /// Renders one message of the given schema (for tests and tools).
 pub fn render_message(msg: &'static Msg, raw: &[u8]) -> Result<Value, RenderError> {
-    message(msg, raw, 0)
+    let mut out = String::new();
+    message(msg, raw, &mut out, 0)?;
+    Ok(serde_json::from_str(&out).expect("the renderer writes valid JSON"))
 }
 
 /// What one field received from the wire.
@@ -100,17 +118,118 @@ fn wire_fits(ty: Ty, rep: Rep, v: &W<'_>) -> bool {
     }
 }
 
-fn fields_into(
+/// Writes `"name":`, after a comma unless it is the object's first member.
+fn key(out: &mut String, first: &mut bool, name: &str) {
+    if !std::mem::take(first) {
+        out.push(',');
+    }
+    string(out, name);
+    out.push(':');
+}
+
+/// A JSON string, escaped.
+fn string(out: &mut String, s: &str) {
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[run..i]);
+        if esc.is_empty() {
+            use std::fmt::Write as _;
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(esc);
+        }
+        run = i + 1;
+    }
+    out.push_str(&s[run..]);
+    out.push('"');
+}
+
+fn bytes_string(out: &mut String, b: &[u8]) {
+    match std::str::from_utf8(b) {
+        Ok(s) => string(out, s),
+        Err(_) => string(out, &String::from_utf8_lossy(b)),
+    }
+}
+
+fn number(out: &mut String, n: impl std::fmt::Display) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "{n}");
+}
+
+/// The members of `msg`'s object (without braces): its fields in Go order, inline
+/// fields' members in their place, then any fields the schema does not know.
+fn object_body(
     msg: &'static Msg,
     raw: &[u8],
-    out: &mut Map<String, Value>,
+    out: &mut String,
+    first: &mut bool,
+    depth: u32,
+) -> Result<(), RenderError> {
+    let mut unknown = Vec::new();
+    members(msg, raw, out, first, &mut unknown, depth)?;
+    if !unknown.is_empty() {
+        key(out, first, UNKNOWN_FIELDS);
+        // Field numbers in order of first appearance; a repeated one as an array.
+        let mut nums: Vec<u32> = Vec::new();
+        for (n, _) in &unknown {
+            if !nums.contains(n) {
+                nums.push(*n);
+            }
+        }
+        out.push('{');
+        let mut inner = true;
+        for n in nums {
+            key(out, &mut inner, &n.to_string());
+            let vals: Vec<&W<'_>> = unknown
+                .iter()
+                .filter(|(m, _)| *m == n)
+                .map(|(_, v)| v)
+                .collect();
+            if vals.len() > 1 {
+                out.push('[');
+            }
+            for (i, v) in vals.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                match v {
+                    W::Varint(x) | W::Fixed64(x) => number(out, x),
+                    W::Fixed32(x) => number(out, x),
+                    W::Bytes(b) => string(out, &STANDARD.encode(b)),
+                }
+            }
+            if vals.len() > 1 {
+                out.push(']');
+            }
+        }
+        out.push('}');
+    }
+    Ok(())
+}
+
+fn members<'r>(
+    msg: &'static Msg,
+    raw: &'r [u8],
+    out: &mut String,
+    first: &mut bool,
+    unknown: &mut Vec<(u32, W<'r>)>,
     depth: u32,
 ) -> Result<(), RenderError> {
     if depth > MAX_DEPTH {
         return Err(RenderError::TooDeep);
     }
     let mut slots: Vec<Slot<'_>> = vec![Slot::Empty; msg.fields.len()];
-    let mut unknown: Vec<(u32, W<'_>)> = Vec::new();
     for f in Fields::new(raw) {
         let (num, v) = f.map_err(wire(msg.name))?;
         let Some(i) = msg.fields.iter().position(|f| f.num == num) else {
@@ -137,126 +256,154 @@ fn fields_into(
                 _ => &[][..],
             };
             if let Ty::Msg(m) = field.ty {
-                fields_into(&MESSAGES[m as usize], inner, out, depth + 1)?;
+                members(&MESSAGES[m as usize], inner, out, first, unknown, depth + 1)?;
             }
             continue;
         }
-        let value = match (field.rep, slot) {
-            (Rep::Many, Slot::Many(items)) => Some(list(field.ty, &items, depth)?),
-            (Rep::Map(k, v), Slot::Many(entries)) => Some(map(k, v, &entries, depth)?),
-            (Rep::One, Slot::One(v)) => present(field, v, depth)?,
-            (Rep::Many | Rep::Map(..), _) => (!field.omitempty).then_some(Value::Null),
-            (Rep::One, _) => absent(field, depth)?,
-        };
-        if let Some(v) = value {
-            out.insert(field.json.to_string(), v);
-        }
-    }
-    if !unknown.is_empty() {
-        let slot = out
-            .entry(UNKNOWN_FIELDS)
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let Value::Object(m) = slot {
-            for (num, v) in unknown {
-                let v = match v {
-                    W::Varint(x) | W::Fixed64(x) => Value::Number(x.into()),
-                    W::Fixed32(x) => Value::Number(x.into()),
-                    W::Bytes(b) => Value::String(STANDARD.encode(b)),
-                };
-                match m.entry(num.to_string()) {
-                    serde_json::map::Entry::Vacant(e) => {
-                        e.insert(v);
-                    }
-                    serde_json::map::Entry::Occupied(mut e) => match e.get_mut() {
-                        Value::Array(a) => a.push(v),
-                        old => *old = Value::Array(vec![old.take(), v]),
-                    },
+        match (field.rep, slot) {
+            (Rep::Many, Slot::Many(items)) => {
+                key(out, first, field.json);
+                list(field.ty, &items, out, depth)?;
+            }
+            (Rep::Map(k, v), Slot::Many(entries)) => {
+                key(out, first, field.json);
+                map(k, v, &entries, out, depth)?;
+            }
+            (Rep::One, Slot::One(v)) => present(field, v, out, first, depth)?,
+            (Rep::Many | Rep::Map(..), _) => {
+                if !field.omitempty {
+                    key(out, first, field.json);
+                    out.push_str("null");
                 }
             }
+            (Rep::One, _) => absent(field, out, first, depth)?,
         }
     }
     Ok(())
 }
 
 /// A field that did not appear on the wire, as Go would write its zero value.
-fn absent(field: &schema::Field, depth: u32) -> Result<Option<Value>, RenderError> {
-    let nil = || (!field.omitempty).then_some(Value::Null);
+fn absent(
+    field: &schema::Field,
+    out: &mut String,
+    first: &mut bool,
+    depth: u32,
+) -> Result<(), RenderError> {
+    let nil = |out: &mut String, first: &mut bool| {
+        if !field.omitempty {
+            key(out, first, field.json);
+            out.push_str("null");
+        }
+    };
     if field.pointer {
-        return Ok(nil());
+        nil(out, first);
+        return Ok(());
     }
     match field.ty {
         Ty::Msg(m) => {
             let msg = &MESSAGES[m as usize];
             if msg.render == Render::Items {
-                return Ok(nil());
+                nil(out, first);
+            } else {
+                // Go never leaves out a struct, omitempty or not.
+                key(out, first, field.json);
+                message(msg, &[], out, depth + 1)?;
             }
-            // Go never leaves out a struct, omitempty or not.
-            Ok(Some(message(msg, &[], depth + 1)?))
         }
-        Ty::Bytes => Ok(nil()),
-        ty => Ok((!field.omitempty).then(|| zero(ty))),
+        Ty::Bytes => nil(out, first),
+        ty => {
+            if !field.omitempty {
+                key(out, first, field.json);
+                zero(ty, out);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn zero(ty: Ty, out: &mut String) {
+    out.push_str(match ty {
+        Ty::String => "\"\"",
+        Ty::Bool => "false",
+        Ty::Bytes => "null",
+        Ty::Double | Ty::Float => "0.0",
+        _ => "0",
+    });
+}
+
+/// Whether a present scalar is Go's zero value (left out under omitempty).
+fn scalar_is_zero(ty: Ty, v: &W<'_>) -> bool {
+    match (ty, v) {
+        (_, W::Bytes(b)) => b.is_empty(),
+        (Ty::Int32, W::Varint(x)) => *x as i32 == 0,
+        (Ty::Uint32, W::Varint(x)) => *x as u32 == 0,
+        (_, W::Varint(x)) => *x == 0,
+        (_, W::Fixed64(x)) => f64::from_bits(*x) == 0.0,
+        (_, W::Fixed32(x)) => f32::from_bits(*x) == 0.0,
     }
 }
 
-fn zero(ty: Ty) -> Value {
-    match ty {
-        Ty::String => Value::String(String::new()),
-        Ty::Bool => Value::Bool(false),
-        Ty::Bytes => Value::Null,
-        Ty::Double | Ty::Float => Value::Number(Number::from_f64(0.0).unwrap_or(0.into())),
-        _ => Value::Number(0.into()),
-    }
-}
-
-fn is_empty(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::Bool(b) => !b,
-        Value::String(s) => s.is_empty(),
-        Value::Number(n) => n.as_f64() == Some(0.0),
-        Value::Array(a) => a.is_empty(),
-        Value::Object(_) => false,
-    }
-}
-
-fn present(field: &schema::Field, v: W<'_>, depth: u32) -> Result<Option<Value>, RenderError> {
-    let value = single(field.ty, v, depth)?;
+fn present(
+    field: &schema::Field,
+    v: W<'_>,
+    out: &mut String,
+    first: &mut bool,
+    depth: u32,
+) -> Result<(), RenderError> {
     if let Ty::Msg(m) = field.ty {
-        // A named slice left out when empty; a struct is always written.
-        let items = MESSAGES[m as usize].render == Render::Items;
-        if items && field.omitempty && is_empty(&value) {
-            return Ok(None);
+        let msg = &MESSAGES[m as usize];
+        // A named slice is left out when empty; a struct is always written.
+        if msg.render == Render::Items && field.omitempty {
+            let empty = match v {
+                W::Bytes(b) => !Fields::new(b).any(|f| matches!(f, Ok((1, _)))),
+                _ => true,
+            };
+            if empty {
+                return Ok(());
+            }
         }
-        return Ok(Some(value));
+        key(out, first, field.json);
+        return single(field.ty, v, out, depth);
     }
-    if field.omitempty && !field.pointer && is_empty(&value) {
-        return Ok(None);
+    if field.omitempty && !field.pointer && scalar_is_zero(field.ty, &v) {
+        return Ok(());
     }
-    Ok(Some(value))
+    key(out, first, field.json);
+    single(field.ty, v, out, depth)
 }
 
-fn single(ty: Ty, v: W<'_>, depth: u32) -> Result<Value, RenderError> {
-    Ok(match (ty, v) {
-        (Ty::Msg(m), W::Bytes(b)) => message(&MESSAGES[m as usize], b, depth + 1)?,
-        (Ty::String, W::Bytes(b)) => Value::String(String::from_utf8_lossy(b).into_owned()),
-        (Ty::Bytes, W::Bytes(b)) => Value::String(STANDARD.encode(b)),
-        (Ty::Bool, W::Varint(x)) => Value::Bool(x != 0),
-        (Ty::Int32, W::Varint(x)) => Value::Number((x as i32).into()),
-        (Ty::Int64, W::Varint(x)) => Value::Number((x as i64).into()),
-        (Ty::Uint32, W::Varint(x)) => Value::Number((x as u32).into()),
-        (Ty::Uint64, W::Varint(x)) => Value::Number(x.into()),
-        (Ty::Double, W::Fixed64(x)) => float(f64::from_bits(x)),
-        (Ty::Float, W::Fixed32(x)) => float(f64::from(f32::from_bits(x))),
-        _ => Value::Null,
-    })
+fn single(ty: Ty, v: W<'_>, out: &mut String, depth: u32) -> Result<(), RenderError> {
+    match (ty, v) {
+        (Ty::Msg(m), W::Bytes(b)) => message(&MESSAGES[m as usize], b, out, depth + 1)?,
+        (Ty::String, W::Bytes(b)) => bytes_string(out, b),
+        (Ty::Bytes, W::Bytes(b)) => string(out, &STANDARD.encode(b)),
+        (Ty::Bool, W::Varint(x)) => out.push_str(if x != 0 { "true" } else { "false" }),
+        (Ty::Int32, W::Varint(x)) => number(out, x as i32),
+        (Ty::Int64, W::Varint(x)) => number(out, x as i64),
+        (Ty::Uint32, W::Varint(x)) => number(out, x as u32),
+        (Ty::Uint64, W::Varint(x)) => number(out, x),
+        (Ty::Double, W::Fixed64(x)) => float(out, f64::from_bits(x)),
+        (Ty::Float, W::Fixed32(x)) => float(out, f64::from(f32::from_bits(x))),
+        _ => out.push_str("null"),
+    }
+    Ok(())
 }
 
-fn float(f: f64) -> Value {
-    Number::from_f64(f).map_or(Value::Null, Value::Number)
+fn float(out: &mut String, f: f64) {
+    match Number::from_f64(f) {
+        Some(n) => number(out, n),
+        None => out.push_str("null"),
+    }
 }
 
-fn list(ty: Ty, items: &[W<'_>], depth: u32) -> Result<Value, RenderError> {
-    let mut out = Vec::with_capacity(items.len());
+fn list(ty: Ty, items: &[W<'_>], out: &mut String, depth: u32) -> Result<(), RenderError> {
+    out.push('[');
+    let mut first = true;
+    let mut sep = |out: &mut String| {
+        if !std::mem::take(&mut first) {
+            out.push(',');
+        }
+    };
     for &v in items {
         match (ty, v) {
             // Packed scalars: one length-delimited run of varints or fixed values.
@@ -264,28 +411,43 @@ fn list(ty: Ty, items: &[W<'_>], depth: u32) -> Result<Value, RenderError> {
                 let mut pos = 0;
                 while pos < b.len() {
                     let x = read_varint(b, &mut pos).map_err(wire("packed list"))?;
-                    out.push(single(ty, W::Varint(x), depth)?);
+                    sep(out);
+                    single(ty, W::Varint(x), out, depth)?;
                 }
             }
             (Ty::Double, W::Bytes(b)) => {
                 for c in b.chunks_exact(8) {
-                    out.push(float(f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))));
+                    sep(out);
+                    float(out, f64::from_le_bytes(c.try_into().unwrap_or([0; 8])));
                 }
             }
             (Ty::Float, W::Bytes(b)) => {
                 for c in b.chunks_exact(4) {
+                    sep(out);
                     let x = f32::from_le_bytes(c.try_into().unwrap_or([0; 4]));
-                    out.push(float(f64::from(x)));
+                    float(out, f64::from(x));
                 }
             }
-            _ => out.push(single(ty, v, depth)?),
+            _ => {
+                sep(out);
+                single(ty, v, out, depth)?;
+            }
         }
     }
-    Ok(Value::Array(out))
+    out.push(']');
+    Ok(())
 }
 
-fn map(key: Ty, val: Ty, entries: &[W<'_>], depth: u32) -> Result<Value, RenderError> {
-    let mut out = Map::new();
+fn map(
+    key_ty: Ty,
+    val: Ty,
+    entries: &[W<'_>],
+    out: &mut String,
+    depth: u32,
+) -> Result<(), RenderError> {
+    // A key given twice keeps its last value, as Go's map does.
+    let mut pairs: Vec<(std::borrow::Cow<'_, str>, Option<W<'_>>)> =
+        Vec::with_capacity(entries.len());
     for e in entries {
         let W::Bytes(b) = e else { continue };
         let (mut k, mut v) = (None, None);
@@ -296,23 +458,36 @@ fn map(key: Ty, val: Ty, entries: &[W<'_>], depth: u32) -> Result<Value, RenderE
                 _ => {}
             }
         }
-        let k = match k.map(|k| single(key, k, depth)).transpose()? {
-            Some(Value::String(s)) => s,
-            Some(other) => other.to_string(),
-            None => String::new(),
+        let k: std::borrow::Cow<'_, str> = match (key_ty, k) {
+            (_, None) => "".into(),
+            (Ty::String | Ty::Bytes, Some(W::Bytes(b))) => String::from_utf8_lossy(b),
+            (_, Some(x)) => {
+                let mut s = String::new();
+                single(key_ty, x, &mut s, depth)?;
+                s.trim_matches('"').to_string().into()
+            }
         };
-        let v = match (val, v) {
-            (_, Some(x)) => single(val, x, depth)?,
-            (Ty::Msg(m), None) => message(&MESSAGES[m as usize], &[], depth + 1)?,
-            (ty, None) => zero(ty),
-        };
-        out.insert(k, v);
+        match pairs.iter_mut().find(|(old, _)| *old == k) {
+            Some(slot) => slot.1 = v,
+            None => pairs.push((k, v)),
+        }
     }
-    Ok(Value::Object(out))
+    out.push('{');
+    let mut first = true;
+    for (k, v) in pairs {
+        key(out, &mut first, &k);
+        match (val, v) {
+            (_, Some(x)) => single(val, x, out, depth)?,
+            (Ty::Msg(m), None) => message(&MESSAGES[m as usize], &[], out, depth + 1)?,
+            (ty, None) => zero(ty, out),
+        }
+    }
+    out.push('}');
+    Ok(())
 }
 
 /// One message in its JSON form.
-fn message(msg: &'static Msg, raw: &[u8], depth: u32) -> Result<Value, RenderError> {
+fn message(msg: &'static Msg, raw: &[u8], out: &mut String, depth: u32) -> Result<(), RenderError> {
     if depth > MAX_DEPTH {
         return Err(RenderError::TooDeep);
     }
@@ -337,57 +512,61 @@ fn message(msg: &'static Msg, raw: &[u8], depth: u32) -> Result<Value, RenderErr
             _ => None,
         }
     }
-    Ok(match msg.render {
+    match msg.render {
         Render::Plain => {
-            let mut out = Map::new();
-            fields_into(msg, raw, &mut out, depth)?;
-            Value::Object(out)
+            out.push('{');
+            let mut first = true;
+            object_body(msg, raw, out, &mut first, depth)?;
+            out.push('}');
         }
         Render::Time | Render::MicroTime => {
             // An empty message is the zero time, written as null.
             let secs = int(scalar(1)?);
             if raw.is_empty() || secs == GO_ZERO_TIME {
-                Value::Null
+                out.push_str("null");
             } else if msg.render == Render::Time {
-                Value::String(rfc3339(secs))
+                string(out, &rfc3339(secs));
             } else {
                 let micros = int(scalar(2)?) / 1000;
                 let s = rfc3339(secs);
-                Value::String(format!("{}.{micros:06}Z", &s[..s.len() - 1]))
+                string(out, &format!("{}.{micros:06}Z", &s[..s.len() - 1]));
             }
         }
-        Render::Duration => Value::String(go_duration(int(scalar(1)?))),
+        Render::Duration => string(out, &go_duration(int(scalar(1)?))),
         Render::Quantity => match bytes(scalar(1)?) {
-            Some(b) if !b.is_empty() => Value::String(String::from_utf8_lossy(b).into_owned()),
-            _ => Value::String("0".into()),
+            Some(b) if !b.is_empty() => bytes_string(out, b),
+            _ => string(out, "0"),
         },
         Render::IntOrString => {
             if int(scalar(1)?) == 1 {
-                let s = bytes(scalar(3)?).unwrap_or_default();
-                Value::String(String::from_utf8_lossy(s).into_owned())
+                bytes_string(out, bytes(scalar(3)?).unwrap_or_default());
             } else {
-                Value::Number((int(scalar(2)?) as i32).into())
+                number(out, int(scalar(2)?) as i32);
             }
         }
         Render::RawJson => match bytes(scalar(1)?) {
-            None => Value::Null,
-            Some(b) => serde_json::from_slice(b).unwrap_or_else(|_| {
-                if b.is_empty() {
-                    Value::Null
-                } else {
-                    Value::String(STANDARD.encode(b))
-                }
-            }),
+            None => out.push_str("null"),
+            Some(b) => match serde_json::from_slice::<Value>(b) {
+                // Go's encoder writes a Marshaler's JSON compacted.
+                Ok(v) => out.push_str(&v.to_string()),
+                Err(_) if b.is_empty() => out.push_str("null"),
+                Err(_) => string(out, &STANDARD.encode(b)),
+            },
         },
         Render::Items => {
-            let mut out = Map::new();
-            fields_into(msg, raw, &mut out, depth)?;
-            match out.remove("items") {
-                Some(Value::Array(a)) => Value::Array(a),
-                _ => Value::Array(Vec::new()),
-            }
+            let items: Vec<W<'_>> = Fields::new(raw)
+                .filter_map(|f| match f {
+                    Ok((1, v)) => Some(Ok(v)),
+                    Ok(_) => None,
+                    Err(e) => Some(Err(e)),
+                })
+                .collect::<Result<_, _>>()
+                .map_err(&err)?;
+            let ty = msg.fields.first().map_or(Ty::String, |f| f.ty);
+            list(ty, &items, out, depth)?;
         }
-    })
+    }
+    Ok(())
 }
 
 /// Seconds of Go's zero time.Time (0001-01-01T00:00:00Z) since the Unix epoch.
