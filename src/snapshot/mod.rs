@@ -9,6 +9,7 @@ pub mod format;
 pub mod fuzz;
 pub mod open;
 pub mod reader;
+pub mod spill;
 pub mod writer;
 
 pub use reader::{Snapshot, SnapshotCheck, is_snapshot};

@@ -331,8 +331,9 @@ impl<'a> Snapshot<'a> {
     }
 
     /// Every chunk's records, decoded on all cores into one buffer, with each chunk's place
-    /// in it. One allocation instead of one per chunk, and no copy out of the decoder.
-    pub fn all_chunks_flat(&self) -> Result<(Vec<u8>, Vec<std::ops::Range<usize>>)> {
+    /// in it. One allocation instead of one per chunk, and no copy out of the decoder; a
+    /// large one is file-backed ([`super::spill`]).
+    pub fn all_chunks_flat(&self) -> Result<(super::spill::Records, Vec<std::ops::Range<usize>>)> {
         let total: u64 = self.index.iter().map(|c| c.raw_len).sum();
         // An index may claim sizes no chunk can hold; decode chunk by chunk then, so a
         // bogus claim fails on its chunk before anything that large is allocated.
@@ -344,9 +345,9 @@ impl<'a> Snapshot<'a> {
                 ranges.push(flat.len()..flat.len() + c.len());
                 flat.extend_from_slice(&c);
             }
-            return Ok((flat, ranges));
+            return Ok((super::spill::Records::Heap(flat), ranges));
         }
-        let mut flat = vec![0u8; total as usize];
+        let mut flat = super::spill::buffer(total as usize);
         let mut ranges = Vec::with_capacity(self.index.len());
         let mut parts: Vec<(usize, &mut [u8])> = Vec::with_capacity(self.index.len());
         let mut rest: &mut [u8] = &mut flat;
