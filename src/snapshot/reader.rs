@@ -48,29 +48,8 @@ pub fn decompress_frame(
     expect: Option<u64>,
     dict: Option<&[u8]>,
 ) -> std::result::Result<Vec<u8>, String> {
-    let size = match zstd::zstd_safe::get_frame_content_size(data) {
-        Ok(Some(n)) => n,
-        Ok(None) => return Err("zstd frame does not declare its size".into()),
-        Err(_) => return Err("not a zstd frame".into()),
-    };
-    if size > limit || expect.is_some_and(|e| e != size) {
-        return Err(format!(
-            "zstd frame declares {size} bytes (expected {}, at most {limit})",
-            expect.map_or("any".into(), |e| e.to_string())
-        ));
-    }
-    let out = match dict {
-        None => zstd::bulk::decompress(data, size as usize),
-        Some(d) => zstd::bulk::Decompressor::with_dictionary(d)
-            .and_then(|mut z| z.decompress(data, size as usize)),
-    }
-    .map_err(|e| e.to_string())?;
-    if out.len() as u64 != size {
-        return Err(format!(
-            "zstd frame gave {} bytes, its header says {size}",
-            out.len()
-        ));
-    }
+    let mut out = Vec::new();
+    decompress_frame_into(data, limit, expect, dict, &mut out)?;
     Ok(out)
 }
 
@@ -82,6 +61,7 @@ thread_local! {
 pub fn decompress_frame_into(
     data: &[u8],
     limit: u64,
+    expect: Option<u64>,
     dict: Option<&[u8]>,
     out: &mut Vec<u8>,
 ) -> std::result::Result<(), String> {
@@ -90,9 +70,10 @@ pub fn decompress_frame_into(
         Ok(None) => return Err("zstd frame does not declare its size".into()),
         Err(_) => return Err("not a zstd frame".into()),
     };
-    if size > limit {
+    if size > limit || expect.is_some_and(|e| e != size) {
         return Err(format!(
-            "zstd frame declares {size} bytes (at most {limit})"
+            "zstd frame declares {size} bytes (expected {}, at most {limit})",
+            expect.map_or("any".into(), |e| e.to_string())
         ));
     }
     out.clear();
@@ -289,37 +270,21 @@ impl<'a> Snapshot<'a> {
     /// Chunk `i`, CRC-checked and decompressed.
     pub fn chunk(&self, i: usize) -> Result<Vec<u8>> {
         let c = &self.index[i];
+        if self.version != 1 {
+            // The index's raw length was checked against MAX_CHUNK at open.
+            let mut out = vec![0u8; c.raw_len as usize];
+            self.chunk_into(i, &mut out)?;
+            return Ok(out);
+        }
         let data = self.checked(i)?;
         let dict = (c.dict > 0).then(|| self.dicts[c.dict as usize - 1].1.as_slice());
-        let raw = if self.version == 1 {
-            decompress_frame(data, MAX_CHUNK, Some(c.raw_len), dict)
-        } else {
-            // The columnar bytes are decompressed into a buffer each thread keeps.
-            COLUMNAR.with(|buf| {
-                let mut buf = buf.borrow_mut();
-                decompress_frame_into(data, MAX_CHUNK, dict, &mut buf)?;
-                super::columns::decode(&buf, c.raw_len)
-            })
-        }
-        .map_err(|e| {
+        decompress_frame(data, MAX_CHUNK, Some(c.raw_len), dict).map_err(|e| {
             Error::corrupt(
                 self.file,
                 c.offset,
                 format!("chunk {i} ({}) does not decompress: {e}", c.group),
             )
-        })?;
-        if raw.len() as u64 != c.raw_len {
-            return Err(Error::corrupt(
-                self.file,
-                c.offset,
-                format!(
-                    "chunk {i}: {} bytes, the index says {}",
-                    raw.len(),
-                    c.raw_len
-                ),
-            ));
-        }
-        Ok(raw)
+        })
     }
 
     /// Every chunk, decompressed on all cores.
@@ -374,7 +339,7 @@ impl<'a> Snapshot<'a> {
         COLUMNAR
             .with(|buf| {
                 let mut buf = buf.borrow_mut();
-                decompress_frame_into(data, MAX_CHUNK, dict, &mut buf)?;
+                decompress_frame_into(data, MAX_CHUNK, None, dict, &mut buf)?;
                 super::columns::decode_into(&buf, out)
             })
             .map_err(|e| {
