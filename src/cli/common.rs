@@ -47,17 +47,10 @@ impl Input {
     pub fn with_keyspace<R>(&self, f: impl FnOnce(&Opened<'_>) -> Result<R>) -> Result<R> {
         let src = self.open()?;
         if src.kind == SourceKind::ReshiftSnapshot {
-            let t = std::time::Instant::now();
             let snap = src.snapshot()?;
             let (flat, ranges) = snap.all_chunks_flat()?;
             let chunks: Vec<&[u8]> = ranges.into_iter().map(|r| &flat[r]).collect();
-            if std::env::var_os("RESHIFT_TIMING").is_some() {
-                eprintln!("chunks {:?}", t.elapsed());
-            }
             let ks = crate::snapshot::open::keyspace(&snap, &chunks)?;
-            if std::env::var_os("RESHIFT_TIMING").is_some() {
-                eprintln!("keyspace {:?}", t.elapsed());
-            }
             return f(&Opened {
                 src: &src,
                 db: None,

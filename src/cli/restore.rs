@@ -135,11 +135,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
             a.data_dir.as_ref().expect("clap requires a target"),
             cluster.as_ref().expect("built above"),
         );
-        let t = std::time::Instant::now();
         write_member_dir(dir, ks, entries, c)?;
-        if std::env::var_os("RESHIFT_TIMING").is_some() {
-            eprintln!("write {:?}", t.elapsed());
-        }
         json_line(
             out,
             &serde_json::json!({
