@@ -9,8 +9,10 @@ const EVERY: u64 = 32 << 20;
 
 pub struct Writeback {
     file: File,
-    /// Where the next writeback starts, and how far the file has been written.
+    /// Where the next writeback starts, the file position, and how far the file has
+    /// been written.
     started: u64,
+    pos: u64,
     written: u64,
 }
 
@@ -19,6 +21,7 @@ impl Writeback {
         Writeback {
             file,
             started: 0,
+            pos: 0,
             written: 0,
         }
     }
@@ -49,8 +52,8 @@ impl Writeback {
 impl Write for Writeback {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.file.write(buf)?;
-        let pos = self.file.stream_position()?;
-        self.written = self.written.max(pos);
+        self.pos += n as u64;
+        self.written = self.written.max(self.pos);
         if self.written >= self.started + EVERY {
             self.start_writeback();
         }
@@ -64,6 +67,7 @@ impl Write for Writeback {
 
 impl Seek for Writeback {
     fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
-        self.file.seek(pos)
+        self.pos = self.file.seek(pos)?;
+        Ok(self.pos)
     }
 }

@@ -25,6 +25,7 @@
 //! and the columns in the order their paths were first met. Path and column numbers are
 //! given in order of first use, so the decoder rebuilds them by walking S.
 
+use crate::etcd::kv::put_varint;
 use crate::wire::read_varint;
 use std::collections::HashMap;
 
@@ -196,14 +197,6 @@ fn varint_into(buf: &mut [u8; 10], mut v: u64) -> usize {
     }
     buf[i] = v as u8;
     i + 1
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
 }
 
 /// Builds one chunk's columnar form a record at a time; reusable across chunks so that a

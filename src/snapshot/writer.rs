@@ -275,7 +275,6 @@ pub fn write_snapshot(
             )
         })
         .collect();
-    // Build and compress on all cores, a window at a time, and write in order.
     // Compress a window of chunks on all cores while the previous window is written.
     let window = 16 * rayon::current_num_threads().max(1);
     let compress = |win: &[Plan<'_>]| -> Vec<std::io::Result<(usize, u64, Vec<u8>)>> {
