@@ -1,7 +1,9 @@
 //! Writing a new bbolt file bottom-up from sorted entries: leaf pages filled in key order
 //! (a value too large for a page gets overflow pages), branch levels above them, one tree
 //! per bucket, the root bucket over those, an empty freelist page and both meta pages.
-//! Pages are written as they fill, so memory holds one page per tree level.
+//! Pages are written as they fill, so memory holds one page per tree level. A value may be
+//! left as a hole of known length, to be filled in place once the file is written (see
+//! [`BoltWriter::write_tree_with_holes`]).
 
 use super::meta::{Meta, encode};
 use super::page::{BRANCH, BUCKET_LEAF, ELEMENT_SIZE, FREELIST, HEADER_SIZE, LEAF, META};
@@ -18,13 +20,30 @@ pub struct BoltWriter<W: Write + Seek> {
     next: u64,
     /// Pages built in place, written to `out` a few MiB at a time.
     staged: Vec<u8>,
+    /// File offsets of the holes left so far, in the order their entries came.
+    holes: Vec<u64>,
+}
+
+/// A leaf value: its bytes, or a hole of this length left zeroed for the caller to fill.
+enum Value<'a> {
+    Bytes(Cow<'a, [u8]>),
+    Hole(usize),
+}
+
+impl Value<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Value::Bytes(b) => b.len(),
+            Value::Hole(n) => *n,
+        }
+    }
 }
 
 /// Bytes of pages gathered before they are written.
 const STAGE: usize = 4 << 20;
 
 /// One element of a page: flags (or, in a branch, nothing), key, value (or child id).
-type Elem<'a> = (u32, Cow<'a, [u8]>, Cow<'a, [u8]>);
+type Elem<'a> = (u32, Cow<'a, [u8]>, Value<'a>);
 
 /// A page being filled: its elements' keys and values, borrowed from the caller where
 /// they can be.
@@ -55,6 +74,7 @@ impl<W: Write + Seek> BoltWriter<W> {
             page_size,
             next: 2,
             staged: Vec::with_capacity(STAGE + (1 << 20)),
+            holes: Vec::new(),
         })
     }
 
@@ -78,6 +98,7 @@ impl<W: Write + Seek> BoltWriter<W> {
         buf[10..12].copy_from_slice(&(b.elems.len() as u16).to_le_bytes());
         buf[12..16].copy_from_slice(&((pages - 1) as u32).to_le_bytes());
         let mut data = HEADER_SIZE + b.elems.len() * ELEMENT_SIZE;
+        let page_offset = id * self.page_size as u64;
         for (i, (flags_or_child, k, v)) in b.elems.iter().enumerate() {
             let at = HEADER_SIZE + i * ELEMENT_SIZE;
             let pos = (data - at) as u32;
@@ -85,6 +106,9 @@ impl<W: Write + Seek> BoltWriter<W> {
             if b.flags == BRANCH {
                 e[0..4].copy_from_slice(&pos.to_le_bytes());
                 e[4..8].copy_from_slice(&(k.len() as u32).to_le_bytes());
+                let Value::Bytes(v) = v else {
+                    unreachable!("branch elements carry child ids")
+                };
                 let child = u64::from_le_bytes(v[..8].try_into().expect("child id"));
                 e[8..16].copy_from_slice(&child.to_le_bytes());
                 buf[data..data + k.len()].copy_from_slice(k);
@@ -95,7 +119,12 @@ impl<W: Write + Seek> BoltWriter<W> {
                 e[8..12].copy_from_slice(&(k.len() as u32).to_le_bytes());
                 e[12..16].copy_from_slice(&(v.len() as u32).to_le_bytes());
                 buf[data..data + k.len()].copy_from_slice(k);
-                buf[data + k.len()..data + k.len() + v.len()].copy_from_slice(v);
+                match v {
+                    Value::Bytes(v) => {
+                        buf[data + k.len()..data + k.len() + v.len()].copy_from_slice(v)
+                    }
+                    Value::Hole(_) => self.holes.push(page_offset + (data + k.len()) as u64),
+                }
                 data += k.len() + v.len();
             }
         }
@@ -114,7 +143,7 @@ impl<W: Write + Seek> BoltWriter<W> {
         lvl: usize,
         flags: u32,
         k: Cow<'a, [u8]>,
-        v: Cow<'a, [u8]>,
+        v: Value<'a>,
     ) -> Result<()> {
         if levels.len() == lvl {
             levels.push(Building::new(if lvl == 0 { LEAF } else { BRANCH }));
@@ -131,7 +160,7 @@ impl<W: Write + Seek> BoltWriter<W> {
                 lvl + 1,
                 0,
                 first,
-                Cow::Owned(id.to_le_bytes().to_vec()),
+                Value::Bytes(Cow::Owned(id.to_le_bytes().to_vec())),
             )?;
         }
         let b = &mut levels[lvl];
@@ -150,10 +179,40 @@ impl<W: Write + Seek> BoltWriter<W> {
         K: Into<Cow<'a, [u8]>>,
         V: Into<Cow<'a, [u8]>>,
     {
+        self.tree(
+            entries
+                .into_iter()
+                .map(|(k, v, b)| (k.into(), Value::Bytes(v.into()), b)),
+        )
+    }
+
+    /// Writes a tree of `(key, value length)` entries (strictly increasing keys) whose
+    /// values are left as zeroed holes; returns its root page id and the file offset of
+    /// each entry's value, in entry order, for the caller to fill once the file is written.
+    pub fn write_tree_with_holes<'a, K>(
+        &mut self,
+        entries: impl IntoIterator<Item = (K, usize)>,
+    ) -> Result<(u64, Vec<u64>)>
+    where
+        K: Into<Cow<'a, [u8]>>,
+    {
+        let before = std::mem::take(&mut self.holes);
+        let root = self.tree(
+            entries
+                .into_iter()
+                .map(|(k, n)| (k.into(), Value::Hole(n), false)),
+        );
+        let holes = std::mem::replace(&mut self.holes, before);
+        Ok((root?, holes))
+    }
+
+    fn tree<'a>(
+        &mut self,
+        entries: impl Iterator<Item = (Cow<'a, [u8]>, Value<'a>, bool)>,
+    ) -> Result<u64> {
         let mut levels: Vec<Building<'a>> = vec![Building::new(LEAF)];
         let mut last: Option<Vec<u8>> = None;
         for (k, v, is_bucket) in entries {
-            let (k, v) = (k.into(), v.into());
             match &mut last {
                 Some(l) if l.as_slice() >= &*k => {
                     return Err(Error::invalid(
@@ -194,7 +253,7 @@ impl<W: Write + Seek> BoltWriter<W> {
                 lvl + 1,
                 0,
                 first,
-                Cow::Owned(id.to_le_bytes().to_vec()),
+                Value::Bytes(Cow::Owned(id.to_le_bytes().to_vec())),
             )?;
             lvl += 1;
         }
@@ -296,6 +355,38 @@ mod tests {
             .collect();
         assert_eq!(got, big);
         assert_eq!(db.bucket(&[b"empty"]).unwrap().unwrap().iter().count(), 0);
+        // The same tree with its values left as holes, filled afterwards, is the same file.
+        let mut w =
+            BoltWriter::new(std::io::Cursor::new(Vec::new()), Path::new("t.db"), 4096).unwrap();
+        let (h1, holes) = w
+            .write_tree_with_holes(big.iter().map(|(k, v, _)| (k.as_slice(), v.len())))
+            .unwrap();
+        assert_eq!(h1, b1);
+        assert_eq!(holes.len(), big.len());
+        let h2 = w
+            .write_tree(Vec::<(Vec<u8>, Vec<u8>, bool)>::new())
+            .unwrap();
+        let root2 = w
+            .write_tree(vec![
+                (
+                    b"big".to_vec(),
+                    BoltWriter::<std::io::Cursor<Vec<u8>>>::bucket_value(h1),
+                    true,
+                ),
+                (
+                    b"empty".to_vec(),
+                    BoltWriter::<std::io::Cursor<Vec<u8>>>::bucket_value(h2),
+                    true,
+                ),
+            ])
+            .unwrap();
+        let mut filled = w.finish(root2).unwrap().into_inner();
+        for ((_, v, _), &at) in big.iter().zip(&holes) {
+            let at = at as usize;
+            assert!(filled[at..at + v.len()].iter().all(|&b| b == 0));
+            filled[at..at + v.len()].copy_from_slice(v);
+        }
+        assert!(filled == bytes, "holes filled give the same file");
         let mut w =
             BoltWriter::new(std::io::Cursor::new(Vec::new()), Path::new("t.db"), 4096).unwrap();
         assert!(

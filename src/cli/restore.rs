@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::etcd::buckets::Extras;
 use crate::etcd::lease::read_leases;
 use crate::etcd::open::leases;
+use crate::restore::db::Source;
 use crate::restore::member::{Cluster, write_member_dir};
 use crate::snapshot::extras;
 use std::io::Write;
@@ -84,6 +85,27 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     if a.bump_revision > i64::MAX as u64 / 2 {
         return Err(Error::invalid("--bump-revision is too large"));
     }
+    if a.input.open()?.kind == crate::source::SourceKind::ReshiftSnapshot && !filtered {
+        // Straight from the chunks into the new db, in flat memory, when the snapshot
+        // carries its records' heads (format 3).
+        let src = a.input.open()?;
+        let snap = src.snapshot()?;
+        if let Some(placed) =
+            crate::restore::placed::plan(&snap, a.bump_revision as i64, a.mark_compacted)?
+        {
+            let mut e = snap.extras()?;
+            let l = read_leases(&Extras(e.clone()))?;
+            extras::override_from(&mut e, &placed.ks, &l);
+            return write_out(
+                a,
+                cluster.as_ref(),
+                Source::Snapshot(&snap, &placed),
+                e,
+                (placed.total_revisions(), placed.ks.revision),
+                out,
+            );
+        }
+    }
     a.input.with_keyspace(|o| {
         // A filtered restore keeps the chosen keys' revisions and the store's revision.
         let kept;
@@ -119,32 +141,51 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
             }
             (None, None) => return Err(Error::invalid("nothing to restore")),
         };
-        if let Some(db_out) = &a.db_out {
-            let bytes = crate::restore::db::write_db_file(db_out, ks, &entries, a.force)?;
-            return json_line(
-                out,
-                &serde_json::json!({
-                    "db_out": db_out.display().to_string(),
-                    "bytes": bytes,
-                    "revisions": ks.total_revisions(),
-                    "revision": ks.revision,
-                }),
-            );
-        }
-        let (dir, c) = (
-            a.data_dir.as_ref().expect("clap requires a target"),
-            cluster.as_ref().expect("built above"),
-        );
-        write_member_dir(dir, ks, entries, c)?;
-        json_line(
+        write_out(
+            a,
+            cluster.as_ref(),
+            Source::Keyspace(ks),
+            entries,
+            (ks.total_revisions(), ks.revision),
             out,
-            &serde_json::json!({
-                "data_dir": dir.display().to_string(),
-                "member_id": format!("{:x}", c.members[c.local].id),
-                "cluster_id": format!("{:x}", c.id),
-                "revisions": ks.total_revisions(),
-                "revision": ks.revision,
-            }),
         )
     })
+}
+
+/// Writes the db (`--db-out`) or the member dir, and says what it wrote.
+fn write_out(
+    a: &Args,
+    cluster: Option<&Cluster>,
+    src: Source<'_, '_>,
+    entries: Vec<crate::snapshot::extras::Entry>,
+    (revisions, revision): (usize, i64),
+    out: &mut dyn Write,
+) -> Result<()> {
+    if let Some(db_out) = &a.db_out {
+        let bytes = crate::restore::db::write_db_file(db_out, src, &entries, a.force)?;
+        return json_line(
+            out,
+            &serde_json::json!({
+                "db_out": db_out.display().to_string(),
+                "bytes": bytes,
+                "revisions": revisions,
+                "revision": revision,
+            }),
+        );
+    }
+    let (dir, c) = (
+        a.data_dir.as_ref().expect("clap requires a target"),
+        cluster.expect("built for --data-dir"),
+    );
+    write_member_dir(dir, src, entries, c)?;
+    json_line(
+        out,
+        &serde_json::json!({
+            "data_dir": dir.display().to_string(),
+            "member_id": format!("{:x}", c.members[c.local].id),
+            "cluster_id": format!("{:x}", c.id),
+            "revisions": revisions,
+            "revision": revision,
+        }),
+    )
 }

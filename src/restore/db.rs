@@ -62,13 +62,24 @@ pub fn bump<'a>(ks: &Keyspace<'a>, by: i64, compact: bool) -> Keyspace<'a> {
     out
 }
 
-/// Writes the db for `ks` and `extras` into `out`.
+/// What a db's key bucket is written from.
+#[derive(Clone, Copy)]
+pub enum Keys<'k, 'a> {
+    /// A keyspace's revision records, values in hand.
+    Records(&'k [crate::etcd::RevRecord<'a>]),
+    /// Revision records by size alone, in revision order: their values are left as holes
+    /// whose file offsets [`write_db`] returns, for the caller to fill.
+    Sized(&'k [super::placed::Slot]),
+}
+
+/// Writes the db for `keys` and `extras` into `out`; returns the sink and, for
+/// [`Keys::Sized`], the file offset of each slot's value.
 pub fn write_db<W: Write + Seek>(
     out: W,
     path: &Path,
-    ks: &Keyspace<'_>,
+    keys: Keys<'_, '_>,
     extras: &[Entry],
-) -> Result<W> {
+) -> Result<(W, Vec<u64>)> {
     let mut w = BoltWriter::new(out, path, PAGE_SIZE)?;
     let mut buckets: BTreeMap<Vec<u8>, Entries> = ETCD_BUCKETS
         .iter()
@@ -83,13 +94,25 @@ pub fn write_db<W: Write + Seek>(
         }
     }
     let mut roots = Vec::new();
+    let mut holes = Vec::new();
     for (name, mut entries) in buckets {
         let root = if name.as_slice() == schema::KEY {
-            w.write_tree(
-                ks.records()
-                    .iter()
-                    .map(|r| (encode_rev_key(r.rev, r.tombstone), r.kv, false)),
-            )?
+            match keys {
+                Keys::Records(records) => w.write_tree(
+                    records
+                        .iter()
+                        .map(|r| (encode_rev_key(r.rev, r.tombstone), r.kv, false)),
+                )?,
+                Keys::Sized(slots) => {
+                    let (root, h) = w.write_tree_with_holes(
+                        slots
+                            .iter()
+                            .map(|s| (encode_rev_key(s.rev, s.tombstone), s.len as usize)),
+                    )?;
+                    holes = h;
+                    root
+                }
+            }
         } else {
             entries.sort();
             entries.dedup_by(|a, b| a.0 == b.0);
@@ -98,14 +121,60 @@ pub fn write_db<W: Write + Seek>(
         roots.push((name, BoltWriter::<W>::bucket_value(root), true));
     }
     let root = w.write_tree(roots)?;
-    w.finish(root)
+    Ok((w.finish(root)?, holes))
+}
+
+/// Where a db's records come from: a keyspace, or a snapshot's chunks placed by size
+/// ([`super::placed`]) and decoded straight into the file.
+#[derive(Clone, Copy)]
+pub enum Source<'k, 'a> {
+    Keyspace(&'k Keyspace<'a>),
+    Snapshot(&'k crate::snapshot::Snapshot<'a>, &'k super::placed::Placed),
+}
+
+/// Writes the whole db for `src` and `extras` into the empty `file` and returns it (not
+/// yet synced).
+pub fn write_db_into(
+    file: File,
+    path: &Path,
+    src: Source<'_, '_>,
+    extras: &[Entry],
+) -> Result<File> {
+    match src {
+        Source::Keyspace(ks) => {
+            let (out, _) = write_db(
+                std::io::BufWriter::with_capacity(1 << 20, super::writeback::Writeback::new(file)),
+                path,
+                Keys::Records(ks.records()),
+                extras,
+            )?;
+            Ok(out
+                .into_inner()
+                .map_err(|e| Error::io(path, e.into_error()))?
+                .into_inner())
+        }
+        Source::Snapshot(snap, placed) => {
+            // No early writeback here: the holes are written again right after.
+            let (out, holes) = write_db(
+                std::io::BufWriter::with_capacity(1 << 20, file),
+                path,
+                Keys::Sized(&placed.slots),
+                extras,
+            )?;
+            let file = out
+                .into_inner()
+                .map_err(|e| Error::io(path, e.into_error()))?;
+            super::placed::fill(snap, placed, &holes, &file, path)?;
+            Ok(file)
+        }
+    }
 }
 
 /// Writes a standalone db followed by its sha256 to `target`: a temp file beside it,
 /// fsynced, renamed; an existing target only with `force`.
 pub fn write_db_file(
     target: &Path,
-    ks: &Keyspace<'_>,
+    src: Source<'_, '_>,
     extras: &[Entry],
     force: bool,
 ) -> Result<u64> {
@@ -133,14 +202,7 @@ pub fn write_db_file(
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
         let file = o.open(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        let mut file = write_db(
-            std::io::BufWriter::with_capacity(1 << 20, file),
-            &tmp,
-            ks,
-            extras,
-        )?
-        .into_inner()
-        .map_err(|e| Error::io(&tmp, e.into_error()))?;
+        let mut file = write_db_into(file, &tmp, src, extras)?;
         // The hash covers the db as written, metas included: read it back.
         file.seek(SeekFrom::Start(0))
             .map_err(|e| Error::io(&tmp, e))?;

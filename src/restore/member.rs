@@ -4,7 +4,6 @@
 //! that commit, so etcd applies the conf changes and serves the restored keyspace.
 
 use crate::error::{Error, Result};
-use crate::etcd::keyspace::Keyspace;
 use crate::etcd::schema;
 use crate::snapshot::extras::Entry;
 use crate::wal::writer::{SegmentWriter, add_node};
@@ -118,7 +117,7 @@ pub fn member_extras(mut extras: Vec<Entry>, c: &Cluster) -> Vec<Entry> {
 /// into a temp dir beside `dir` and renames it into place. `dir` must not exist or be empty.
 pub fn write_member_dir(
     dir: &Path,
-    ks: &Keyspace<'_>,
+    src: super::db::Source<'_, '_>,
     extras: Vec<Entry>,
     c: &Cluster,
 ) -> Result<()> {
@@ -158,20 +157,12 @@ pub fn write_member_dir(
         }
         let db_path = snap.join("db");
         let mut o = std::fs::OpenOptions::new();
-        o.write(true).create_new(true);
+        o.read(true).write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
         let f = o.open(&db_path).map_err(|e| Error::io(&db_path, e))?;
         let extras = member_extras(extras, c);
-        let f = super::db::write_db(
-            std::io::BufWriter::with_capacity(1 << 20, super::writeback::Writeback::new(f)),
-            &db_path,
-            ks,
-            &extras,
-        )?
-        .into_inner()
-        .map_err(|e| Error::io(&db_path, e.into_error()))?
-        .into_inner();
+        let f = super::db::write_db_into(f, &db_path, src, &extras)?;
         f.sync_all().map_err(|e| Error::io(&db_path, e))?;
         let local = &c.members[c.local];
         let mut w = SegmentWriter::new(local.id, c.id);

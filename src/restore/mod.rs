@@ -3,4 +3,5 @@
 
 pub mod db;
 pub mod member;
+pub mod placed;
 pub mod writeback;

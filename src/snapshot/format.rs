@@ -1,15 +1,18 @@
-//! The reshift snapshot file format, version 1. All integers little-endian; `varint` is
-//! the protobuf base-128 varint.
+//! The reshift snapshot file format, version 3 (versions 1 and 2 are still read). All
+//! integers little-endian; `varint` is the protobuf base-128 varint.
 //!
 //! ```text
-//! file    := header chunk* index extras trailer
-//! header  := "RSHIFTSN" | u32 version (1) | u32 len | JSON facts [len] | u32 crc32c(JSON)
-//! chunk   := one zstd frame; its content is record*
+//! file    := header chunk* heads index extras dicts trailer      (version 1, 2: no heads)
+//! header  := "RSHIFTSN" | u32 version | u32 len | JSON facts [len] | u32 crc32c(JSON)
+//! chunk   := one zstd frame; its content is record* (version 2, 3: columnar, see columns.rs)
 //! record  := varint main | varint sub | u8 flags (1 = tombstone) | varint len | KeyValue [len]
+//! heads   := one zstd frame: every chunk's records in file order, each as
+//!            varint main | varint sub | u8 flags | varint len   (a record without its bytes)
 //! index   := one zstd frame: varint n, then per chunk:
 //!            varint offset | varint compressed_len | varint raw_len | u32 crc32c(compressed)
 //!            | varint records | varint dict (0: none, else 1 + its place in dicts)
 //!            | bytes first_key | bytes last_key | bytes group
+//!            then (version 3) varint heads_offset | varint heads_len | u32 crc32c(heads)
 //! extras  := one zstd frame: varint n, then per entry: bytes bucket | bytes key | bytes value
 //! dicts   := varint n, then per dictionary: bytes group | u32 crc32c(dict) | bytes dict
 //! bytes   := varint len | len bytes
@@ -17,6 +20,10 @@
 //!            | u64 dicts_offset | u64 dicts_len
 //!            | u32 crc32c(every byte before the trailer) | u32 0 | "RSHIFTEN"
 //! ```
+//!
+//! The heads let a restore lay out the new db — which record goes to which page, at which
+//! offset — before decoding any chunk, and then decode the chunks in any order straight
+//! into their places, in memory that does not grow with the snapshot.
 //!
 //! A resource with enough data gets a zstd dictionary trained on a sample of its records;
 //! its chunks are compressed with it, so even a chunk's first objects compress well.
@@ -33,8 +40,9 @@ use crate::wire::read_varint;
 pub const MAGIC: &[u8; 8] = b"RSHIFTSN";
 pub const END_MAGIC: &[u8; 8] = b"RSHIFTEN";
 /// Version 2 stores each chunk's records through the columnar transform
-/// ([`super::columns`]) before zstd; version 1 stored them as they are. Both are read.
-pub const VERSION: u32 = 2;
+/// ([`super::columns`]) before zstd; version 1 stored them as they are. Version 3 adds the
+/// heads section. All three are read.
+pub const VERSION: u32 = 3;
 pub const OLDEST_VERSION: u32 = 1;
 pub const TRAILER_LEN: usize = 64;
 pub const TOMBSTONE: u8 = 1;
@@ -124,7 +132,54 @@ impl<'a> Cursor<'a> {
     }
 }
 
-pub fn encode_index(chunks: &[ChunkEntry]) -> Vec<u8> {
+/// Where the heads section lies, and its checksum (version 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadsPlace {
+    pub offset: u64,
+    pub len: u64,
+    pub crc: u32,
+}
+
+/// One record's head: what the record stream holds before the KeyValue bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    pub main: u64,
+    pub sub: u64,
+    pub flags: u8,
+    pub len: u64,
+}
+
+/// Appends a record's head to `out`.
+pub fn put_head(out: &mut Vec<u8>, main: u64, sub: u64, flags: u8, len: u64) {
+    put_varint(out, main);
+    put_varint(out, sub);
+    out.push(flags);
+    put_varint(out, len);
+}
+
+/// Parses a heads section into `out`: exactly `n` heads, no bytes left over.
+pub fn decode_heads(buf: &[u8], n: u64, out: &mut Vec<Head>) -> Result<(), String> {
+    // Each head takes at least 4 bytes: refuse counts the section cannot hold.
+    if n > buf.len() as u64 / 4 {
+        return Err(format!("{n} record heads claimed in {} bytes", buf.len()));
+    }
+    out.reserve(n as usize);
+    let mut c = Cursor::new(buf);
+    for _ in 0..n {
+        out.push(Head {
+            main: c.varint()?,
+            sub: c.varint()?,
+            flags: c.u8()?,
+            len: c.varint()?,
+        });
+    }
+    if !c.done() {
+        return Err("bytes after the last record head".into());
+    }
+    Ok(())
+}
+
+pub fn encode_index(chunks: &[ChunkEntry], heads: Option<HeadsPlace>) -> Vec<u8> {
     let mut out = Vec::new();
     put_varint(&mut out, chunks.len() as u64);
     for c in chunks {
@@ -138,10 +193,19 @@ pub fn encode_index(chunks: &[ChunkEntry]) -> Vec<u8> {
         put_bytes(&mut out, &c.last_key);
         put_bytes(&mut out, c.group.as_bytes());
     }
+    if let Some(h) = heads {
+        put_varint(&mut out, h.offset);
+        put_varint(&mut out, h.len);
+        out.extend_from_slice(&h.crc.to_le_bytes());
+    }
     out
 }
 
-pub fn decode_index(buf: &[u8]) -> Result<Vec<ChunkEntry>, String> {
+/// The index of a file of `version`: its chunks, and where the heads lie (version 3).
+pub fn decode_index(
+    buf: &[u8],
+    version: u32,
+) -> Result<(Vec<ChunkEntry>, Option<HeadsPlace>), String> {
     let mut c = Cursor::new(buf);
     let n = c.varint()?;
     // Each entry takes at least 12 bytes: refuse counts the section cannot hold.
@@ -162,10 +226,19 @@ pub fn decode_index(buf: &[u8]) -> Result<Vec<ChunkEntry>, String> {
             group: String::from_utf8_lossy(c.bytes()?).into_owned(),
         });
     }
+    let heads = if version >= 3 {
+        Some(HeadsPlace {
+            offset: c.varint()?,
+            len: c.varint()?,
+            crc: c.u32()?,
+        })
+    } else {
+        None
+    };
     if !c.done() {
         return Err("bytes after the last index entry".into());
     }
-    Ok(out)
+    Ok((out, heads))
 }
 
 pub fn encode_trailer(t: &Trailer) -> [u8; TRAILER_LEN] {
@@ -184,6 +257,9 @@ pub fn encode_trailer(t: &Trailer) -> [u8; TRAILER_LEN] {
 pub fn decode_trailer(b: &[u8]) -> Result<Trailer, String> {
     if b.len() != TRAILER_LEN || &b[56..64] != END_MAGIC {
         return Err("no snapshot trailer (the file is truncated or not a reshift snapshot)".into());
+    }
+    if b[52..56] != [0; 4] {
+        return Err("the trailer's reserved bytes are not zero: the trailer is damaged".into());
     }
     let u = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
     Ok(Trailer {

@@ -17,6 +17,20 @@ pub fn fuzz_snapshot(data: &[u8]) {
     let _ = snap.extras();
     let _ = snap.get(b"/registry/pods/default/a", None);
     let _ = snap.all_chunks_flat();
+    // Restore as the CLI does, into memory: laid out from the heads, chunks decoded into
+    // their places.
+    if let Ok(Some(placed)) = crate::restore::placed::plan(&snap, 3, true) {
+        if let Ok(extras) = snap.extras() {
+            let out = std::io::Cursor::new(Vec::new());
+            let keys = crate::restore::db::Keys::Sized(&placed.slots);
+            if let Ok((out, holes)) =
+                crate::restore::db::write_db(out, name.as_ref(), keys, &extras)
+            {
+                let mut db = out.into_inner();
+                let _ = crate::restore::placed::fill_slice(&snap, &placed, &holes, &mut db);
+            }
+        }
+    }
     if let Ok(chunks) = snap.all_chunks() {
         if let Ok(ks) = super::open::keyspace(&snap, &chunks) {
             std::hint::black_box(ks.state(b"", None).map(|s| s.count()).ok());

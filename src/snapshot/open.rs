@@ -34,11 +34,21 @@ pub fn keyspace<'c, C: AsRef<[u8]>>(snap: &Snapshot<'_>, chunks: &'c [C]) -> Res
     }
     // The keyspace wants revision order; the file keeps key order.
     records.sort_unstable_by_key(|r| r.rev);
+    let mut ks = Keyspace::from_records(records, meta(snap));
+    ks.revision = ks
+        .revision
+        .max(snap.facts.at_revision.unwrap_or(snap.facts.revision));
+    Ok(ks)
+}
+
+/// What a snapshot's header says of the store: applied index, term, and the compaction a
+/// keyspace of its records has (a latest-state snapshot holds no revision before the one
+/// it was taken at).
+pub fn meta(snap: &Snapshot<'_>) -> EtcdMeta {
     let f = &snap.facts;
-    let meta = EtcdMeta {
+    EtcdMeta {
         consistent_index: f.consistent_index,
         term: f.term,
-        // A latest-state snapshot holds no revision before the one it was taken at.
         finished_compact_revision: Some(if f.mode == "history" {
             f.compact_revision
         } else {
@@ -46,8 +56,5 @@ pub fn keyspace<'c, C: AsRef<[u8]>>(snap: &Snapshot<'_>, chunks: &'c [C]) -> Res
         })
         .filter(|&c| c > 0),
         ..Default::default()
-    };
-    let mut ks = Keyspace::from_records(records, meta);
-    ks.revision = ks.revision.max(f.at_revision.unwrap_or(f.revision));
-    Ok(ks)
+    }
 }

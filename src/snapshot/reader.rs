@@ -2,8 +2,8 @@
 //! chunks are verified (CRC) and decompressed on demand, on all cores for whole reads.
 
 use super::format::{
-    ChunkEntry, Cursor, MAGIC, OLDEST_VERSION, TOMBSTONE, TRAILER_LEN, Trailer, VERSION,
-    decode_dicts, decode_index, decode_trailer,
+    ChunkEntry, Cursor, Head, HeadsPlace, MAGIC, OLDEST_VERSION, TOMBSTONE, TRAILER_LEN, Trailer,
+    VERSION, decode_dicts, decode_heads, decode_index, decode_trailer,
 };
 use super::writer::Facts;
 use crate::error::{Error, FileName, Result};
@@ -29,6 +29,8 @@ pub struct Snapshot<'a> {
     pub version: u32,
     /// Per-resource zstd dictionaries: (resource, dictionary).
     pub dicts: Vec<(String, Vec<u8>)>,
+    /// Where every record's head lies (version 3).
+    pub heads_place: Option<HeadsPlace>,
 }
 
 /// One record of a chunk.
@@ -198,9 +200,25 @@ impl<'a> Snapshot<'a> {
                 format!("index does not decompress: {e}"),
             )
         })?;
-        let index =
-            decode_index(&raw).map_err(|e| bad(trailer.index_offset, format!("index: {e}")))?;
+        let (index, heads_place) = decode_index(&raw, version)
+            .map_err(|e| bad(trailer.index_offset, format!("index: {e}")))?;
         let data_start = (20 + hlen) as u64;
+        // The chunks end where the heads begin (version 3) or the index does.
+        let chunks_end = match heads_place {
+            Some(h) => {
+                if h.offset.checked_add(h.len) != Some(trailer.index_offset) {
+                    return Err(bad(
+                        trailer.index_offset,
+                        format!(
+                            "index places the record heads at {}+{}, not just before the index at {}",
+                            h.offset, h.len, trailer.index_offset
+                        ),
+                    ));
+                }
+                h.offset
+            }
+            None => trailer.index_offset,
+        };
         let mut expect = data_start;
         for (i, c) in index.iter().enumerate() {
             if c.offset != expect || c.compressed_len > MAX_CHUNK || c.raw_len > MAX_CHUNK {
@@ -214,10 +232,10 @@ impl<'a> Snapshot<'a> {
             }
             expect += c.compressed_len;
         }
-        if expect != trailer.index_offset {
+        if expect != chunks_end {
             return Err(bad(
                 trailer.index_offset,
-                "chunks do not end where the index begins".into(),
+                "chunks do not end where the index (or the record heads) begins".into(),
             ));
         }
         section(trailer.extras_offset, trailer.extras_len, "extras")?;
@@ -247,7 +265,35 @@ impl<'a> Snapshot<'a> {
             data_start,
             version,
             dicts,
+            heads_place,
         })
+    }
+
+    /// Every record's head in file order (chunk by chunk), CRC-checked; `None` for files
+    /// older than version 3, which have none.
+    pub fn heads(&self) -> Result<Option<Vec<Head>>> {
+        let Some(h) = self.heads_place else {
+            return Ok(None);
+        };
+        let bad = |what: String| Error::corrupt(self.file, h.offset, what);
+        // Open checked that the heads lie between the chunks and the index.
+        let data = &self.bytes[h.offset as usize..(h.offset + h.len) as usize];
+        if crc32c::crc32c(data) != h.crc {
+            return Err(bad(
+                "record heads checksum mismatch: the section is damaged".into(),
+            ));
+        }
+        let n = self
+            .index
+            .iter()
+            .try_fold(0u64, |n, c| n.checked_add(c.records))
+            .ok_or_else(|| bad("the index's record counts overflow".into()))?;
+        // A head takes at most 31 bytes (three 10-byte varints and the flags).
+        let raw = decompress_section(data, n.saturating_mul(31).min(MAX_SECTION))
+            .map_err(|e| bad(format!("record heads do not decompress: {e}")))?;
+        let mut out = Vec::new();
+        decode_heads(&raw, n, &mut out).map_err(|e| bad(format!("record heads: {e}")))?;
+        Ok(Some(out))
     }
 
     /// Chunk `i`'s compressed bytes, CRC-checked.
@@ -332,7 +378,7 @@ impl<'a> Snapshot<'a> {
 
     /// Chunk `i` of a version 2 file, CRC-checked, decompressed and decoded into `out`
     /// (exactly its raw length).
-    fn chunk_into(&self, i: usize, out: &mut [u8]) -> Result<()> {
+    pub fn chunk_into(&self, i: usize, out: &mut [u8]) -> Result<()> {
         let c = &self.index[i];
         let data = self.checked(i)?;
         let dict = (c.dict > 0).then(|| self.dicts[c.dict as usize - 1].1.as_slice());
@@ -553,6 +599,46 @@ impl<'a> Snapshot<'a> {
         if let Err(e) = self.extras() {
             out.findings.push(e.to_string());
         }
+        match self.heads() {
+            Err(e) => out.findings.push(e.to_string()),
+            Ok(None) => {}
+            Ok(Some(heads)) => {
+                if let Some(f) = self.heads_disagree(&heads) {
+                    out.findings.push(f);
+                }
+            }
+        }
         out
+    }
+
+    /// The first chunk whose records differ from `heads` (revision, flags, length), named.
+    fn heads_disagree(&self, heads: &[Head]) -> Option<String> {
+        let mut at = 0usize;
+        let starts: Vec<usize> = self
+            .index
+            .iter()
+            .map(|c| {
+                let s = at;
+                at += c.records as usize;
+                s
+            })
+            .collect();
+        (0..self.index.len()).into_par_iter().find_map_first(|i| {
+            let raw = self.chunk(i).ok()?;
+            let recs = parse_records(&raw).ok()?;
+            let mine = heads.get(starts[i]..starts[i] + recs.len())?;
+            let same = recs.iter().zip(mine).all(|(r, h)| {
+                h.main == r.rev.main as u64
+                    && h.sub == r.rev.sub as u64
+                    && (h.flags & TOMBSTONE != 0) == r.tombstone
+                    && h.len == r.kv.len() as u64
+            });
+            (!same || mine.len() != recs.len()).then(|| {
+                format!(
+                    "chunk {i} ({}): records disagree with their heads",
+                    self.index[i].group
+                )
+            })
+        })
     }
 }

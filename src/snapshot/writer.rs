@@ -3,8 +3,8 @@
 //! to a temp file beside the target with mode 0600, fsynced and renamed into place.
 
 use super::format::{
-    ChunkEntry, MAGIC, TOMBSTONE, Trailer, VERSION, encode_dicts, encode_index, encode_trailer,
-    put_bytes, put_varint,
+    ChunkEntry, HeadsPlace, MAGIC, TOMBSTONE, Trailer, VERSION, encode_dicts, encode_index,
+    encode_trailer, put_bytes, put_head, put_varint,
 };
 use crate::error::{Error, Result};
 use crate::etcd::RevRecord;
@@ -277,7 +277,8 @@ pub fn write_snapshot(
         .collect();
     // Compress a window of chunks on all cores while the previous window is written.
     let window = 16 * rayon::current_num_threads().max(1);
-    let compress = |win: &[Plan<'_>]| -> Vec<std::io::Result<(usize, u64, Vec<u8>)>> {
+    type Done = std::io::Result<(usize, u64, Vec<u8>)>;
+    let compress = |win: &[Plan<'_>]| -> Vec<Done> {
         win.par_iter()
             .map(|p| {
                 WORKER.with(|w| {
@@ -311,27 +312,38 @@ pub fn write_snapshot(
             .collect()
     };
     let (mut index, mut raw_total, mut total_records) = (Vec::new(), 0u64, 0u64);
-    let mut write =
-        |win: &[Plan<'_>], done: Vec<std::io::Result<(usize, u64, Vec<u8>)>>| -> Result<()> {
-            for (p, d) in win.iter().zip(done) {
-                let (raw_len, dict, c) = d.map_err(|e| Error::io(&sink.tmp.path, e))?;
-                index.push(ChunkEntry {
-                    offset: sink.offset,
-                    compressed_len: c.len() as u64,
-                    raw_len: raw_len as u64,
-                    crc: crc32c::crc32c(&c),
-                    records: p.recs.len() as u64,
-                    dict,
-                    first_key: p.recs.first().map(|r| r.key.to_vec()).unwrap_or_default(),
-                    last_key: p.recs.last().map(|r| r.key.to_vec()).unwrap_or_default(),
-                    group: p.group.clone(),
-                });
-                raw_total += raw_len as u64;
-                total_records += p.recs.len() as u64;
-                sink.put(&c)?;
+    // Every record's head, in file order: a few bytes a record.
+    let mut heads = Vec::new();
+    let mut write = |win: &[Plan<'_>], done: Vec<Done>| -> Result<()> {
+        for (p, d) in win.iter().zip(done) {
+            for r in &p.recs {
+                let flags = if r.tombstone { TOMBSTONE } else { 0 };
+                put_head(
+                    &mut heads,
+                    r.rev.main as u64,
+                    r.rev.sub as u64,
+                    flags,
+                    r.kv.len() as u64,
+                );
             }
-            Ok(())
-        };
+            let (raw_len, dict, c) = d.map_err(|e| Error::io(&sink.tmp.path, e))?;
+            index.push(ChunkEntry {
+                offset: sink.offset,
+                compressed_len: c.len() as u64,
+                raw_len: raw_len as u64,
+                crc: crc32c::crc32c(&c),
+                records: p.recs.len() as u64,
+                dict,
+                first_key: p.recs.first().map(|r| r.key.to_vec()).unwrap_or_default(),
+                last_key: p.recs.last().map(|r| r.key.to_vec()).unwrap_or_default(),
+                group: p.group.clone(),
+            });
+            raw_total += raw_len as u64;
+            total_records += p.recs.len() as u64;
+            sink.put(&c)?;
+        }
+        Ok(())
+    };
     let mut pending: Option<(&[Plan<'_>], Vec<_>)> = None;
     for win in plans.chunks(window) {
         let (done, wrote) = rayon::join(
@@ -348,7 +360,15 @@ pub fn write_snapshot(
         write(w, d)?;
     }
 
-    let idx = zstd::bulk::compress(&encode_index(&index), opts.level)
+    let heads =
+        zstd::bulk::compress(&heads, opts.level).map_err(|e| Error::io(&sink.tmp.path, e))?;
+    let place = HeadsPlace {
+        offset: sink.offset,
+        len: heads.len() as u64,
+        crc: crc32c::crc32c(&heads),
+    };
+    sink.put(&heads)?;
+    let idx = zstd::bulk::compress(&encode_index(&index, Some(place)), opts.level)
         .map_err(|e| Error::io(&sink.tmp.path, e))?;
     let index_offset = sink.offset;
     sink.put(&idx)?;

@@ -1,0 +1,282 @@
+//! Restoring from a snapshot in memory that does not grow with it. The snapshot's record
+//! heads (revision, deletion flag, length) say where every record goes in the new db before
+//! any chunk is decoded: the key bucket is written with each value left as a hole, then the
+//! chunks are decoded on all cores, each straight into its records' holes in the file.
+//! Nothing but the heads and one chunk per thread is held, and nothing is written twice
+//! beyond the holes' zeros.
+
+use crate::error::{Error, Result};
+use crate::etcd::Keyspace;
+use crate::etcd::revision::Revision;
+use crate::snapshot::Snapshot;
+use crate::snapshot::format::{Head, TOMBSTONE};
+use crate::snapshot::reader::parse_records;
+use rayon::prelude::*;
+use std::fs::File;
+use std::path::Path;
+
+/// One record of the key bucket by size: its revision, whether it is a deletion, and the
+/// length of its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    pub rev: Revision,
+    pub tombstone: bool,
+    pub len: u32,
+}
+
+/// The key bucket of a restore from a snapshot, laid out by size.
+pub struct Placed {
+    /// In revision order.
+    pub slots: Vec<Slot>,
+    /// For each slot, the record's place in the file's order (chunk by chunk), or
+    /// `u32::MAX` for the record a revision bump adds, which has no value.
+    pub from: Vec<u32>,
+    /// Every record's head, in file order.
+    pub heads: Vec<Head>,
+    /// The store as the restored db will have it: revision, compaction, meta (no records).
+    pub ks: Keyspace<'static>,
+}
+
+impl Placed {
+    /// Number of revision records the db will hold.
+    pub fn total_revisions(&self) -> usize {
+        self.slots.len()
+    }
+}
+
+/// Lays out a restore of `snap`, with its revision raised by `bump` and, with `compact`,
+/// compacted there when etcd next opens it (as [`super::db::bump`]). `None` for snapshots
+/// older than format version 3, which have no heads.
+pub fn plan(snap: &Snapshot<'_>, bump: i64, compact: bool) -> Result<Option<Placed>> {
+    let Some(heads) = snap.heads()? else {
+        return Ok(None);
+    };
+    let bad = |what: String| Error::corrupt(snap.file, snap.trailer.index_offset, what);
+    if heads.len() >= u32::MAX as usize {
+        return Err(bad(format!("{} records: too many to restore", heads.len())));
+    }
+    let mut slots = Vec::with_capacity(heads.len() + 1);
+    for h in &heads {
+        let (Ok(main), Ok(sub), Ok(len)) = (
+            i64::try_from(h.main),
+            i64::try_from(h.sub),
+            u32::try_from(h.len),
+        ) else {
+            return Err(bad(format!(
+                "record head {}_{} (length {}) is out of range",
+                h.main, h.sub, h.len
+            )));
+        };
+        slots.push(Slot {
+            rev: Revision { main, sub },
+            tombstone: h.flags & TOMBSTONE != 0,
+            len,
+        });
+    }
+    check_heads(snap, &heads)?;
+    let mut from: Vec<u32> = (0..slots.len() as u32).collect();
+    from.par_sort_unstable_by_key(|&i| slots[i as usize].rev);
+    let mut slots: Vec<Slot> = from.iter().map(|&i| slots[i as usize]).collect();
+    if let Some(w) = slots.windows(2).find(|w| w[0].rev == w[1].rev) {
+        return Err(bad(format!(
+            "revision {}_{} is held twice",
+            w[0].rev.main, w[0].rev.sub
+        )));
+    }
+    let mut meta = crate::snapshot::open::meta(snap);
+    let f = &snap.facts;
+    let last = slots.last().map_or(1, |s| s.rev.main);
+    let mut revision = last
+        .max(meta.compact_revision())
+        .max(1)
+        .max(f.at_revision.unwrap_or(f.revision));
+    if bump > 0 {
+        revision += bump;
+        // etcd takes its revision from the key bucket's last record: a deletion of the
+        // empty key, which no client can name (as `db::bump`).
+        slots.push(Slot {
+            rev: Revision {
+                main: revision,
+                sub: 0,
+            },
+            tombstone: true,
+            len: 0,
+        });
+        from.push(u32::MAX);
+    }
+    if compact {
+        meta.scheduled_compact_revision = Some(revision);
+    }
+    let mut ks = Keyspace::from_records(Vec::new(), meta);
+    ks.revision = revision;
+    Ok(Some(Placed {
+        slots,
+        from,
+        heads,
+        ks,
+    }))
+}
+
+/// Bytes a record takes in a chunk's record stream, by its head.
+fn stream_len(h: &Head) -> u64 {
+    let v = |x: u64| (64 - (x | 1).leading_zeros() as u64).div_ceil(7);
+    v(h.main) + v(h.sub) + 1 + v(h.len) + h.len
+}
+
+/// Checks the heads against the index before anything is written from them: each chunk's
+/// heads must add up to its record count and raw length (so no record claims more than its
+/// chunk, at most 64 MiB, holds). Where the chunks claim far more than such a file could
+/// hold (64 times its size), every chunk is decoded and checked first, so a crafted file
+/// cannot make restore write a huge db of zeros before the lie is found.
+fn check_heads(snap: &Snapshot<'_>, heads: &[Head]) -> Result<()> {
+    let mut at = 0usize;
+    for (i, c) in snap.index.iter().enumerate() {
+        let mine = heads.get(at..at.saturating_add(c.records as usize));
+        let sum = mine.map(|m| m.iter().map(stream_len).sum::<u64>());
+        if sum != Some(c.raw_len) {
+            return Err(Error::corrupt(
+                snap.file,
+                c.offset,
+                format!(
+                    "chunk {i} ({}): its record heads disagree with the index (records, raw length)",
+                    c.group
+                ),
+            ));
+        }
+        at += c.records as usize;
+    }
+    let total: u64 = snap.index.iter().map(|c| c.raw_len).sum();
+    if total > (snap.bytes.len() as u64).saturating_mul(64) {
+        (0..snap.index.len()).into_par_iter().try_for_each(|i| {
+            CHUNK.with(|buf| {
+                let mut buf = buf.borrow_mut();
+                buf.resize(snap.index[i].raw_len as usize, 0);
+                snap.chunk_into(i, &mut buf)
+            })
+        })?;
+    }
+    Ok(())
+}
+
+thread_local! {
+    static CHUNK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Fills the holes `write_db` left in `file` (one per slot, in slot order) with the
+/// records of `snap`'s chunks, decoded on all cores, each checked against its head.
+pub fn fill(
+    snap: &Snapshot<'_>,
+    placed: &Placed,
+    holes: &[u64],
+    file: &File,
+    path: &Path,
+) -> Result<()> {
+    if placed.heads.is_empty() {
+        return Ok(());
+    }
+    // SAFETY: the file was created by this process (mode 0600) in a temp place no one
+    // else writes, and it is not resized while mapped.
+    let mut map =
+        unsafe { memmap2::MmapOptions::new().map_mut(file) }.map_err(|e| Error::io(path, e))?;
+    // Fault every page in with one call rather than one fault per page.
+    #[cfg(target_os = "linux")]
+    let _ = map.advise(memmap2::Advice::PopulateWrite);
+    fill_slice(snap, placed, holes, &mut map)?;
+    map.flush_async().map_err(|e| Error::io(path, e))
+}
+
+/// [`fill`] into the db's bytes in memory.
+pub fn fill_slice(
+    snap: &Snapshot<'_>,
+    placed: &Placed,
+    holes: &[u64],
+    out: &mut [u8],
+) -> Result<()> {
+    if holes.len() != placed.slots.len() {
+        return Err(Error::invalid(format!(
+            "restore: {} value holes for {} records",
+            holes.len(),
+            placed.slots.len()
+        )));
+    }
+    let len = out.len() as u64;
+    // The writer lays values out in increasing, disjoint places inside the file; the
+    // writes below rely on it, so it is checked rather than trusted.
+    let mut end = 0u64;
+    for (s, &h) in placed.slots.iter().zip(holes) {
+        if h < end || h + s.len as u64 > len {
+            return Err(Error::invalid(format!(
+                "restore: value hole at {h} overlaps or runs past the file"
+            )));
+        }
+        end = h + s.len as u64;
+    }
+    // Where each record, in file order, goes.
+    let mut dest = vec![u64::MAX; placed.heads.len()];
+    for (&f, &h) in placed.from.iter().zip(holes) {
+        if f != u32::MAX {
+            dest[f as usize] = h;
+        }
+    }
+    let base = out.as_mut_ptr() as usize;
+    let mut starts = Vec::with_capacity(snap.index.len());
+    let mut at = 0usize;
+    for c in &snap.index {
+        starts.push(at);
+        at += c.records as usize;
+    }
+    if at != placed.heads.len() {
+        return Err(Error::corrupt(
+            snap.file,
+            snap.trailer.index_offset,
+            format!(
+                "the index counts {at} records, the heads {}",
+                placed.heads.len()
+            ),
+        ));
+    }
+    (0..snap.index.len()).into_par_iter().try_for_each(|i| {
+        let c = &snap.index[i];
+        let disagree = |what: String| {
+            Error::corrupt(
+                snap.file,
+                c.offset,
+                format!("chunk {i} ({}): {what}", c.group),
+            )
+        };
+        CHUNK.with(|buf| -> Result<()> {
+            let mut buf = buf.borrow_mut();
+            buf.resize(c.raw_len as usize, 0);
+            snap.chunk_into(i, &mut buf)?;
+            let recs = parse_records(&buf).map_err(disagree)?;
+            if recs.len() as u64 != c.records {
+                return Err(disagree(format!(
+                    "{} records, the index says {}",
+                    recs.len(),
+                    c.records
+                )));
+            }
+            for (j, r) in recs.iter().enumerate() {
+                let h = &placed.heads[starts[i] + j];
+                if h.main != r.rev.main as u64
+                    || h.sub != r.rev.sub as u64
+                    || (h.flags & TOMBSTONE != 0) != r.tombstone
+                    || h.len != r.kv.len() as u64
+                {
+                    return Err(disagree(format!("record {j} disagrees with its head")));
+                }
+                let d = dest[starts[i] + j];
+                // SAFETY: `d..d + len` lies inside the map (checked above) and belongs to
+                // this record alone: holes are disjoint, and each record has one.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        r.kv.as_ptr(),
+                        (base + d as usize) as *mut u8,
+                        r.kv.len(),
+                    );
+                }
+            }
+            Ok(())
+        })
+    })
+}
