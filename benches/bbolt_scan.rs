@@ -1,8 +1,10 @@
 //! Full scan of etcd's `key` bucket, decoding every KeyValue: the raw cursor walk, and the
-//! parallel keyspace build. Input: `RESHIFT_BENCH_DB` (a db, data dir or snapshot file),
-//! else the bundled testdata/clean. For a large input:
+//! parallel keyspace build. Input: see `common` (a data dir a real etcd fills on first
+//! run, or `RESHIFT_BENCH_DB`). For a large input:
 //!   python3 ../shared/tools/gen_etcd.py --out /tmp/big --objects 90000 --compact
 //!   RESHIFT_BENCH_DB=/tmp/big cargo bench --bench bbolt_scan
+
+mod common;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use reshift::etcd::{KeyValueRef, Keyspace};
@@ -10,9 +12,7 @@ use reshift::source::Source;
 use std::path::PathBuf;
 
 fn input() -> PathBuf {
-    std::env::var_os("RESHIFT_BENCH_DB")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/clean"))
+    common::data_dir(common::Kind::Clean)
 }
 
 fn scan(c: &mut Criterion) {

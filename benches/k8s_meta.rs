@@ -1,6 +1,8 @@
 //! Kubernetes metadata decoding, and full decoding to Kubernetes' JSON: every live object of a data dir (on all cores), and each
-//! of Kubernetes' fixtures (one core). Reports objects/s and MB/s. Input: `RESHIFT_BENCH_DB`
-//! (a data dir or db), else testdata/clean; fixtures from ../shared/k8s-api-testdata/HEAD.
+//! of Kubernetes' fixtures (one core). Reports objects/s and MB/s. Input: see `common`
+//! (a data dir a real etcd fills on first run, or `RESHIFT_BENCH_DB`); fixtures from ../shared/k8s-api-testdata/HEAD.
+
+mod common;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use reshift::etcd::Keyspace;
@@ -9,9 +11,7 @@ use reshift::source::Source;
 use std::path::PathBuf;
 
 fn meta(c: &mut Criterion) {
-    let path = std::env::var_os("RESHIFT_BENCH_DB")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/clean"));
+    let path = common::data_dir(common::Kind::Clean);
     let src = Source::open(&path).unwrap();
     let db = src.db().unwrap();
     let ks = Keyspace::build(&db).unwrap();

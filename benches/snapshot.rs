@@ -1,6 +1,8 @@
 //! Snapshot write (MB/s of records in), read (all chunks to a keyspace), one-key get, and
-//! restore (the snapshot's keyspace written as a new etcd db, in memory).
-//! Input: `RESHIFT_BENCH_DIR` (a data dir), else testdata/clean.
+//! restore (from the keyspace into memory, and from the record heads into a file).
+//! Input: see `common` (a data dir a real etcd fills on first run, or `RESHIFT_BENCH_DIR`).
+
+mod common;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use reshift::etcd::Keyspace;
@@ -9,9 +11,7 @@ use reshift::source::Source;
 use std::path::{Path, PathBuf};
 
 fn bench(c: &mut Criterion) {
-    let dir = std::env::var_os("RESHIFT_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/clean"));
+    let dir = common::data_dir(common::Kind::Clean);
     let src = Source::open(&dir).unwrap();
     let db = src.db().unwrap();
     let ks = Keyspace::build(&db).unwrap();

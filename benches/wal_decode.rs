@@ -1,7 +1,10 @@
 //! WAL reading (framing + CRC chain), decoding every entry's request, and replay onto the
-//! db's keyspace. Input: `RESHIFT_BENCH_DIR` (a data dir), else testdata/killed. E.g.:
+//! db's keyspace. Input: see `common` (a killed member a real etcd leaves on first run, or
+//! `RESHIFT_BENCH_DIR`). E.g.:
 //!   python3 ../shared/tools/gen_etcd.py --out /tmp/kb --objects 20000 --kill --batch-interval 600
 //!   RESHIFT_BENCH_DIR=/tmp/kb cargo bench --bench wal_decode
+
+mod common;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use reshift::etcd::Keyspace;
@@ -11,9 +14,7 @@ use reshift::wal::{Wal, decode_payload, read_log};
 use std::path::PathBuf;
 
 fn input() -> PathBuf {
-    std::env::var_os("RESHIFT_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/killed"))
+    common::data_dir(common::Kind::Killed)
 }
 
 fn wal(c: &mut Criterion) {
