@@ -87,7 +87,12 @@ def main():
              ("ls -o objects DIR (full decoding)", peak("ls", data, "-o", "objects")),
              ("snapshot DIR", peak("snapshot", data, "-o", out, "--force")),
              ("dump F (the snapshot)", peak("dump", out)),
+             ("inspect F", peak("inspect", out)),
+             ("ls -o objects F", peak("ls", out, "-o", "objects")),
              ("restore F --data-dir D", peak("restore", out, "--data-dir", "/tmp/rc1"))]
+    sh("rm -rf /tmp/rc1")
+    peaks.append(("restore F --data-dir D --prefix /registry/ (filtered: reads every record first)",
+                  peak("restore", out, "--data-dir", "/tmp/rc1", "--prefix", "/registry/")))
     sh("rm -rf /tmp/rc1")
 
     dbsize = os.path.getsize(db) / 1e6
