@@ -22,6 +22,9 @@ pub struct BoltWriter<W: Write + Seek> {
     staged: Vec<u8>,
     /// File offsets of the holes left so far, in the order their entries came.
     holes: Vec<u64>,
+    /// The holes in `staged` (start, length): not written, but skipped with a seek, so a
+    /// sink that already holds zeros there (a fresh file or map) is not written twice.
+    staged_holes: Vec<(usize, usize)>,
 }
 
 /// A leaf value: its bytes, or a hole of this length left zeroed for the caller to fill.
@@ -75,14 +78,26 @@ impl<W: Write + Seek> BoltWriter<W> {
             next: 2,
             staged: Vec::with_capacity(STAGE + (1 << 20)),
             holes: Vec::new(),
+            staged_holes: Vec::new(),
         })
     }
 
     fn write_staged(&mut self) -> Result<()> {
+        let mut at = 0;
+        for &(start, len) in &self.staged_holes {
+            self.out
+                .write_all(&self.staged[at..start])
+                .map_err(|e| Error::io(&self.path, e))?;
+            self.out
+                .seek(SeekFrom::Current(len as i64))
+                .map_err(|e| Error::io(&self.path, e))?;
+            at = start + len;
+        }
         self.out
-            .write_all(&self.staged)
+            .write_all(&self.staged[at..])
             .map_err(|e| Error::io(&self.path, e))?;
         self.staged.clear();
+        self.staged_holes.clear();
         Ok(())
     }
 
@@ -123,7 +138,12 @@ impl<W: Write + Seek> BoltWriter<W> {
                     Value::Bytes(v) => {
                         buf[data + k.len()..data + k.len() + v.len()].copy_from_slice(v)
                     }
-                    Value::Hole(_) => self.holes.push(page_offset + (data + k.len()) as u64),
+                    Value::Hole(n) => {
+                        self.holes.push(page_offset + (data + k.len()) as u64);
+                        if *n > 0 {
+                            self.staged_holes.push((start + data + k.len(), *n));
+                        }
+                    }
                 }
                 data += k.len() + v.len();
             }
@@ -187,7 +207,8 @@ impl<W: Write + Seek> BoltWriter<W> {
     }
 
     /// Writes a tree of `(key, value length)` entries (strictly increasing keys) whose
-    /// values are left as zeroed holes; returns its root page id and the file offset of
+    /// values are left as holes — skipped with a seek, so the sink must read as zeros
+    /// there (a fresh file or map) — and returns its root page id and the file offset of
     /// each entry's value, in entry order, for the caller to fill once the file is written.
     pub fn write_tree_with_holes<'a, K>(
         &mut self,

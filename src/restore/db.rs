@@ -154,17 +154,39 @@ pub fn write_db_into(
                 .into_inner())
         }
         Source::Snapshot(snap, placed) => {
-            // No early writeback here: the holes are written again right after.
-            let (out, holes) = write_db(
-                std::io::BufWriter::with_capacity(1 << 20, file),
+            // Lay the db out first (where every page and value goes, and how long the file
+            // is), then write the pages into a map of the file, skipping the values' holes,
+            // and decode the chunks straight into the holes: nothing is written twice.
+            let (count, holes) = write_db(
+                super::sinks::Counter::default(),
                 path,
                 Keys::Sized(&placed.slots),
                 extras,
             )?;
-            let file = out
-                .into_inner()
-                .map_err(|e| Error::io(path, e.into_error()))?;
-            super::placed::fill(snap, placed, &holes, &file, path)?;
+            file.set_len(count.len).map_err(|e| Error::io(path, e))?;
+            if count.len == 0 {
+                return Ok(file);
+            }
+            // SAFETY: the file was just created by this process (mode 0600) under a temp
+            // name, and it is not resized while mapped.
+            let mut map = unsafe { memmap2::MmapOptions::new().map_mut(&file) }
+                .map_err(|e| Error::io(path, e))?;
+            // Fault every page in with one call rather than one fault per page.
+            #[cfg(target_os = "linux")]
+            let _ = map.advise(memmap2::Advice::PopulateWrite);
+            let (_, again) = write_db(
+                super::sinks::SliceSink::new(&mut map),
+                path,
+                Keys::Sized(&placed.slots),
+                extras,
+            )?;
+            if again != holes {
+                return Err(Error::invalid(
+                    "restore: the db's layout changed between passes",
+                ));
+            }
+            super::placed::fill_slice(snap, placed, &holes, &mut map)?;
+            map.flush_async().map_err(|e| Error::io(path, e))?;
             Ok(file)
         }
     }

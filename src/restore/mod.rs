@@ -4,4 +4,5 @@
 pub mod db;
 pub mod member;
 pub mod placed;
+pub mod sinks;
 pub mod writeback;

@@ -1,9 +1,9 @@
 //! Restoring from a snapshot in memory that does not grow with it. The snapshot's record
 //! heads (revision, deletion flag, length) say where every record goes in the new db before
-//! any chunk is decoded: the key bucket is written with each value left as a hole, then the
-//! chunks are decoded on all cores, each straight into its records' holes in the file.
-//! Nothing but the heads and one chunk per thread is held, and nothing is written twice
-//! beyond the holes' zeros.
+//! any chunk is decoded: the db is laid out, its pages written into a map of the new file
+//! with each value left as a hole, then the chunks are decoded on all cores, each straight
+//! into its records' holes. Nothing but the heads and one chunk per thread is held, and no
+//! byte of the file is written twice.
 
 use crate::error::{Error, Result};
 use crate::etcd::Keyspace;
@@ -12,8 +12,6 @@ use crate::snapshot::Snapshot;
 use crate::snapshot::format::{Head, TOMBSTONE};
 use crate::snapshot::reader::parse_records;
 use rayon::prelude::*;
-use std::fs::File;
-use std::path::Path;
 
 /// One record of the key bucket by size: its revision, whether it is a deletion, and the
 /// length of its value.
@@ -162,30 +160,9 @@ thread_local! {
     static CHUNK: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Fills the holes `write_db` left in `file` (one per slot, in slot order) with the
-/// records of `snap`'s chunks, decoded on all cores, each checked against its head.
-pub fn fill(
-    snap: &Snapshot<'_>,
-    placed: &Placed,
-    holes: &[u64],
-    file: &File,
-    path: &Path,
-) -> Result<()> {
-    if placed.heads.is_empty() {
-        return Ok(());
-    }
-    // SAFETY: the file was created by this process (mode 0600) in a temp place no one
-    // else writes, and it is not resized while mapped.
-    let mut map =
-        unsafe { memmap2::MmapOptions::new().map_mut(file) }.map_err(|e| Error::io(path, e))?;
-    // Fault every page in with one call rather than one fault per page.
-    #[cfg(target_os = "linux")]
-    let _ = map.advise(memmap2::Advice::PopulateWrite);
-    fill_slice(snap, placed, holes, &mut map)?;
-    map.flush_async().map_err(|e| Error::io(path, e))
-}
-
-/// [`fill`] into the db's bytes in memory.
+/// Fills the holes `write_db` left in `out` (the db's bytes; one hole per slot, in slot
+/// order) with the records of `snap`'s chunks, decoded on all cores, each checked against
+/// its head.
 pub fn fill_slice(
     snap: &Snapshot<'_>,
     placed: &Placed,

@@ -546,34 +546,39 @@ impl<'a> Dec<'a, '_> {
         Ok(())
     }
 
-    /// Writes `varint(len)` before the bytes written since `start`.
-    fn prefix_len(&mut self, start: usize) -> Result<(), String> {
-        let n = self.len - start;
-        let mut l = [0u8; 10];
-        let k = varint_into(&mut l, n as u64);
-        self.room(k)?;
-        let end = self.len;
-        self.out.copy_within(start..end, start + k);
-        self.out[start..start + k].copy_from_slice(&l[..k]);
-        self.len += k;
-        Ok(())
+    /// Reserves room for a length varint before content about to be written: two bytes,
+    /// exact for 128..16384 (most objects and their larger parts), while the buffer has
+    /// room to spare, else one. Returns where, and how many bytes.
+    fn reserve_len(&mut self) -> Result<(usize, usize), String> {
+        // A reservation larger than its varint overshoots by one byte, and only where the
+        // content is under 128 bytes, so nested ones stay within this margin.
+        const SPARE: usize = 2 * (128 + MAX_DEPTH as usize);
+        let r = if self.out.len() - self.len >= SPARE {
+            2
+        } else {
+            1
+        };
+        let at = self.len;
+        self.room(r)?;
+        self.len += r;
+        Ok((at, r))
     }
 
-    /// Fills in the length of a message written after a one-byte placeholder at `at`,
-    /// moving the message when its length needs more than one byte.
-    fn fill_len(&mut self, at: usize) -> Result<(), String> {
-        let n = self.len - at - 1;
-        if n < 0x80 {
-            self.out[at] = n as u8;
-            return Ok(());
-        }
+    /// Writes the length of what was written after the `r` bytes reserved at `at`,
+    /// moving that content only when its varint takes another number of bytes.
+    fn put_len(&mut self, at: usize, r: usize) -> Result<(), String> {
+        let n = self.len - at - r;
         let mut l = [0u8; 10];
         let k = varint_into(&mut l, n as u64);
-        self.room(k - 1)?;
-        let end = self.len;
-        self.out.copy_within(at + 1..end, at + k);
+        if k != r {
+            if k > r {
+                self.room(k - r)?;
+            }
+            let end = self.len;
+            self.out.copy_within(at + r..end, at + k);
+            self.len = self.len + k - r;
+        }
         self.out[at..at + k].copy_from_slice(&l[..k]);
-        self.len += k - 1;
         Ok(())
     }
 
@@ -585,16 +590,17 @@ impl<'a> Dec<'a, '_> {
         let m = self.s.u8()?;
         match m {
             M_MSG | M_K8S => {
-                let at = self.len;
-                if with_len {
-                    self.push(&[0])?;
-                }
+                let reserved = if with_len {
+                    Some(self.reserve_len()?)
+                } else {
+                    None
+                };
                 if m == M_K8S {
                     self.push(K8S)?;
                 }
                 self.fields(path, depth + 1)?;
-                if with_len {
-                    self.fill_len(at)?;
+                if let Some((at, r)) = reserved {
+                    self.put_len(at, r)?;
                 }
             }
             M_MSG_LEN | M_K8S_LEN => {
@@ -751,10 +757,10 @@ pub fn decode_into(enc: &[u8], out: &mut [u8]) -> Result<(), String> {
         d.push(sub)?;
         let flags = d.s.u8()?;
         d.push(&[flags])?;
-        // The KeyValue, then its length before it in the record stream.
-        let len_at = d.len;
+        // The KeyValue, after room for its length in the record stream.
+        let (at, r) = d.reserve_len()?;
         d.payload(0, false, 0)?;
-        d.prefix_len(len_at)?;
+        d.put_len(at, r)?;
     }
     if d.v.pos != d.v.b.len() || d.cols.iter().any(|c| c.pos != c.b.len()) {
         return Err("columnar chunk: streams hold bytes no record used".into());
