@@ -174,18 +174,26 @@ pub fn write_db_into(
             // Fault every page in with one call rather than one fault per page.
             #[cfg(target_os = "linux")]
             let _ = map.advise(memmap2::Advice::PopulateWrite);
-            let (_, again) = write_db(
-                super::sinks::SliceSink::new(&mut map),
-                path,
-                Keys::Sized(&placed.slots),
-                extras,
-            )?;
+            // The pages and the values are disjoint bytes of the map (the writer skips
+            // every hole, the fill writes only inside them), so both are written at once.
+            let (base, len) = (map.as_mut_ptr() as usize, map.len());
+            let (pages, filled) = rayon::join(
+                || {
+                    // SAFETY: the map outlives the join; this sink writes only bytes
+                    // outside the holes.
+                    let sink = unsafe { super::sinks::PtrSink::new(base as *mut u8, len) };
+                    write_db(sink, path, Keys::Sized(&placed.slots), extras).map(|(_, h)| h)
+                },
+                // SAFETY: the map outlives the join; the fill writes only inside the holes.
+                || unsafe { super::placed::fill_raw(snap, placed, &holes, base as *mut u8, len) },
+            );
+            let again = pages?;
+            filled?;
             if again != holes {
                 return Err(Error::invalid(
                     "restore: the db's layout changed between passes",
                 ));
             }
-            super::placed::fill_slice(snap, placed, &holes, &mut map)?;
             map.flush_async().map_err(|e| Error::io(path, e))?;
             Ok(file)
         }

@@ -169,6 +169,23 @@ pub fn fill_slice(
     holes: &[u64],
     out: &mut [u8],
 ) -> Result<()> {
+    // SAFETY: `out` is borrowed mutably for the whole call.
+    unsafe { fill_raw(snap, placed, holes, out.as_mut_ptr(), out.len()) }
+}
+
+/// [`fill_slice`] through a pointer, so the db's pages can be written into the other bytes
+/// of the same buffer at the same time.
+///
+/// # Safety
+/// `base..base + len` must be valid for writes for the whole call, and nothing else may
+/// read or write the holes' bytes meanwhile (bytes outside the holes are never touched).
+pub unsafe fn fill_raw(
+    snap: &Snapshot<'_>,
+    placed: &Placed,
+    holes: &[u64],
+    base: *mut u8,
+    len: usize,
+) -> Result<()> {
     if holes.len() != placed.slots.len() {
         return Err(Error::invalid(format!(
             "restore: {} value holes for {} records",
@@ -176,7 +193,7 @@ pub fn fill_slice(
             placed.slots.len()
         )));
     }
-    let len = out.len() as u64;
+    let len = len as u64;
     // The writer lays values out in increasing, disjoint places inside the file; the
     // writes below rely on it, so it is checked rather than trusted.
     let mut end = 0u64;
@@ -195,7 +212,7 @@ pub fn fill_slice(
             dest[f as usize] = h;
         }
     }
-    let base = out.as_mut_ptr() as usize;
+    let base = base as usize;
     let mut starts = Vec::with_capacity(snap.index.len());
     let mut at = 0usize;
     for c in &snap.index {
@@ -243,8 +260,9 @@ pub fn fill_slice(
                     return Err(disagree(format!("record {j} disagrees with its head")));
                 }
                 let d = dest[starts[i] + j];
-                // SAFETY: `d..d + len` lies inside the map (checked above) and belongs to
-                // this record alone: holes are disjoint, and each record has one.
+                // SAFETY: `d..d + len` lies inside the buffer (checked above) and belongs
+                // to this record alone: holes are disjoint, each record has one, and the
+                // caller leaves them to this function.
                 unsafe {
                     std::ptr::copy_nonoverlapping(
                         r.kv.as_ptr(),

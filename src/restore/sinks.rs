@@ -37,26 +37,33 @@ impl Seek for Counter {
     }
 }
 
-/// Writes into `buf` (a map of the output file) at a position; never past its end.
-pub struct SliceSink<'a> {
-    pub buf: &'a mut [u8],
+/// Writes into a buffer (a map of the output file) at a position, never past its end,
+/// touching only the bytes written: what a seek skips is left to others.
+pub struct PtrSink {
+    base: *mut u8,
+    len: usize,
     pos: u64,
 }
 
-impl<'a> SliceSink<'a> {
-    pub fn new(buf: &'a mut [u8]) -> Self {
-        SliceSink { buf, pos: 0 }
+impl PtrSink {
+    /// # Safety
+    /// `base..base + len` must be valid for writes while the sink is used, and the bytes
+    /// it is asked to write must not be read or written by anyone else meanwhile.
+    pub unsafe fn new(base: *mut u8, len: usize) -> Self {
+        PtrSink { base, len, pos: 0 }
     }
 }
 
-impl Write for SliceSink<'_> {
+impl Write for PtrSink {
     fn write(&mut self, b: &[u8]) -> Result<usize> {
         let at = self.pos as usize;
         let end = at
             .checked_add(b.len())
-            .filter(|&e| e <= self.buf.len())
+            .filter(|&e| e <= self.len)
             .ok_or_else(|| Error::new(ErrorKind::WriteZero, "write past the laid-out end"))?;
-        self.buf[at..end].copy_from_slice(b);
+        // SAFETY: `at..end` is inside the buffer (checked above); `new`'s contract makes
+        // these bytes this sink's alone.
+        unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), self.base.add(at), b.len()) };
         self.pos = end as u64;
         Ok(b.len())
     }
@@ -65,9 +72,9 @@ impl Write for SliceSink<'_> {
     }
 }
 
-impl Seek for SliceSink<'_> {
+impl Seek for PtrSink {
     fn seek(&mut self, to: SeekFrom) -> Result<u64> {
-        self.pos = seek_to(self.pos, self.buf.len() as u64, to)?;
+        self.pos = seek_to(self.pos, self.len as u64, to)?;
         Ok(self.pos)
     }
 }
