@@ -307,29 +307,22 @@ fn restore_by_heads_equals_restore_by_keyspace() {
             vec!["--mark-compacted"],
         ] {
             let name = format!("{src}-{mode}-{}", opts.len());
-            let (a, b) = (
-                tmp.path().join(format!("{name}-a")),
-                tmp.path().join(format!("{name}-b")),
-            );
-            for (out, filter) in [(&a, None), (&b, Some(""))] {
-                let mut args = vec!["restore", s, "--db-out", out.to_str().unwrap()];
-                args.extend(opts.iter().copied());
-                args.extend(filter.map(|p| ["--prefix", p]).into_iter().flatten());
-                let said = json_lines(&ok(&args));
-                assert!(said[0]["revisions"].as_u64().unwrap() > 0, "{said:?}");
-            }
+            // Restores by heads and by keyspace (`--prefix ""`) into `{name}-{tag}-a/-b`.
+            let both = |flag: &str, tag: &str| {
+                let outs = ["a", "b"].map(|x| tmp.path().join(format!("{name}-{tag}-{x}")));
+                for (out, filter) in outs.iter().zip([None, Some("")]) {
+                    let mut args = vec!["restore", s, flag, out.to_str().unwrap()];
+                    args.extend(opts.iter().copied());
+                    args.extend(filter.map(|p| ["--prefix", p]).into_iter().flatten());
+                    let said = json_lines(&ok(&args));
+                    assert!(said[0]["revisions"].as_u64().unwrap() > 0, "{said:?}");
+                }
+                outs
+            };
+            let [a, b] = both("--db-out", "db");
             let (da, db) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
             assert!(da == db, "{name}: db files differ");
-            let (ma, mb) = (
-                tmp.path().join(format!("{name}-ma")),
-                tmp.path().join(format!("{name}-mb")),
-            );
-            for (out, filter) in [(&ma, None), (&mb, Some(""))] {
-                let mut args = vec!["restore", s, "--data-dir", out.to_str().unwrap()];
-                args.extend(opts.iter().copied());
-                args.extend(filter.map(|p| ["--prefix", p]).into_iter().flatten());
-                ok(&args);
-            }
+            let [ma, mb] = both("--data-dir", "member");
             let (da, db) = (
                 std::fs::read(ma.join("member/snap/db")).unwrap(),
                 std::fs::read(mb.join("member/snap/db")).unwrap(),

@@ -343,25 +343,22 @@ mod tests {
                 )
             })
             .collect();
+        type Cw = BoltWriter<std::io::Cursor<Vec<u8>>>;
+        // An empty bucket, then the root over "big" (root page `b1`) and it.
+        let finish = |mut w: Cw, b1: u64| {
+            let b2 = w
+                .write_tree(Vec::<(Vec<u8>, Vec<u8>, bool)>::new())
+                .unwrap();
+            let root = w
+                .write_tree(vec![
+                    (b"big".to_vec(), Cw::bucket_value(b1), true),
+                    (b"empty".to_vec(), Cw::bucket_value(b2), true),
+                ])
+                .unwrap();
+            w.finish(root).unwrap().into_inner()
+        };
         let b1 = w.write_tree(big.clone()).unwrap();
-        let b2 = w
-            .write_tree(Vec::<(Vec<u8>, Vec<u8>, bool)>::new())
-            .unwrap();
-        let root = w
-            .write_tree(vec![
-                (
-                    b"big".to_vec(),
-                    BoltWriter::<std::io::Cursor<Vec<u8>>>::bucket_value(b1),
-                    true,
-                ),
-                (
-                    b"empty".to_vec(),
-                    BoltWriter::<std::io::Cursor<Vec<u8>>>::bucket_value(b2),
-                    true,
-                ),
-            ])
-            .unwrap();
-        let bytes = w.finish(root).unwrap().into_inner();
+        let bytes = finish(w, b1);
         let name: crate::error::FileName = std::sync::Arc::from(Path::new("t.db"));
         let db = Db::open(&bytes, &name).unwrap();
         let r = check(&db);
@@ -384,24 +381,7 @@ mod tests {
             .unwrap();
         assert_eq!(h1, b1);
         assert_eq!(holes.len(), big.len());
-        let h2 = w
-            .write_tree(Vec::<(Vec<u8>, Vec<u8>, bool)>::new())
-            .unwrap();
-        let root2 = w
-            .write_tree(vec![
-                (
-                    b"big".to_vec(),
-                    BoltWriter::<std::io::Cursor<Vec<u8>>>::bucket_value(h1),
-                    true,
-                ),
-                (
-                    b"empty".to_vec(),
-                    BoltWriter::<std::io::Cursor<Vec<u8>>>::bucket_value(h2),
-                    true,
-                ),
-            ])
-            .unwrap();
-        let mut filled = w.finish(root2).unwrap().into_inner();
+        let mut filled = finish(w, h1);
         for ((_, v, _), &at) in big.iter().zip(&holes) {
             let at = at as usize;
             assert!(filled[at..at + v.len()].iter().all(|&b| b == 0));
