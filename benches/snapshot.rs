@@ -97,31 +97,41 @@ fn bench(c: &mut Criterion) {
             .len()
         })
     });
-    // Restore as the CLI does it: laid out from the record heads, then every chunk decoded
-    // straight into its place in the file (in /dev/shm where there is one, so the figure is
-    // reshift's work and the page cache's, not the disk's).
+    // Restore as the CLI does it: a member dir, its db laid out from the record heads, then
+    // every chunk decoded straight into its place in the file (in /dev/shm where there is
+    // one, so the figure is reshift's work and the page cache's, not the disk's).
     let dir = if Path::new("/dev/shm").is_dir() {
         PathBuf::from("/dev/shm")
     } else {
         std::env::temp_dir()
     };
-    let target = dir.join(format!("reshift-bench-restore-{}.db", std::process::id()));
-    g.bench_function("restore_db_file_placed", |b| {
+    let target = dir.join(format!("reshift-bench-restore-{}", std::process::id()));
+    let cluster = reshift::restore::member::Cluster::new(
+        "default",
+        None,
+        "http://localhost:2380",
+        "etcd-cluster",
+    )
+    .unwrap();
+    g.bench_function("restore_member_dir_placed", |b| {
         b.iter(|| {
             let s = Snapshot::open(&bytes, &name).unwrap();
             let placed = reshift::restore::placed::plan(&s, 0, false)
                 .unwrap()
                 .unwrap();
-            let ex = s.extras().unwrap();
-            let n = reshift::restore::db::write_db_file(
+            let mut ex = s.extras().unwrap();
+            let leases =
+                reshift::etcd::lease::read_leases(&reshift::etcd::buckets::Extras(ex.clone()))
+                    .unwrap();
+            extras::override_from(&mut ex, &placed.ks, &leases);
+            reshift::restore::member::write_member_dir(
                 &target,
                 reshift::restore::db::Source::Snapshot(&s, &placed),
-                &ex,
-                true,
+                ex,
+                &cluster,
             )
             .unwrap();
-            std::fs::remove_file(&target).unwrap();
-            n
+            std::fs::remove_dir_all(&target).unwrap();
         })
     });
     g.finish();
