@@ -5,7 +5,9 @@
 //! Kubernetes-shaped objects (default 10000, about 110 MB of db) with updates, deletes and
 //! a compaction, or for `Kind::Killed` an etcd killed mid-write so the WAL holds what the db
 //! has not applied — made once and kept under `target/bench-data/`; else, with no etcd
-//! installed, the bundled testdata (said loudly on stderr).
+//! installed, the bundled testdata (said loudly on stderr). `cargo test` runs each bench
+//! once as a smoke test (criterion's test mode, without `--bench`): on the bundled testdata,
+//! so tests do not wait for an etcd to be filled.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,6 +32,9 @@ pub fn data_dir(kind: Kind) -> PathBuf {
         Kind::Clean => "testdata/clean",
         Kind::Killed => "testdata/killed",
     });
+    if !std::env::args().any(|a| a == "--bench") {
+        return fallback;
+    }
     let objects: u64 = std::env::var("RESHIFT_BENCH_OBJECTS")
         .ok()
         .and_then(|v| v.parse().ok())
