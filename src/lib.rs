@@ -16,6 +16,7 @@ pub mod pb;
 pub mod restore;
 pub mod snapshot;
 pub mod source;
+pub mod space;
 pub mod wal;
 pub mod wire;
 

@@ -424,3 +424,77 @@ fn version_2_files_read_and_restore_like_version_3() {
     ]);
     assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap());
 }
+
+/// A tmpfs of `size` mounted on a temp dir for the test's life; `None` (said loudly) where
+/// this process may not mount.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let o = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output();
+        match o {
+            Ok(o) if o.status.success() => Some(SmallDisk { dir }),
+            _ => {
+                eprintln!(
+                    "\n!!!!!!!! SKIPPED full-disk test: this process may not mount a tmpfs !!!!!!!!\n"
+                );
+                None
+            }
+        }
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// Restores write the new db through a map; on a disk too small for it they fail with a
+/// one-line error and leave nothing behind (a store into a map the disk cannot back would
+/// kill the process with SIGBUS instead), and spilled records fall back to the heap.
+#[test]
+fn a_full_disk_is_an_error_not_a_crash() {
+    let Some(disk) = SmallDisk::mount("256k") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("h.rsnap");
+    snap(&testdata("clean"), &f, &["--history"]);
+    let s = f.to_str().unwrap();
+    let d = disk.dir.path();
+    for args in [
+        vec!["restore", s, "--data-dir", d.join("m").to_str().unwrap()],
+        vec!["restore", s, "--db-out", d.join("x.db").to_str().unwrap()],
+    ]
+    .iter()
+    .map(|a| a.iter().map(|x| x.to_string()).collect::<Vec<_>>())
+    {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, _, err) = run(&args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains("No space left"), "{err}");
+        assert_eq!(
+            std::fs::read_dir(d).unwrap().count(),
+            0,
+            "{args:?} left files"
+        );
+    }
+    let o = reshift()
+        .args(["ls", s, "-o", "json"])
+        .env("RESHIFT_SPILL", "1")
+        .env("TMPDIR", d)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.stdout, ok(&["ls", s, "-o", "json"]));
+}

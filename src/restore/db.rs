@@ -163,7 +163,8 @@ pub fn write_db_into(
                 Keys::Sized(&placed.slots),
                 extras,
             )?;
-            file.set_len(count.len).map_err(|e| Error::io(path, e))?;
+            // Blocks first: a full disk is an error here, not a SIGBUS in the map.
+            crate::space::allocate(&file, count.len).map_err(|e| Error::io(path, e))?;
             if count.len == 0 {
                 return Ok(file);
             }

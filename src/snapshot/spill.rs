@@ -68,7 +68,9 @@ fn spill(len: usize) -> Option<MmapMut> {
     let file = o.open(&path).ok()?;
     // Unlinked at once: nothing is left behind, whatever happens next.
     let _ = std::fs::remove_file(&path);
-    file.set_len(len as u64).ok()?;
+    // Blocks first: where the temp dir cannot hold the records, the heap is used instead
+    // of a map that would fault with SIGBUS.
+    crate::space::allocate(&file, len as u64).ok()?;
     // SAFETY: the file was created by this process with mode 0600 and is already
     // unlinked, so no other process can open, map or truncate it.
     let m = unsafe { MmapOptions::new().len(len).map_mut(&file) }.ok()?;
