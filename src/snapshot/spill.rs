@@ -3,7 +3,9 @@
 //! heap when they are small, otherwise in a private, already-unlinked temp file mapped
 //! into memory, so the pages are file-backed and the kernel can write them out under
 //! memory pressure instead of the process's anonymous memory growing with the snapshot.
-//! `RESHIFT_SPILL=1` spills any size, `RESHIFT_SPILL=0` never. (An unfiltered restore
+//! `RESHIFT_SPILL=1` spills any size, `RESHIFT_SPILL=0` never. The file is made in the temp
+//! dir (`TMPDIR`): on a tmpfs its pages stay in memory; where it cannot hold the records,
+//! the heap is used. (An unfiltered restore
 //! needs neither: it decodes each chunk straight into the new db, see
 //! [`crate::restore::placed`].)
 
