@@ -498,3 +498,85 @@ fn a_full_disk_is_an_error_not_a_crash() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(o.stdout, ok(&["ls", s, "-o", "json"]));
 }
+
+/// A heads section that is intact (its checksums agree) but says something else than the
+/// records — here one record's sub revision — is caught by `check`, which names the chunk,
+/// and by restore, which fails without leaving anything behind.
+#[test]
+fn heads_that_disagree_with_their_records_are_caught() {
+    use reshift::snapshot::format::*;
+    use reshift::snapshot::reader::decompress_section;
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("g.rsnap");
+    snap(&testdata("clean"), &good, &[]);
+    let b = std::fs::read(&good).unwrap();
+    let name: reshift::error::FileName = std::sync::Arc::from(good.as_path());
+    let s = reshift::snapshot::Snapshot::open(&b, &name).unwrap();
+    let place = s.heads_place.expect("a version 3 file has heads");
+    let t = s.trailer;
+    let n: u64 = s.index.iter().map(|c| c.records).sum();
+    let raw = decompress_section(
+        &b[place.offset as usize..(place.offset + place.len) as usize],
+        1 << 30,
+    )
+    .unwrap();
+    let mut heads = Vec::new();
+    decode_heads(&raw, n, &mut heads).unwrap();
+    // The first chunk's last record, one sub revision on: same length, other revision.
+    let j = s.index[0].records as usize - 1;
+    assert!(heads[j].sub < 100);
+    heads[j].sub += 1;
+    let mut changed = Vec::new();
+    for h in &heads {
+        put_head(&mut changed, h.main, h.sub, h.flags, h.len);
+    }
+    // Rebuild the file around the changed heads, every checksum made to agree.
+    let frame = zstd::bulk::compress(&changed, 1).unwrap();
+    let mut out = b[..place.offset as usize].to_vec();
+    let heads_at = out.len() as u64;
+    out.extend_from_slice(&frame);
+    let index = encode_index(
+        &s.index,
+        Some(HeadsPlace {
+            offset: heads_at,
+            len: frame.len() as u64,
+            crc: crc32c::crc32c(&frame),
+        }),
+    );
+    let index = zstd::bulk::compress(&index, 1).unwrap();
+    let index_at = out.len() as u64;
+    out.extend_from_slice(&index);
+    let extras_at = out.len() as u64;
+    out.extend_from_slice(&b[t.extras_offset as usize..(t.extras_offset + t.extras_len) as usize]);
+    let dicts_at = out.len() as u64;
+    out.extend_from_slice(&b[t.dicts_offset as usize..(t.dicts_offset + t.dicts_len) as usize]);
+    let trailer = encode_trailer(&Trailer {
+        index_offset: index_at,
+        index_len: index.len() as u64,
+        extras_offset: extras_at,
+        extras_len: t.extras_len,
+        dicts_offset: dicts_at,
+        dicts_len: t.dicts_len,
+        file_crc: crc32c::crc32c(&out),
+    });
+    out.extend_from_slice(&trailer);
+    let bad = tmp.path().join("bad.rsnap");
+    std::fs::write(&bad, &out).unwrap();
+    let (code, said, _) = run(&["check", bad.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&said);
+    assert_eq!(code, 1, "{said}");
+    assert!(
+        said.contains("chunk 0 ") && said.contains("disagree with their heads"),
+        "{said}"
+    );
+    let db = tmp.path().join("x.db");
+    let (code, _, err) = run(&[
+        "restore",
+        bad.to_str().unwrap(),
+        "--db-out",
+        db.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("disagrees with its head"), "{err}");
+    assert!(!db.exists());
+}

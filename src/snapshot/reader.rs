@@ -553,6 +553,24 @@ impl<'a> Snapshot<'a> {
         if crc32c::crc32c(&self.bytes[..tstart]) != self.trailer.file_crc {
             out.findings.push("whole-file checksum mismatch".into());
         }
+        // Each chunk is also compared with its records' heads (version 3).
+        let heads = match self.heads() {
+            Ok(h) => h,
+            Err(e) => {
+                out.findings.push(e.to_string());
+                None
+            }
+        };
+        let mut at = 0usize;
+        let starts: Vec<usize> = self
+            .index
+            .iter()
+            .map(|c| {
+                let s = at;
+                at = at.saturating_add(c.records as usize);
+                s
+            })
+            .collect();
         let results: Vec<std::result::Result<u64, String>> = (0..self.index.len())
             .into_par_iter()
             .map(|i| {
@@ -560,6 +578,23 @@ impl<'a> Snapshot<'a> {
                 let c = &self.index[i];
                 let recs = parse_records(&raw)
                     .map_err(|e| format!("chunk {i} ({}): records: {e}", c.group))?;
+                if let Some(heads) = &heads {
+                    let mine = heads.get(starts[i]..starts[i].saturating_add(recs.len()));
+                    let same = mine.is_some_and(|mine| {
+                        recs.iter().zip(mine).all(|(r, h)| {
+                            h.main == r.rev.main as u64
+                                && h.sub == r.rev.sub as u64
+                                && (h.flags & TOMBSTONE != 0) == r.tombstone
+                                && h.len == r.kv.len() as u64
+                        })
+                    });
+                    if !same {
+                        return Err(format!(
+                            "chunk {i} ({}): records disagree with their heads",
+                            c.group
+                        ));
+                    }
+                }
                 let keys: Vec<&[u8]> = recs
                     .iter()
                     .map(|r| {
@@ -599,46 +634,6 @@ impl<'a> Snapshot<'a> {
         if let Err(e) = self.extras() {
             out.findings.push(e.to_string());
         }
-        match self.heads() {
-            Err(e) => out.findings.push(e.to_string()),
-            Ok(None) => {}
-            Ok(Some(heads)) => {
-                if let Some(f) = self.heads_disagree(&heads) {
-                    out.findings.push(f);
-                }
-            }
-        }
         out
-    }
-
-    /// The first chunk whose records differ from `heads` (revision, flags, length), named.
-    fn heads_disagree(&self, heads: &[Head]) -> Option<String> {
-        let mut at = 0usize;
-        let starts: Vec<usize> = self
-            .index
-            .iter()
-            .map(|c| {
-                let s = at;
-                at += c.records as usize;
-                s
-            })
-            .collect();
-        (0..self.index.len()).into_par_iter().find_map_first(|i| {
-            let raw = self.chunk(i).ok()?;
-            let recs = parse_records(&raw).ok()?;
-            let mine = heads.get(starts[i]..starts[i] + recs.len())?;
-            let same = recs.iter().zip(mine).all(|(r, h)| {
-                h.main == r.rev.main as u64
-                    && h.sub == r.rev.sub as u64
-                    && (h.flags & TOMBSTONE != 0) == r.tombstone
-                    && h.len == r.kv.len() as u64
-            });
-            (!same || mine.len() != recs.len()).then(|| {
-                format!(
-                    "chunk {i} ({}): records disagree with their heads",
-                    self.index[i].group
-                )
-            })
-        })
     }
 }
