@@ -127,8 +127,7 @@ fn stream_len(h: &Head) -> u64 {
 /// hold (64 times its size), every chunk is decoded and checked first, so a crafted file
 /// cannot make restore write a huge db of zeros before the lie is found.
 fn check_heads(snap: &Snapshot<'_>, heads: &[Head]) -> Result<()> {
-    let mut at = 0usize;
-    for (i, c) in snap.index.iter().enumerate() {
+    for (i, (c, at)) in snap.index.iter().zip(snap.record_starts()).enumerate() {
         let mine = heads.get(at..at.saturating_add(c.records as usize));
         let sum = mine.map(|m| m.iter().map(stream_len).sum::<u64>());
         if sum != Some(c.raw_len) {
@@ -141,7 +140,6 @@ fn check_heads(snap: &Snapshot<'_>, heads: &[Head]) -> Result<()> {
                 ),
             ));
         }
-        at += c.records as usize;
     }
     let total: u64 = snap.index.iter().map(|c| c.raw_len).sum();
     if total > (snap.bytes.len() as u64).saturating_mul(64) {
@@ -213,12 +211,9 @@ pub unsafe fn fill_raw(
         }
     }
     let base = base as usize;
-    let mut starts = Vec::with_capacity(snap.index.len());
-    let mut at = 0usize;
-    for c in &snap.index {
-        starts.push(at);
-        at += c.records as usize;
-    }
+    let starts = snap.record_starts();
+    let at = (starts.last().zip(snap.index.last()))
+        .map_or(0, |(s, c)| s.saturating_add(c.records as usize));
     if at != placed.heads.len() {
         return Err(Error::corrupt(
             snap.file,
@@ -251,12 +246,7 @@ pub unsafe fn fill_raw(
                 )));
             }
             for (j, r) in recs.iter().enumerate() {
-                let h = &placed.heads[starts[i] + j];
-                if h.main != r.rev.main as u64
-                    || h.sub != r.rev.sub as u64
-                    || (h.flags & TOMBSTONE != 0) != r.tombstone
-                    || h.len != r.kv.len() as u64
-                {
+                if !r.agrees_with(&placed.heads[starts[i] + j]) {
                     return Err(disagree(format!("record {j} disagrees with its head")));
                 }
                 let d = dest[starts[i] + j];

@@ -1,6 +1,6 @@
 //! A snapshot as the read commands see it: its records as a keyspace.
 
-use super::reader::{Snapshot, parse_records};
+use super::reader::Snapshot;
 use crate::error::{Error, Result};
 use crate::etcd::KeyValueRef;
 use crate::etcd::keyspace::{Keyspace, RevRecord};
@@ -11,10 +11,7 @@ use crate::etcd::meta::EtcdMeta;
 pub fn keyspace<'c, C: AsRef<[u8]>>(snap: &Snapshot<'_>, chunks: &'c [C]) -> Result<Keyspace<'c>> {
     let mut records = Vec::new();
     for (i, raw) in chunks.iter().enumerate() {
-        let recs = parse_records(raw.as_ref()).map_err(|e| {
-            Error::corrupt(snap.file, snap.index[i].offset, format!("chunk {i}: {e}"))
-        })?;
-        for r in recs {
+        for r in snap.records_of(i, raw.as_ref())? {
             let key = KeyValueRef::decode(r.kv)
                 .map_err(|e| {
                     Error::corrupt(

@@ -41,6 +41,23 @@ pub struct Record<'c> {
     pub kv: &'c [u8],
 }
 
+impl<'c> Record<'c> {
+    /// The record's key; empty when its KeyValue does not decode.
+    pub fn key(&self) -> &'c [u8] {
+        crate::etcd::KeyValueRef::decode(self.kv)
+            .map(|k| k.key)
+            .unwrap_or_default()
+    }
+
+    /// Whether the record is what `h` says it is: revision, deletion flag and length.
+    pub fn agrees_with(&self, h: &Head) -> bool {
+        h.main == self.rev.main as u64
+            && h.sub == self.rev.sub as u64
+            && (h.flags & TOMBSTONE != 0) == self.tombstone
+            && h.len == self.kv.len() as u64
+    }
+}
+
 /// Decompresses one zstd frame whose header must declare its size, at most `limit` (and
 /// exactly `expect` when given), allocating only that size — never a size the input
 /// merely claims elsewhere.
@@ -397,6 +414,26 @@ impl<'a> Snapshot<'a> {
             })
     }
 
+    /// Chunk `i`'s records, parsed from its decompressed bytes `raw`.
+    pub fn records_of<'r>(&self, i: usize, raw: &'r [u8]) -> Result<Vec<Record<'r>>> {
+        parse_records(raw)
+            .map_err(|e| Error::corrupt(self.file, self.index[i].offset, format!("chunk {i}: {e}")))
+    }
+
+    /// Where each chunk's records begin among all the file's records (as the index counts
+    /// them), the order the heads are in.
+    pub fn record_starts(&self) -> Vec<usize> {
+        let mut at = 0usize;
+        self.index
+            .iter()
+            .map(|c| {
+                let s = at;
+                at = at.saturating_add(c.records as usize);
+                s
+            })
+            .collect()
+    }
+
     /// Indices of the chunks that can hold `key`.
     pub fn chunks_for(&self, key: &[u8]) -> std::ops::Range<usize> {
         let lo = self.index.partition_point(|c| c.last_key.as_slice() < key);
@@ -413,14 +450,8 @@ impl<'a> Snapshot<'a> {
         let mut best: Option<(Revision, bool, Vec<u8>)> = None;
         for i in self.chunks_for(key) {
             let raw = self.chunk(i)?;
-            let recs = parse_records(&raw).map_err(|e| {
-                Error::corrupt(self.file, self.index[i].offset, format!("chunk {i}: {e}"))
-            })?;
-            for r in recs {
-                let k = crate::etcd::KeyValueRef::decode(r.kv)
-                    .map(|k| k.key)
-                    .unwrap_or_default();
-                if k == key && r.rev.main <= at && best.as_ref().is_none_or(|b| b.0 < r.rev) {
+            for r in self.records_of(i, &raw)? {
+                if r.key() == key && r.rev.main <= at && best.as_ref().is_none_or(|b| b.0 < r.rev) {
                     best = Some((r.rev, r.tombstone, r.kv.to_vec()));
                 }
             }
@@ -473,13 +504,8 @@ impl<'a> Snapshot<'a> {
             let raws: Vec<Result<Vec<u8>>> = win.par_iter().map(|&i| self.chunk(i)).collect();
             for (&i, raw) in win.iter().zip(raws) {
                 let raw = raw?;
-                let recs = parse_records(&raw).map_err(|e| {
-                    Error::corrupt(self.file, self.index[i].offset, format!("chunk {i}: {e}"))
-                })?;
-                for r in recs {
-                    let k = crate::etcd::KeyValueRef::decode(r.kv)
-                        .map(|k| k.key)
-                        .unwrap_or_default();
+                for r in self.records_of(i, &raw)? {
+                    let k = r.key();
                     if !k.starts_with(prefix) {
                         continue;
                     }
@@ -561,16 +587,7 @@ impl<'a> Snapshot<'a> {
                 None
             }
         };
-        let mut at = 0usize;
-        let starts: Vec<usize> = self
-            .index
-            .iter()
-            .map(|c| {
-                let s = at;
-                at = at.saturating_add(c.records as usize);
-                s
-            })
-            .collect();
+        let starts = self.record_starts();
         let results: Vec<std::result::Result<u64, String>> = (0..self.index.len())
             .into_par_iter()
             .map(|i| {
@@ -580,14 +597,8 @@ impl<'a> Snapshot<'a> {
                     .map_err(|e| format!("chunk {i} ({}): records: {e}", c.group))?;
                 if let Some(heads) = &heads {
                     let mine = heads.get(starts[i]..starts[i].saturating_add(recs.len()));
-                    let same = mine.is_some_and(|mine| {
-                        recs.iter().zip(mine).all(|(r, h)| {
-                            h.main == r.rev.main as u64
-                                && h.sub == r.rev.sub as u64
-                                && (h.flags & TOMBSTONE != 0) == r.tombstone
-                                && h.len == r.kv.len() as u64
-                        })
-                    });
+                    let same = mine
+                        .is_some_and(|mine| recs.iter().zip(mine).all(|(r, h)| r.agrees_with(h)));
                     if !same {
                         return Err(format!(
                             "chunk {i} ({}): records disagree with their heads",
@@ -595,14 +606,7 @@ impl<'a> Snapshot<'a> {
                         ));
                     }
                 }
-                let keys: Vec<&[u8]> = recs
-                    .iter()
-                    .map(|r| {
-                        crate::etcd::KeyValueRef::decode(r.kv)
-                            .map(|k| k.key)
-                            .unwrap_or_default()
-                    })
-                    .collect();
+                let keys: Vec<&[u8]> = recs.iter().map(Record::key).collect();
                 if recs.len() as u64 != c.records
                     || keys.first() != Some(&c.first_key.as_slice())
                     || keys.last() != Some(&c.last_key.as_slice())
