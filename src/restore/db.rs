@@ -163,18 +163,14 @@ pub fn write_db_into(
                 Keys::Sized(&placed.slots),
                 extras,
             )?;
-            // Blocks first: a full disk is an error here, not a SIGBUS in the map.
-            crate::space::allocate(&file, count.len).map_err(|e| Error::io(path, e))?;
             if count.len == 0 {
                 return Ok(file);
             }
+            // A full disk is an error here, not a SIGBUS in the map.
             // SAFETY: the file was just created by this process (mode 0600) under a temp
             // name, and it is not resized while mapped.
-            let mut map = unsafe { memmap2::MmapOptions::new().map_mut(&file) }
+            let mut map = unsafe { crate::space::map_new(&file, count.len) }
                 .map_err(|e| Error::io(path, e))?;
-            // Fault every page in with one call rather than one fault per page.
-            #[cfg(target_os = "linux")]
-            let _ = map.advise(memmap2::Advice::PopulateWrite);
             // The pages and the values are disjoint bytes of the map (the writer skips
             // every hole, the fill writes only inside them), so both are written at once.
             let (base, len) = (map.as_mut_ptr() as usize, map.len());

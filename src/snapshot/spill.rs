@@ -9,7 +9,7 @@
 //! needs neither: it decodes each chunk straight into the new db, see
 //! [`crate::restore::placed`].)
 
-use memmap2::{MmapMut, MmapOptions};
+use memmap2::MmapMut;
 use std::ops::{Deref, DerefMut};
 
 /// Buffers smaller than this stay on the heap unless `RESHIFT_SPILL=1`.
@@ -70,18 +70,10 @@ fn spill(len: usize) -> Option<MmapMut> {
     let file = o.open(&path).ok()?;
     // Unlinked at once: nothing is left behind, whatever happens next.
     let _ = std::fs::remove_file(&path);
-    // Blocks first: where the temp dir cannot hold the records, the heap is used instead
-    // of a map that would fault with SIGBUS.
-    crate::space::allocate(&file, len as u64).ok()?;
+    // Where the temp dir cannot hold the records, the heap is used instead.
     // SAFETY: the file was created by this process with mode 0600 and is already
     // unlinked, so no other process can open, map or truncate it.
-    let m = unsafe { MmapOptions::new().len(len).map_mut(&file) }.ok()?;
-    // Fault every page in with one call: touching them one at a time costs a fault
-    // each, which made spilled reads several times slower than the heap. Kernels before
-    // 5.14 refuse the advice, and the pages are then faulted in as they are written.
-    #[cfg(target_os = "linux")]
-    let _ = m.advise(memmap2::Advice::PopulateWrite);
-    Some(m)
+    unsafe { crate::space::map_new(&file, len as u64) }.ok()
 }
 
 #[cfg(test)]
@@ -90,16 +82,15 @@ mod tests {
 
     #[test]
     fn spilled_buffer_is_zeroed_writable_and_leaves_no_file() {
-        let before: Vec<_> = std::fs::read_dir(std::env::temp_dir())
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with(".reshift-records-")
-            })
-            .map(|e| e.file_name())
-            .collect();
+        let spill_files = || -> Vec<_> {
+            std::fs::read_dir(std::env::temp_dir())
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name())
+                .filter(|n| n.to_string_lossy().starts_with(".reshift-records-"))
+                .collect()
+        };
+        let before = spill_files();
         let mut m = spill(1 << 20).expect("the temp dir takes a file");
         assert!(m.iter().all(|&b| b == 0));
         m[12345] = 7;
@@ -107,16 +98,7 @@ mod tests {
         let mut r = Records::Spilled(m);
         r[1] = 9;
         assert_eq!(&r[..2], &[0, 9]);
-        let after: Vec<_> = std::fs::read_dir(std::env::temp_dir())
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with(".reshift-records-")
-            })
-            .map(|e| e.file_name())
-            .collect();
+        let after = spill_files();
         assert_eq!(before, after, "the spill file is unlinked at once");
         assert!(matches!(buffer(10), Records::Heap(_)));
     }
