@@ -48,12 +48,16 @@ fn meta(c: &mut Criterion) {
         })
     });
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/k8s-api-testdata/HEAD");
-    if let Ok(rd) = std::fs::read_dir(&dir) {
-        let fixtures: Vec<Vec<u8>> = rd
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "pb"))
-            .map(|p| std::fs::read(p).unwrap())
-            .collect();
+    // Kubernetes' fixtures, read once for both groups (none where ../shared is missing).
+    let fixtures: Vec<Vec<u8>> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "pb"))
+                .map(|p| std::fs::read(p).unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    if !fixtures.is_empty() {
         g.throughput(Throughput::Elements(fixtures.len() as u64));
         g.bench_function("fixtures_one_core_objects", |b| {
             b.iter(|| {
@@ -80,12 +84,7 @@ fn meta(c: &mut Criterion) {
     g.bench_function("all_live_objects_parallel_bytes", |b| {
         b.iter(|| decode_all(&kvs, |_, v| v.ok().map(|t| t.len())).len())
     });
-    if let Ok(rd) = std::fs::read_dir(&dir) {
-        let fixtures: Vec<Vec<u8>> = rd
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "pb"))
-            .map(|p| std::fs::read(p).unwrap())
-            .collect();
+    if !fixtures.is_empty() {
         let fb: usize = fixtures.iter().map(Vec::len).sum();
         g.throughput(Throughput::Bytes(fb as u64));
         g.bench_function("fixtures_one_core_bytes", |b| {

@@ -85,10 +85,10 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     if a.bump_revision > i64::MAX as u64 / 2 {
         return Err(Error::invalid("--bump-revision is too large"));
     }
-    if a.input.open()?.kind == crate::source::SourceKind::ReshiftSnapshot && !filtered {
+    let src = a.input.open()?;
+    if src.kind == crate::source::SourceKind::ReshiftSnapshot && !filtered {
         // Straight from the chunks into the new db, in flat memory, when the snapshot
         // carries its records' heads (format 3).
-        let src = a.input.open()?;
         let snap = src.snapshot()?;
         if let Some(placed) =
             crate::restore::placed::plan(&snap, a.bump_revision as i64, a.mark_compacted)?
