@@ -45,7 +45,15 @@ impl Input {
     /// Opens the input, builds its keyspace, replays the WAL onto it unless `--no-wal`,
     /// warns on stderr about a torn or damaged WAL, and hands the result to `f`.
     pub fn with_keyspace<R>(&self, f: impl FnOnce(&Opened<'_>) -> Result<R>) -> Result<R> {
-        let src = self.open()?;
+        self.keyspace_of(self.open()?, f)
+    }
+
+    /// [`Input::with_keyspace`] for a source already opened.
+    pub fn keyspace_of<R>(
+        &self,
+        src: Source,
+        f: impl FnOnce(&Opened<'_>) -> Result<R>,
+    ) -> Result<R> {
         if src.kind == SourceKind::ReshiftSnapshot {
             let snap = src.snapshot()?;
             let (flat, ranges) = snap.all_chunks_flat()?;

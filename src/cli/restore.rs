@@ -106,7 +106,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
             );
         }
     }
-    a.input.with_keyspace(|o| {
+    a.input.keyspace_of(src, |o| {
         // A filtered restore keeps the chosen keys' revisions and the store's revision.
         let kept;
         let ks = if filtered {
