@@ -7,6 +7,7 @@ mod common;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use reshift::etcd::Keyspace;
 use reshift::k8s::object::{decode_all, decode_object_json, describe, fold_all};
+use reshift::k8s::render::View;
 use reshift::source::Source;
 use std::path::PathBuf;
 
@@ -78,11 +79,11 @@ fn meta(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Elements(kvs.len() as u64));
     g.bench_function("all_live_objects_parallel_objects", |b| {
-        b.iter(|| decode_all(&kvs, |_, v| v.ok().map(|t| t.len())).len())
+        b.iter(|| decode_all(&kvs, &View::STORED, |_, v| v.ok().map(|t| t.len())).len())
     });
     g.throughput(Throughput::Bytes(bytes as u64));
     g.bench_function("all_live_objects_parallel_bytes", |b| {
-        b.iter(|| decode_all(&kvs, |_, v| v.ok().map(|t| t.len())).len())
+        b.iter(|| decode_all(&kvs, &View::STORED, |_, v| v.ok().map(|t| t.len())).len())
     });
     if !fixtures.is_empty() {
         let fb: usize = fixtures.iter().map(Vec::len).sum();
@@ -91,7 +92,7 @@ fn meta(c: &mut Criterion) {
             b.iter(|| {
                 fixtures
                     .iter()
-                    .filter_map(|v| decode_object_json(v).ok())
+                    .filter_map(|v| decode_object_json(v, &View::STORED).ok())
                     .count()
             })
         });

@@ -180,6 +180,21 @@ fn diff(a: &serde_json::Value, b: &serde_json::Value, path: &str, out: &mut Vec<
     }
 }
 
+/// The view that reproduces a fixture directory's release: `v1.33.0` is 1.33, HEAD the
+/// newest; fixtures are objects as stored (no resourceVersion is added).
+fn view_of(rel: &std::path::Path) -> reshift::k8s::render::View {
+    use reshift::k8s::schema::Release;
+    let name = rel.file_name().unwrap().to_string_lossy();
+    reshift::k8s::render::View {
+        release: if name == "HEAD" {
+            Release::NEWEST
+        } else {
+            Release::parse(&name).unwrap()
+        },
+        resource_version: None,
+    }
+}
+
 /// Every fixture, rendered in full from its protobuf, equals its JSON (compared as parsed
 /// JSON); failures are listed by release and kind.
 #[test]
@@ -230,7 +245,7 @@ fn every_fixture_kind_renders_to_exactly_its_json() {
                     format!("{group}/{version}")
                 };
             }
-            let got = render_object(&api_version, &obj_kind, env.raw);
+            let got = render_object(&api_version, &obj_kind, env.raw, &view_of(&rel));
             checked += 1;
             match got {
                 Err(e) => failures.push(format!("{}/{kind}: {e}", rel.display())),
@@ -281,6 +296,7 @@ fn rendered_fields_keep_kubernetes_order() {
             std::str::from_utf8(env.api_version).unwrap(),
             std::str::from_utf8(env.kind).unwrap(),
             env.raw,
+            &view_of(&rel),
         )
         .unwrap();
         // serde_json keeps insertion order, so equal text means equal order throughout.
@@ -322,7 +338,7 @@ fn unknown_fields_survive_decoding() {
     // field 99 as a varint (tag 99<<3|0 = 792 = 0x98 0x06), value 42; field 100 as bytes "hi";
     // and field 2 (spec, a message) again but as a varint, which its schema cannot take.
     raw.extend_from_slice(&[0x98, 0x06, 42, 0xa2, 0x06, 2, b'h', b'i', 0x10, 5]);
-    let got = render_object("apps/v1", "Deployment", &raw).unwrap();
+    let got = render_object("apps/v1", "Deployment", &raw, &view_of(&rel)).unwrap();
     let unknown = &got[UNKNOWN_FIELDS];
     assert_eq!(unknown["99"], 42, "{unknown}");
     assert_eq!(unknown["100"], "aGk=", "{unknown}");

@@ -27,6 +27,38 @@ pub struct Input {
     pub no_wal: bool,
 }
 
+/// How commands that print objects render them: which release's apiserver output to
+/// reproduce, and whether to show the object as served (with its resourceVersion) or as
+/// stored.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ObjectArgs {
+    /// Print objects as this Kubernetes release's apiserver serves them (1.27 to 1.37).
+    #[arg(long, value_name = "X.Y", default_value_t = crate::k8s::schema::Release::NEWEST.to_string(), value_parser = parse_release)]
+    pub kube_version: String,
+    /// Print objects exactly as stored: no `metadata.resourceVersion`.
+    #[arg(long)]
+    pub as_stored: bool,
+}
+
+fn parse_release(s: &str) -> std::result::Result<String, String> {
+    crate::k8s::schema::Release::parse(s).map(|r| r.to_string())
+}
+
+impl ObjectArgs {
+    pub fn release(&self) -> crate::k8s::schema::Release {
+        crate::k8s::schema::Release::parse(&self.kube_version)
+            .unwrap_or(crate::k8s::schema::Release::NEWEST)
+    }
+
+    /// The view of an object last modified at `mod_revision`.
+    pub fn view(&self, mod_revision: i64) -> crate::k8s::render::View {
+        crate::k8s::render::View {
+            release: self.release(),
+            resource_version: (!self.as_stored).then_some(mod_revision),
+        }
+    }
+}
+
 /// An opened input: the source, its db (none for a reshift snapshot), and its keyspace
 /// (with the WAL replayed).
 pub struct Opened<'a> {

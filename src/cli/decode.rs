@@ -22,6 +22,9 @@ pub struct Args {
     pub file: PathBuf,
     #[arg(short = 'o', long = "output", value_enum, default_value = "json")]
     pub format: DecodeFormat,
+    /// Print the object as this Kubernetes release's apiserver writes it (1.27 to 1.37).
+    #[arg(long, value_name = "X.Y", default_value_t = crate::k8s::schema::Release::NEWEST.to_string())]
+    pub kube_version: String,
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
@@ -36,7 +39,12 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     };
     // The object in full where it can be decoded (a built-in kind, or JSON); otherwise what
     // can be said of it: envelope, encoding, encryption, metadata.
-    let value = match crate::k8s::object::decode_object(&bytes) {
+    let release = crate::k8s::schema::Release::parse(&a.kube_version).map_err(Error::invalid)?;
+    let view = crate::k8s::render::View {
+        release,
+        resource_version: None,
+    };
+    let value = match crate::k8s::object::decode_object(&bytes, &view) {
         Ok(v) => v,
         Err(_) => serde_json::to_value(describe(b"", &bytes, ""))
             .map_err(|e| Error::invalid(e.to_string()))?,

@@ -30,24 +30,33 @@ pub struct Args {
     pub revision: Option<i64>,
     #[arg(short = 'o', long = "output", value_enum, default_value = "raw")]
     pub format: GetFormat,
+    #[command(flatten)]
+    pub objects: super::common::ObjectArgs,
 }
 
-fn print(kv: &crate::etcd::KeyValueRef<'_>, format: GetFormat, out: &mut dyn Write) -> Result<()> {
+fn print(
+    kv: &crate::etcd::KeyValueRef<'_>,
+    format: GetFormat,
+    objects: &super::common::ObjectArgs,
+    out: &mut dyn Write,
+) -> Result<()> {
     match format {
         GetFormat::Raw => out.write_all(kv.value).map_err(stdout_err),
         GetFormat::Json | GetFormat::Yaml => {
-            let v = crate::k8s::object::decode_object(kv.value).map_err(|e| {
+            let view = objects.view(kv.mod_revision);
+            let json = crate::k8s::object::decode_object_json(kv.value, &view).map_err(|e| {
                 Error::invalid(format!(
                     "{}: {e} (-o raw or -o kv show the stored bytes)",
                     super::common::printable(kv.key)
                 ))
             })?;
             let text = if format == GetFormat::Json {
-                let mut s =
-                    serde_json::to_string_pretty(&v).map_err(|e| Error::invalid(e.to_string()))?;
+                let mut s = crate::k8s::gojson::indent(&json);
                 s.push('\n');
                 s
             } else {
+                let v: serde_json::Value =
+                    serde_json::from_str(&json).map_err(|e| Error::invalid(e.to_string()))?;
                 serde_yaml::to_string(&v).map_err(|e| Error::invalid(e.to_string()))?
             };
             out.write_all(text.as_bytes()).map_err(stdout_err)
@@ -85,11 +94,11 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         let kv = snap.get(&key, a.revision)?.ok_or_else(not_found)?;
         let kv =
             crate::etcd::KeyValueRef::decode(&kv).map_err(|e| Error::invalid(e.to_string()))?;
-        return print(&kv, a.format, out);
+        return print(&kv, a.format, &a.objects, out);
     }
     drop(src);
     a.input.with_keyspace(|o| {
         let r = o.ks.get(&key, a.revision)?.ok_or_else(not_found)?;
-        print(&r.kv(), a.format, out)
+        print(&r.kv(), a.format, &a.objects, out)
     })
 }

@@ -35,6 +35,8 @@ pub struct Args {
     pub k8s_prefix: String,
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
     pub format: LsFormat,
+    #[command(flatten)]
+    pub objects: super::common::ObjectArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -58,6 +60,7 @@ fn write_objects(
     recs: &[crate::etcd::keyspace::RevRecord<'_>],
     hits: &[usize],
     yaml: bool,
+    objects: &super::common::ObjectArgs,
     out: &mut dyn Write,
 ) -> Result<()> {
     use rayon::prelude::*;
@@ -66,9 +69,11 @@ fn write_objects(
             .par_iter()
             .map(|&i| {
                 let kv = recs[i].kv();
-                let json = crate::k8s::object::decode_object_json(kv.value).unwrap_or_else(|e| {
-                    serde_json::json!({ "key": printable(kv.key), "error": e }).to_string()
-                });
+                let view = objects.view(kv.mod_revision);
+                let json =
+                    crate::k8s::object::decode_object_json(kv.value, &view).unwrap_or_else(|e| {
+                        serde_json::json!({ "key": printable(kv.key), "error": e }).to_string()
+                    });
                 if yaml {
                     let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
                     let y = serde_yaml::to_string(&v).unwrap_or_else(|e| format!("# {e}\n"));
@@ -154,7 +159,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         });
         if matches!(a.format, LsFormat::Objects | LsFormat::Yaml) {
             let idx: Vec<usize> = hits.iter().map(|(i, _)| *i).collect();
-            return write_objects(&recs, &idx, a.format == LsFormat::Yaml, out);
+            return write_objects(&recs, &idx, a.format == LsFormat::Yaml, &a.objects, out);
         }
         if a.format == LsFormat::Table {
             writeln!(

@@ -5,12 +5,14 @@
 pub fn fuzz_k8s_value(data: &[u8]) {
     let o = super::object::describe(data, data, super::DEFAULT_PREFIX);
     std::hint::black_box(serde_json::to_vec(&o).ok());
-    std::hint::black_box(super::object::decode_object(data).ok());
+    std::hint::black_box(super::object::decode_object(data, &super::render::View::STORED).ok());
     for (v, k) in [
         ("v1", "Pod"),
         ("apps/v1", "Deployment"),
         ("v1", "WatchEvent"),
     ] {
-        std::hint::black_box(super::render::render_object(v, k, data).ok());
+        std::hint::black_box(
+            super::render::render_object(v, k, data, &super::render::View::STORED).ok(),
+        );
     }
 }

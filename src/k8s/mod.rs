@@ -4,6 +4,7 @@
 //! summaries for a whole keyspace ([`object`]).
 
 pub mod fuzz;
+pub mod gojson;
 pub mod key;
 pub mod meta;
 pub mod object;

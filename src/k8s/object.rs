@@ -3,6 +3,7 @@
 
 use super::key::parse_key;
 use super::meta::{ObjectMeta, json_meta, protobuf_meta};
+use super::render::View;
 use super::value::{Encrypted, StoredValue, classify};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -111,32 +112,29 @@ pub fn fold_all<'a, A: Send>(
         .reduce(&init, merge)
 }
 
-/// A stored value in full, as Kubernetes writes the object in JSON: a protobuf object
-/// rendered from its kind's schema, a JSON object (custom resources) as stored. Encrypted
-/// values, values that are not objects, and protobuf kinds without a schema are errors that
-/// say which.
-pub fn decode_object(value: &[u8]) -> Result<serde_json::Value, String> {
-    match classify(value) {
-        Ok(StoredValue::Json(j)) => serde_json::from_slice(j).map_err(|e| format!("JSON: {e}")),
-        _ => decode_object_json(value)
-            .map(|t| serde_json::from_str(&t).expect("the renderer writes valid JSON")),
-    }
+/// A stored value in full, as the chosen release's apiserver writes the object in JSON (see
+/// [`decode_object_json`]), as a JSON value.
+pub fn decode_object(value: &[u8], view: &View) -> Result<serde_json::Value, String> {
+    decode_object_json(value, view)
+        .map(|t| serde_json::from_str(&t).expect("the renderer writes valid JSON"))
 }
 
-/// [`decode_object`] as compact JSON text on one line, written straight from the wire for
-/// protobuf objects (the fast path for many objects).
-pub fn decode_object_json(value: &[u8]) -> Result<String, String> {
+/// A stored value in full as compact JSON text on one line, byte for byte as the chosen
+/// release's apiserver writes it: a protobuf object rendered from its kind's schema
+/// (straight from the wire), a JSON object as the apiserver decodes and re-encodes it.
+/// Encrypted values, values that are not objects, and protobuf kinds without a schema are
+/// errors that say which.
+pub fn decode_object_json(value: &[u8], view: &View) -> Result<String, String> {
     match classify(value) {
         Err(e) => Err(format!("protobuf envelope: {e}")),
         Ok(StoredValue::Protobuf(env)) => super::render::render_object_json(
             &String::from_utf8_lossy(env.api_version),
             &String::from_utf8_lossy(env.kind),
             env.raw,
+            view,
         )
         .map_err(|e| e.to_string()),
-        Ok(StoredValue::Json(j)) => serde_json::from_slice::<serde_json::Value>(j)
-            .map(|v| v.to_string())
-            .map_err(|e| format!("JSON: {e}")),
+        Ok(StoredValue::Json(j)) => json_object(j, view),
         Ok(StoredValue::Encrypted(e)) => Err(format!(
             "encrypted at rest ({} {}, key {:?}); reshift cannot decrypt it",
             e.provider, e.version, e.key_name
@@ -145,14 +143,35 @@ pub fn decode_object_json(value: &[u8]) -> Result<String, String> {
     }
 }
 
+/// An object stored as JSON, as the apiserver serves it: decoded into a generic map (keys
+/// sorted, integers as int64, other numbers as float64) with the resourceVersion set.
+fn json_object(j: &[u8], view: &View) -> Result<String, String> {
+    let mut v: serde_json::Value = serde_json::from_slice(j).map_err(|e| format!("JSON: {e}"))?;
+    let Some(obj) = v.as_object_mut() else {
+        return Err("JSON value is not an object".into());
+    };
+    if let Some(rv) = view.resource_version {
+        let meta = obj
+            .entry("metadata")
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+        if let Some(m) = meta.as_object_mut() {
+            m.insert("resourceVersion".into(), rv.to_string().into());
+        }
+    }
+    let mut out = String::with_capacity(j.len() + 32);
+    super::gojson::unstructured(&mut out, &v, view.escape());
+    Ok(out)
+}
+
 /// Decodes every value in full on all cores, as JSON text, and keeps what `pick` returns,
 /// in input order.
 pub fn decode_all<'a, T: Send>(
     kvs: &[(&'a [u8], &'a [u8])],
+    view: &View,
     pick: impl Fn(usize, Result<String, String>) -> Option<T> + Sync,
 ) -> Vec<T> {
     kvs.par_iter()
         .enumerate()
-        .filter_map(|(i, (_, v))| pick(i, decode_object_json(v)))
+        .filter_map(|(i, (_, v))| pick(i, decode_object_json(v, view)))
         .collect()
 }

@@ -3,14 +3,67 @@
 //! pointers and nil slices follow Go's encoding/json; Time, MicroTime, Duration, Quantity,
 //! IntOrString, RawExtension, FieldsV1 and bytes are written as Kubernetes writes them.
 //! A field the schema does not know is kept under [`UNKNOWN_FIELDS`], never dropped.
+//! Which fields exist and how they are omitted follow the chosen release ([`View`]); text is
+//! escaped as Go escapes it ([`super::gojson`]). It never changes what the wire says.
 
+use super::gojson::{self, Escape};
 use super::meta::rfc3339;
-use super::schema::{self, MESSAGES, Msg, Render, Rep, Ty};
+use super::schema::{self, MESSAGES, Msg, Release, Render, Rep, Ty};
 use crate::wire::{Fields, Value as W, WireError, read_varint};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::{Number, Value};
+use serde_json::Value;
 use std::fmt;
+
+/// Whose output to reproduce: a release's apiserver, serving the object (with
+/// `metadata.resourceVersion` set to its mod revision) or showing it as stored (without).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct View {
+    pub release: Release,
+    pub resource_version: Option<i64>,
+}
+
+impl View {
+    /// As the newest release stores it.
+    pub const STORED: View = View {
+        release: Release::NEWEST,
+        resource_version: None,
+    };
+
+    /// What a release's GET returns for an object last modified at `mod_revision`.
+    pub fn served(release: Release, mod_revision: i64) -> View {
+        View {
+            release,
+            resource_version: Some(mod_revision),
+        }
+    }
+
+    /// How strings are escaped by the Go that built this release.
+    pub fn escape(&self) -> Escape {
+        Escape {
+            short_bf: self.release.minor() >= 30,
+        }
+    }
+}
+
+/// What the recursive renderer carries down.
+struct Cx {
+    bit: schema::Releases,
+    esc: Escape,
+    rv: Option<String>,
+}
+
+impl Cx {
+    fn new(view: &View) -> Cx {
+        Cx {
+            bit: view.release.bit(),
+            esc: view.escape(),
+            rv: view.resource_version.map(|r| r.to_string()),
+        }
+    }
+}
+
+const OBJECT_META: &str = "k8s.apimachinery.meta.v1.ObjectMeta";
 
 /// The key under which fields unknown to the schema are shown, by field number.
 pub const UNKNOWN_FIELDS: &str = "x-reshift-unknown-fields";
@@ -60,39 +113,46 @@ pub fn render_object_json(
     api_version: &str,
     kind: &str,
     raw: &[u8],
+    view: &View,
 ) -> Result<String, RenderError> {
     let msg = schema::kind(api_version, kind).ok_or_else(|| RenderError::NoSchema {
         api_version: api_version.to_string(),
         kind: kind.to_string(),
     })?;
+    let cx = Cx::new(view);
     let mut out = String::with_capacity(raw.len() * 2 + 64);
     out.push('{');
     let mut first = true;
     if msg.type_meta {
         if !kind.is_empty() {
-            key(&mut out, &mut first, "kind");
-            string(&mut out, kind);
+            key(&mut out, &mut first, "kind", &cx);
+            string(&mut out, kind, &cx);
         }
         if !api_version.is_empty() {
-            key(&mut out, &mut first, "apiVersion");
-            string(&mut out, api_version);
+            key(&mut out, &mut first, "apiVersion", &cx);
+            string(&mut out, api_version, &cx);
         }
     }
-    object_body(msg, raw, &mut out, &mut first, 0)?;
+    object_body(msg, raw, &mut out, &mut first, 0, &cx)?;
     out.push('}');
     Ok(out)
 }
 
 /// [`render_object_json`] as a JSON value.
-pub fn render_object(api_version: &str, kind: &str, raw: &[u8]) -> Result<Value, RenderError> {
-    let text = render_object_json(api_version, kind, raw)?;
+pub fn render_object(
+    api_version: &str,
+    kind: &str,
+    raw: &[u8],
+    view: &View,
+) -> Result<Value, RenderError> {
+    let text = render_object_json(api_version, kind, raw, view)?;
     Ok(serde_json::from_str(&text).expect("the renderer writes valid JSON"))
 }
 
 /// Renders one message of the given schema (for tests and tools).
-pub fn render_message(msg: &'static Msg, raw: &[u8]) -> Result<Value, RenderError> {
+pub fn render_message(msg: &'static Msg, raw: &[u8], view: &View) -> Result<Value, RenderError> {
     let mut out = String::new();
-    message(msg, raw, &mut out, 0)?;
+    message(msg, raw, &mut out, 0, &Cx::new(view))?;
     Ok(serde_json::from_str(&out).expect("the renderer writes valid JSON"))
 }
 
@@ -119,47 +179,22 @@ fn wire_fits(ty: Ty, rep: Rep, v: &W<'_>) -> bool {
 }
 
 /// Writes `"name":`, after a comma unless it is the object's first member.
-fn key(out: &mut String, first: &mut bool, name: &str) {
+fn key(out: &mut String, first: &mut bool, name: &str, cx: &Cx) {
     if !std::mem::take(first) {
         out.push(',');
     }
-    string(out, name);
+    string(out, name, cx);
     out.push(':');
 }
 
-/// A JSON string, escaped.
-fn string(out: &mut String, s: &str) {
-    out.push('"');
-    let bytes = s.as_bytes();
-    let mut run = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => continue,
-        };
-        out.push_str(&s[run..i]);
-        if esc.is_empty() {
-            use std::fmt::Write as _;
-            let _ = write!(out, "\\u{b:04x}");
-        } else {
-            out.push_str(esc);
-        }
-        run = i + 1;
-    }
-    out.push_str(&s[run..]);
-    out.push('"');
+/// A JSON string, escaped as Go escapes it.
+fn string(out: &mut String, s: &str, cx: &Cx) {
+    gojson::string(out, s.as_bytes(), cx.esc);
 }
 
-fn bytes_string(out: &mut String, b: &[u8]) {
-    match std::str::from_utf8(b) {
-        Ok(s) => string(out, s),
-        Err(_) => string(out, &String::from_utf8_lossy(b)),
-    }
+/// A Go string holding these bytes (not always UTF-8), escaped as Go escapes it.
+fn bytes_string(out: &mut String, b: &[u8], cx: &Cx) {
+    gojson::string(out, b, cx.esc);
 }
 
 fn number(out: &mut String, n: impl std::fmt::Display) {
@@ -175,11 +210,12 @@ fn object_body(
     out: &mut String,
     first: &mut bool,
     depth: u32,
+    cx: &Cx,
 ) -> Result<(), RenderError> {
     let mut unknown = Vec::new();
-    members(msg, raw, out, first, &mut unknown, depth)?;
+    members(msg, raw, out, first, &mut unknown, depth, cx)?;
     if !unknown.is_empty() {
-        key(out, first, UNKNOWN_FIELDS);
+        key(out, first, UNKNOWN_FIELDS, cx);
         // Field numbers in order of first appearance; a repeated one as an array.
         let mut nums: Vec<u32> = Vec::new();
         for (n, _) in &unknown {
@@ -190,7 +226,7 @@ fn object_body(
         out.push('{');
         let mut inner = true;
         for n in nums {
-            key(out, &mut inner, &n.to_string());
+            key(out, &mut inner, &n.to_string(), cx);
             let vals: Vec<&W<'_>> = unknown
                 .iter()
                 .filter(|(m, _)| *m == n)
@@ -206,7 +242,7 @@ fn object_body(
                 match v {
                     W::Varint(x) | W::Fixed64(x) => number(out, x),
                     W::Fixed32(x) => number(out, x),
-                    W::Bytes(b) => string(out, &STANDARD.encode(b)),
+                    W::Bytes(b) => string(out, &STANDARD.encode(b), cx),
                 }
             }
             if vals.len() > 1 {
@@ -218,6 +254,32 @@ fn object_body(
     Ok(())
 }
 
+/// How the chosen release writes one field.
+#[derive(Clone, Copy)]
+struct Rules {
+    /// The release's Go type has the field: its zero value is written when absent (unless
+    /// omitted). A field the release lacks is shown only when the wire has it.
+    known: bool,
+    omitempty: bool,
+    omitzero: bool,
+    pointer: bool,
+}
+
+fn rules(field: &schema::Field, cx: &Cx) -> Rules {
+    let has = |mask: schema::Releases| mask & cx.bit != 0;
+    let known = has(field.releases);
+    Rules {
+        known,
+        omitempty: !known || has(field.omitempty),
+        omitzero: known && has(field.omitzero),
+        pointer: if known {
+            has(field.pointer)
+        } else {
+            field.pointer != 0
+        },
+    }
+}
+
 fn members<'r>(
     msg: &'static Msg,
     raw: &'r [u8],
@@ -225,6 +287,7 @@ fn members<'r>(
     first: &mut bool,
     unknown: &mut Vec<(u32, W<'r>)>,
     depth: u32,
+    cx: &Cx,
 ) -> Result<(), RenderError> {
     if depth > MAX_DEPTH {
         return Err(RenderError::TooDeep);
@@ -249,34 +312,53 @@ fn members<'r>(
             },
         }
     }
+    // A served object's metadata carries its mod revision as the resourceVersion.
+    let served_rv = match (&cx.rv, depth, msg.name) {
+        (Some(rv), 1, OBJECT_META) => Some(rv.as_bytes()),
+        _ => None,
+    };
     for (field, slot) in msg.fields.iter().zip(slots) {
+        let r = rules(field, cx);
+        if let (Some(rv), 6) = (served_rv, field.num) {
+            present(field, r, W::Bytes(rv), out, first, depth, cx)?;
+            continue;
+        }
         if field.inline {
             let inner = match slot {
                 Slot::One(W::Bytes(b)) => b,
+                Slot::Empty if !r.known => continue,
                 _ => &[][..],
             };
             if let Ty::Msg(m) = field.ty {
-                members(&MESSAGES[m as usize], inner, out, first, unknown, depth + 1)?;
+                members(
+                    &MESSAGES[m as usize],
+                    inner,
+                    out,
+                    first,
+                    unknown,
+                    depth + 1,
+                    cx,
+                )?;
             }
             continue;
         }
         match (field.rep, slot) {
             (Rep::Many, Slot::Many(items)) => {
-                key(out, first, field.json);
-                list(field.ty, &items, out, depth)?;
+                key(out, first, field.json, cx);
+                list(field.ty, &items, out, depth, cx)?;
             }
             (Rep::Map(k, v), Slot::Many(entries)) => {
-                key(out, first, field.json);
-                map(k, v, &entries, out, depth)?;
+                key(out, first, field.json, cx);
+                map(k, v, &entries, out, depth, cx)?;
             }
-            (Rep::One, Slot::One(v)) => present(field, v, out, first, depth)?,
+            (Rep::One, Slot::One(v)) => present(field, r, v, out, first, depth, cx)?,
             (Rep::Many | Rep::Map(..), _) => {
-                if !field.omitempty {
-                    key(out, first, field.json);
+                if !r.omitempty && !r.omitzero {
+                    key(out, first, field.json, cx);
                     out.push_str("null");
                 }
             }
-            (Rep::One, _) => absent(field, out, first, depth)?,
+            (Rep::One, _) => absent(field, r, out, first, depth, cx)?,
         }
     }
     Ok(())
@@ -285,17 +367,22 @@ fn members<'r>(
 /// A field that did not appear on the wire, as Go would write its zero value.
 fn absent(
     field: &schema::Field,
+    r: Rules,
     out: &mut String,
     first: &mut bool,
     depth: u32,
+    cx: &Cx,
 ) -> Result<(), RenderError> {
+    if !r.known || r.omitzero {
+        return Ok(());
+    }
     let nil = |out: &mut String, first: &mut bool| {
-        if !field.omitempty {
-            key(out, first, field.json);
+        if !r.omitempty {
+            key(out, first, field.json, cx);
             out.push_str("null");
         }
     };
-    if field.pointer {
+    if r.pointer {
         nil(out, first);
         return Ok(());
     }
@@ -305,15 +392,15 @@ fn absent(
             if msg.render == Render::Items {
                 nil(out, first);
             } else {
-                // Go never leaves out a struct, omitempty or not.
-                key(out, first, field.json);
-                message(msg, &[], out, depth + 1)?;
+                // Go never leaves out a struct under omitempty (only under omitzero).
+                key(out, first, field.json, cx);
+                message(msg, &[], out, depth + 1, cx)?;
             }
         }
         Ty::Bytes => nil(out, first),
         ty => {
-            if !field.omitempty {
-                key(out, first, field.json);
+            if !r.omitempty {
+                key(out, first, field.json, cx);
                 zero(ty, out);
             }
         }
@@ -326,7 +413,6 @@ fn zero(ty: Ty, out: &mut String) {
         Ty::String => "\"\"",
         Ty::Bool => "false",
         Ty::Bytes => "null",
-        Ty::Double | Ty::Float => "0.0",
         _ => "0",
     });
 }
@@ -343,17 +429,63 @@ fn scalar_is_zero(ty: Ty, v: &W<'_>) -> bool {
     }
 }
 
+/// Whether a message on the wire decodes to Go's zero value of its struct (what omitzero
+/// leaves out): no field but zero ones, and for times the zero time.
+fn message_is_zero(msg: &'static Msg, raw: &[u8], depth: u32) -> bool {
+    if raw.is_empty() {
+        return true;
+    }
+    if depth > MAX_DEPTH {
+        return false;
+    }
+    if matches!(msg.render, Render::Time | Render::MicroTime) {
+        let (mut secs, mut nanos) = (0i64, 0i64);
+        for f in Fields::new(raw) {
+            match f {
+                Ok((1, W::Varint(x))) => secs = x as i64,
+                Ok((2, W::Varint(x))) => nanos = x as i64,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        return secs == GO_ZERO_TIME && nanos == 0;
+    }
+    Fields::new(raw).all(|f| {
+        let Ok((num, v)) = f else { return false };
+        let Some(field) = msg.fields.iter().find(|f| f.num == num) else {
+            return false;
+        };
+        match (field.rep, field.ty, v) {
+            (Rep::One, Ty::Msg(m), W::Bytes(b)) => {
+                message_is_zero(&MESSAGES[m as usize], b, depth + 1)
+            }
+            (Rep::One, Ty::Msg(_), _) => false,
+            (Rep::One, ty, v) => !field.pointer != 0 && scalar_is_zero(ty, &v),
+            _ => false,
+        }
+    })
+}
+
 fn present(
     field: &schema::Field,
+    r: Rules,
     v: W<'_>,
     out: &mut String,
     first: &mut bool,
     depth: u32,
+    cx: &Cx,
 ) -> Result<(), RenderError> {
     if let Ty::Msg(m) = field.ty {
         let msg = &MESSAGES[m as usize];
+        if r.omitzero && !r.pointer {
+            if let W::Bytes(b) = v {
+                if message_is_zero(msg, b, depth) {
+                    return Ok(());
+                }
+            }
+        }
         // A named slice is left out when empty; a struct is always written.
-        if msg.render == Render::Items && field.omitempty {
+        if msg.render == Render::Items && r.omitempty {
             let empty = match v {
                 W::Bytes(b) => !Fields::new(b).any(|f| matches!(f, Ok((1, _)))),
                 _ => true,
@@ -362,41 +494,34 @@ fn present(
                 return Ok(());
             }
         }
-        key(out, first, field.json);
-        return single(field.ty, v, out, depth);
+        key(out, first, field.json, cx);
+        return single(field.ty, v, out, depth, cx);
     }
-    if field.omitempty && !field.pointer && scalar_is_zero(field.ty, &v) {
+    if (r.omitempty || r.omitzero) && !r.pointer && scalar_is_zero(field.ty, &v) {
         return Ok(());
     }
-    key(out, first, field.json);
-    single(field.ty, v, out, depth)
+    key(out, first, field.json, cx);
+    single(field.ty, v, out, depth, cx)
 }
 
-fn single(ty: Ty, v: W<'_>, out: &mut String, depth: u32) -> Result<(), RenderError> {
+fn single(ty: Ty, v: W<'_>, out: &mut String, depth: u32, cx: &Cx) -> Result<(), RenderError> {
     match (ty, v) {
-        (Ty::Msg(m), W::Bytes(b)) => message(&MESSAGES[m as usize], b, out, depth + 1)?,
-        (Ty::String, W::Bytes(b)) => bytes_string(out, b),
-        (Ty::Bytes, W::Bytes(b)) => string(out, &STANDARD.encode(b)),
+        (Ty::Msg(m), W::Bytes(b)) => message(&MESSAGES[m as usize], b, out, depth + 1, cx)?,
+        (Ty::String, W::Bytes(b)) => bytes_string(out, b, cx),
+        (Ty::Bytes, W::Bytes(b)) => string(out, &STANDARD.encode(b), cx),
         (Ty::Bool, W::Varint(x)) => out.push_str(if x != 0 { "true" } else { "false" }),
         (Ty::Int32, W::Varint(x)) => number(out, x as i32),
         (Ty::Int64, W::Varint(x)) => number(out, x as i64),
         (Ty::Uint32, W::Varint(x)) => number(out, x as u32),
         (Ty::Uint64, W::Varint(x)) => number(out, x),
-        (Ty::Double, W::Fixed64(x)) => float(out, f64::from_bits(x)),
-        (Ty::Float, W::Fixed32(x)) => float(out, f64::from(f32::from_bits(x))),
+        (Ty::Double, W::Fixed64(x)) => gojson::float64(out, f64::from_bits(x)),
+        (Ty::Float, W::Fixed32(x)) => gojson::float32(out, f32::from_bits(x)),
         _ => out.push_str("null"),
     }
     Ok(())
 }
 
-fn float(out: &mut String, f: f64) {
-    match Number::from_f64(f) {
-        Some(n) => number(out, n),
-        None => out.push_str("null"),
-    }
-}
-
-fn list(ty: Ty, items: &[W<'_>], out: &mut String, depth: u32) -> Result<(), RenderError> {
+fn list(ty: Ty, items: &[W<'_>], out: &mut String, depth: u32, cx: &Cx) -> Result<(), RenderError> {
     out.push('[');
     let mut first = true;
     let mut sep = |out: &mut String| {
@@ -412,25 +537,24 @@ fn list(ty: Ty, items: &[W<'_>], out: &mut String, depth: u32) -> Result<(), Ren
                 while pos < b.len() {
                     let x = read_varint(b, &mut pos).map_err(wire("packed list"))?;
                     sep(out);
-                    single(ty, W::Varint(x), out, depth)?;
+                    single(ty, W::Varint(x), out, depth, cx)?;
                 }
             }
             (Ty::Double, W::Bytes(b)) => {
                 for c in b.chunks_exact(8) {
                     sep(out);
-                    float(out, f64::from_le_bytes(c.try_into().unwrap_or([0; 8])));
+                    gojson::float64(out, f64::from_le_bytes(c.try_into().unwrap_or([0; 8])));
                 }
             }
             (Ty::Float, W::Bytes(b)) => {
                 for c in b.chunks_exact(4) {
                     sep(out);
-                    let x = f32::from_le_bytes(c.try_into().unwrap_or([0; 4]));
-                    float(out, f64::from(x));
+                    gojson::float32(out, f32::from_le_bytes(c.try_into().unwrap_or([0; 4])));
                 }
             }
             _ => {
                 sep(out);
-                single(ty, v, out, depth)?;
+                single(ty, v, out, depth, cx)?;
             }
         }
     }
@@ -444,10 +568,11 @@ fn map(
     entries: &[W<'_>],
     out: &mut String,
     depth: u32,
+    cx: &Cx,
 ) -> Result<(), RenderError> {
-    // A key given twice keeps its last value, as Go's map does.
-    let mut pairs: Vec<(std::borrow::Cow<'_, str>, Option<W<'_>>)> =
-        Vec::with_capacity(entries.len());
+    use std::borrow::Cow;
+    // A key given twice keeps its last value, as Go's map does; Go writes the keys sorted.
+    let mut pairs: Vec<(Cow<'_, [u8]>, Option<W<'_>>)> = Vec::with_capacity(entries.len());
     for e in entries {
         let W::Bytes(b) = e else { continue };
         let (mut k, mut v) = (None, None);
@@ -458,13 +583,13 @@ fn map(
                 _ => {}
             }
         }
-        let k: std::borrow::Cow<'_, str> = match (key_ty, k) {
-            (_, None) => "".into(),
-            (Ty::String | Ty::Bytes, Some(W::Bytes(b))) => String::from_utf8_lossy(b),
+        let k: Cow<'_, [u8]> = match (key_ty, k) {
+            (_, None) => Cow::Borrowed(&b""[..]),
+            (Ty::String | Ty::Bytes, Some(W::Bytes(b))) => Cow::Borrowed(b),
             (_, Some(x)) => {
                 let mut s = String::new();
-                single(key_ty, x, &mut s, depth)?;
-                s.trim_matches('"').to_string().into()
+                single(key_ty, x, &mut s, depth, cx)?;
+                Cow::Owned(s.trim_matches('"').as_bytes().to_vec())
             }
         };
         match pairs.iter_mut().find(|(old, _)| *old == k) {
@@ -472,13 +597,20 @@ fn map(
             None => pairs.push((k, v)),
         }
     }
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
     out.push('{');
     let mut first = true;
     for (k, v) in pairs {
-        key(out, &mut first, &k);
+        if !std::mem::take(&mut first) {
+            out.push(',');
+        }
+        bytes_string(out, &k, cx);
+        out.push(':');
         match (val, v) {
-            (_, Some(x)) => single(val, x, out, depth)?,
-            (Ty::Msg(m), None) => message(&MESSAGES[m as usize], &[], out, depth + 1)?,
+            (_, Some(x)) => single(val, x, out, depth, cx)?,
+            (Ty::Msg(m), None) => message(&MESSAGES[m as usize], &[], out, depth + 1, cx)?,
+            // A map's []byte value is never nil: an empty one is "".
+            (Ty::Bytes, None) => out.push_str("\"\""),
             (ty, None) => zero(ty, out),
         }
     }
@@ -487,7 +619,13 @@ fn map(
 }
 
 /// One message in its JSON form.
-fn message(msg: &'static Msg, raw: &[u8], out: &mut String, depth: u32) -> Result<(), RenderError> {
+fn message(
+    msg: &'static Msg,
+    raw: &[u8],
+    out: &mut String,
+    depth: u32,
+    cx: &Cx,
+) -> Result<(), RenderError> {
     if depth > MAX_DEPTH {
         return Err(RenderError::TooDeep);
     }
@@ -516,7 +654,7 @@ fn message(msg: &'static Msg, raw: &[u8], out: &mut String, depth: u32) -> Resul
         Render::Plain => {
             out.push('{');
             let mut first = true;
-            object_body(msg, raw, out, &mut first, depth)?;
+            object_body(msg, raw, out, &mut first, depth, cx)?;
             out.push('}');
         }
         Render::Time | Render::MicroTime => {
@@ -525,33 +663,34 @@ fn message(msg: &'static Msg, raw: &[u8], out: &mut String, depth: u32) -> Resul
             if raw.is_empty() || secs == GO_ZERO_TIME {
                 out.push_str("null");
             } else if msg.render == Render::Time {
-                string(out, &rfc3339(secs));
+                string(out, &rfc3339(secs), cx);
             } else {
                 let micros = int(scalar(2)?) / 1000;
                 let s = rfc3339(secs);
-                string(out, &format!("{}.{micros:06}Z", &s[..s.len() - 1]));
+                string(out, &format!("{}.{micros:06}Z", &s[..s.len() - 1]), cx);
             }
         }
-        Render::Duration => string(out, &go_duration(int(scalar(1)?))),
+        Render::Duration => string(out, &go_duration(int(scalar(1)?)), cx),
         Render::Quantity => match bytes(scalar(1)?) {
-            Some(b) if !b.is_empty() => bytes_string(out, b),
-            _ => string(out, "0"),
+            Some(b) if !b.is_empty() => bytes_string(out, b, cx),
+            _ => string(out, "0", cx),
         },
         Render::IntOrString => {
             if int(scalar(1)?) == 1 {
-                bytes_string(out, bytes(scalar(3)?).unwrap_or_default());
+                bytes_string(out, bytes(scalar(3)?).unwrap_or_default(), cx);
             } else {
                 number(out, int(scalar(2)?) as i32);
             }
         }
         Render::RawJson => match bytes(scalar(1)?) {
             None => out.push_str("null"),
-            Some(b) => match serde_json::from_slice::<Value>(b) {
-                // Go's encoder writes a Marshaler's JSON compacted.
-                Ok(v) => out.push_str(&v.to_string()),
-                Err(_) if b.is_empty() => out.push_str("null"),
-                Err(_) => string(out, &STANDARD.encode(b)),
-            },
+            Some(b) if b.is_empty() => out.push_str("null"),
+            // Go's encoder writes a Marshaler's JSON compacted, its text otherwise kept.
+            Some(b) => {
+                if !gojson::compact(out, b) {
+                    string(out, &STANDARD.encode(b), cx)
+                }
+            }
         },
         Render::Items => {
             let items: Vec<W<'_>> = Fields::new(raw)
@@ -563,7 +702,7 @@ fn message(msg: &'static Msg, raw: &[u8], out: &mut String, depth: u32) -> Resul
                 .collect::<Result<_, _>>()
                 .map_err(&err)?;
             let ty = msg.fields.first().map_or(Ty::String, |f| f.ty);
-            list(ty, &items, out, depth)?;
+            list(ty, &items, out, depth, cx)?;
         }
     }
     Ok(())

@@ -47,15 +47,72 @@ pub enum Render {
     Items,
 }
 
+/// A field of a message: its wire number and type, its JSON name, and, per Kubernetes
+/// release (a [`Releases`] mask), whether that release's Go type has it and with which JSON
+/// rules.
 #[derive(Debug)]
 pub struct Field {
     pub num: u32,
     pub json: &'static str,
     pub ty: Ty,
     pub rep: Rep,
-    pub omitempty: bool,
     pub inline: bool,
-    pub pointer: bool,
+    /// The releases whose Go type has this field.
+    pub releases: Releases,
+    /// The releases whose JSON tag says omitempty.
+    pub omitempty: Releases,
+    /// The releases whose JSON tag says omitzero (Go 1.24; apimachinery 0.34 and later).
+    pub omitzero: Releases,
+    /// The releases whose Go field is a pointer.
+    pub pointer: Releases,
+}
+
+/// A set of Kubernetes releases: bit i is 1.(FIRST_MINOR + i).
+pub type Releases = u16;
+
+/// The oldest Kubernetes minor release the schemas describe (1.27).
+pub const FIRST_MINOR: u32 = 27;
+/// The newest (1.37).
+pub const LAST_MINOR: u32 = 37;
+
+/// One Kubernetes release, whose apiserver output is reproduced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Release(u8);
+
+impl Release {
+    /// The newest release the schemas describe: the default.
+    pub const NEWEST: Release = Release((LAST_MINOR - FIRST_MINOR) as u8);
+
+    /// `1.33`, `v1.33`, `1.33.4` or `33`; an error names the releases that exist.
+    pub fn parse(s: &str) -> Result<Release, String> {
+        let t = s.trim().trim_start_matches('v');
+        let minor = t.strip_prefix("1.").unwrap_or(t);
+        let minor = minor.split('.').next().unwrap_or("");
+        match minor.parse::<u32>() {
+            Ok(m) if (FIRST_MINOR..=LAST_MINOR).contains(&m) => {
+                Ok(Release((m - FIRST_MINOR) as u8))
+            }
+            _ => Err(format!(
+                "Kubernetes version {s:?}: reshift renders 1.{FIRST_MINOR} to 1.{LAST_MINOR}"
+            )),
+        }
+    }
+
+    /// The minor version (27 for 1.27).
+    pub fn minor(self) -> u32 {
+        FIRST_MINOR + u32::from(self.0)
+    }
+
+    /// This release's bit in a [`Releases`] mask.
+    pub fn bit(self) -> Releases {
+        1 << self.0
+    }
+}
+
+impl std::fmt::Display for Release {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "1.{}", self.minor())
+    }
 }
 
 #[derive(Debug)]

@@ -1,0 +1,398 @@
+//! JSON text as Go's encoding/json writes it, which is what the apiserver serves: string
+//! escaping (`<`, `>`, `&`, U+2028, U+2029 and control characters as `\u` escapes, each
+//! invalid UTF-8 byte as `\ufffd`), float formatting, map keys in sorted order for
+//! unstructured objects, and `MarshalIndent`'s two-space layout. It only writes text; it
+//! never decides what an object holds.
+
+use serde_json::Value;
+use std::fmt::Write as _;
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// How strings are escaped: Go 1.22 and later write `\b` and `\f` as such; earlier Go
+/// writes them as `\u0008` and `\u000c` (Kubernetes 1.30 was the first built with 1.22).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Escape {
+    pub short_bf: bool,
+}
+
+impl Escape {
+    /// The escaping of the newest Go.
+    pub const NEW: Escape = Escape { short_bf: true };
+}
+
+/// Writes `s` as a JSON string the way Go's encoder does for a Go string holding these
+/// bytes (which need not be UTF-8).
+pub fn string(out: &mut String, s: &[u8], esc: Escape) {
+    out.push('"');
+    let mut i = 0;
+    let mut run = 0;
+    // SAFETY-free: every push below is of ASCII or of a checked UTF-8 slice.
+    let push_run = |out: &mut String, from: usize, to: usize| {
+        if from < to {
+            out.push_str(std::str::from_utf8(&s[from..to]).expect("validated run"));
+        }
+    };
+    while i < s.len() {
+        let b = s[i];
+        if b < 0x80 {
+            let short = match b {
+                b'"' => Some('"'),
+                b'\\' => Some('\\'),
+                b'\n' => Some('n'),
+                b'\r' => Some('r'),
+                b'\t' => Some('t'),
+                0x08 if esc.short_bf => Some('b'),
+                0x0c if esc.short_bf => Some('f'),
+                _ => None,
+            };
+            if let Some(c) = short {
+                push_run(out, run, i);
+                out.push('\\');
+                out.push(c);
+                run = i + 1;
+            } else if b < 0x20 || b == b'<' || b == b'>' || b == b'&' {
+                push_run(out, run, i);
+                out.push_str("\\u00");
+                out.push(HEX[(b >> 4) as usize] as char);
+                out.push(HEX[(b & 15) as usize] as char);
+                run = i + 1;
+            }
+            i += 1;
+            continue;
+        }
+        let n = utf8_len(&s[i..]);
+        if n == 0 {
+            // Go decodes an invalid byte as utf8.RuneError of width 1.
+            push_run(out, run, i);
+            out.push_str("\\ufffd");
+            i += 1;
+            run = i;
+            continue;
+        }
+        if n == 3 && s[i] == 0xe2 && s[i + 1] == 0x80 && (s[i + 2] == 0xa8 || s[i + 2] == 0xa9) {
+            push_run(out, run, i);
+            out.push_str(if s[i + 2] == 0xa8 {
+                "\\u2028"
+            } else {
+                "\\u2029"
+            });
+            run = i + 3;
+        }
+        i += n;
+    }
+    push_run(out, run, s.len());
+    out.push('"');
+}
+
+/// The length of the valid UTF-8 sequence at the start of `s` (which starts with a byte
+/// >= 0x80), or 0 where Go's decoder would see an invalid byte.
+fn utf8_len(s: &[u8]) -> usize {
+    let n = match s[0] {
+        0xc2..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf4 => 4,
+        _ => return 0,
+    };
+    if s.len() < n {
+        return 0;
+    }
+    // from_utf8 rejects overlong forms, surrogates and values past U+10FFFF, as Go does.
+    if std::str::from_utf8(&s[..n]).is_ok() {
+        n
+    } else {
+        0
+    }
+}
+
+/// Writes a float64 as Go's encoder does: the shortest decimal that reads back the same,
+/// without an exponent from 1e-6 up to 1e21, with one (`1e+21`, `1e-7`) outside it.
+/// NaN and infinities, which Go refuses to encode, come out as `null`.
+pub fn float64(out: &mut String, f: f64) {
+    float(
+        out,
+        f,
+        f.abs(),
+        |out| {
+            let _ = write!(out, "{f}");
+        },
+        |out| {
+            let _ = write!(out, "{f:e}");
+        },
+    );
+}
+
+/// A float32 as Go's encoder writes it (shortest decimal for 32 bits).
+pub fn float32(out: &mut String, f: f32) {
+    float(
+        out,
+        f64::from(f),
+        f64::from(f.abs()),
+        |out| {
+            let _ = write!(out, "{f}");
+        },
+        |out| {
+            let _ = write!(out, "{f:e}");
+        },
+    );
+}
+
+fn float(
+    out: &mut String,
+    f: f64,
+    abs: f64,
+    plain: impl FnOnce(&mut String),
+    exp: impl FnOnce(&mut String),
+) {
+    if !f.is_finite() {
+        out.push_str("null");
+        return;
+    }
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        let at = out.len();
+        exp(out);
+        // Rust writes `1e21`; Go writes `1e+21` (and `1e-7`, as Rust does).
+        if let Some(e) = out[at..].find('e') {
+            if out.as_bytes().get(at + e + 1) != Some(&b'-') {
+                out.insert(at + e + 1, '+');
+            }
+        }
+    } else if f == 0.0 {
+        out.push_str(if f.is_sign_negative() { "-0" } else { "0" });
+    } else {
+        plain(out);
+    }
+}
+
+/// Writes a JSON value as Go writes a generic (unstructured) value: object keys sorted by
+/// their bytes, numbers as int64 where they are integral and fit, else float64.
+pub fn unstructured(out: &mut String, v: &Value, esc: Escape) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                let _ = write!(out, "{i}");
+            } else {
+                float64(out, n.as_f64().unwrap_or(f64::NAN));
+            }
+        }
+        Value::String(s) => string(out, s.as_bytes(), esc),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                unstructured(out, x, esc);
+            }
+            out.push(']');
+        }
+        Value::Object(m) => {
+            let mut keys: Vec<(&String, &Value)> = m.iter().collect();
+            keys.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push('{');
+            for (i, (k, x)) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                string(out, k.as_bytes(), esc);
+                out.push(':');
+                unstructured(out, x, esc);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// Appends the JSON text `raw` compacted as Go's encoder writes the output of a
+/// `MarshalJSON` method: insignificant white space dropped, `<`, `>`, `&`, U+2028 and U+2029
+/// escaped, everything else (key order, number text, escapes) kept. Returns false, writing
+/// nothing, where `raw` is not valid JSON.
+pub fn compact(out: &mut String, raw: &[u8]) -> bool {
+    if serde_json::from_slice::<serde::de::IgnoredAny>(raw).is_err() {
+        return false;
+    }
+    // Valid JSON is UTF-8.
+    let Ok(text) = std::str::from_utf8(raw) else {
+        return false;
+    };
+    let mut in_str = false;
+    let mut escaped = false;
+    for c in text.chars() {
+        if in_str {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_str = false,
+                _ => {}
+            }
+            match c {
+                '<' => out.push_str("\\u003c"),
+                '>' => out.push_str("\\u003e"),
+                '&' => out.push_str("\\u0026"),
+                '\u{2028}' => out.push_str("\\u2028"),
+                '\u{2029}' => out.push_str("\\u2029"),
+                c => out.push(c),
+            }
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            in_str = c == '"';
+            out.push(c);
+        }
+    }
+    true
+}
+
+/// Re-lays compact JSON text out as Go's `MarshalIndent(v, "", "  ")` does (what
+/// `?pretty=true` and `kubectl get -o json` print): one member or element a line, two spaces
+/// a level, `": "` after keys, and `{}` / `[]` for empty objects and arrays. Escapes are kept
+/// as they are.
+pub fn indent(compact: &str) -> String {
+    let b = compact.as_bytes();
+    let mut out = String::with_capacity(compact.len() + compact.len() / 2);
+    let mut depth = 0usize;
+    let mut i = 0;
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        for _ in 0..depth {
+            out.push_str("  ");
+        }
+    };
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                i = (i + 1).min(b.len());
+                out.push_str(&compact[start..i]);
+                continue;
+            }
+            b'{' | b'[' => {
+                let close = if c == b'{' { b'}' } else { b']' };
+                if b.get(i + 1) == Some(&close) {
+                    out.push(c as char);
+                    out.push(close as char);
+                    i += 2;
+                    continue;
+                }
+                out.push(c as char);
+                depth += 1;
+                newline(&mut out, depth);
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c as char);
+            }
+            b',' => {
+                out.push(',');
+                newline(&mut out, depth);
+            }
+            b':' => out.push_str(": "),
+            b' ' | b'\n' | b'\t' | b'\r' => {}
+            _ => {
+                // A run of a literal or number: copy up to the next structural byte.
+                let start = i;
+                while i < b.len() && !b"{}[],:\" \n\t\r".contains(&b[i]) {
+                    i += 1;
+                }
+                out.push_str(&compact[start..i]);
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(b: &[u8]) -> String {
+        let mut o = String::new();
+        string(&mut o, b, Escape::NEW);
+        o
+    }
+
+    #[test]
+    fn strings_escape_as_go_does() {
+        assert_eq!(
+            s(b"<a href=\"x\">&</a>"),
+            r#""\u003ca href=\"x\"\u003e\u0026\u003c/a\u003e""#
+        );
+        assert_eq!(s("\u{2028}x\u{2029}".as_bytes()), r#""\u2028x\u2029""#);
+        assert_eq!(s(b"\x00\x01\x1f\x7f"), "\"\\u0000\\u0001\\u001f\x7f\"");
+        assert_eq!(s(b"\x08\x0c\n\r\t"), r#""\b\f\n\r\t""#);
+        let mut old = String::new();
+        string(&mut old, b"\x08\x0c", Escape { short_bf: false });
+        assert_eq!(old, r#""\u0008\u000c""#);
+        // Each invalid byte is one replacement; a valid U+FFFD stays as it is.
+        assert_eq!(s(b"a\xe2\x82b\xff"), r#""a\ufffd\ufffdb\ufffd""#);
+        assert_eq!(s("\u{fffd}é🚀".as_bytes()), "\"\u{fffd}é🚀\"");
+        assert_eq!(s(b"\xed\xa0\x80"), r#""\ufffd\ufffd\ufffd""#);
+        assert_eq!(s(b"/"), r#""/""#);
+    }
+
+    #[test]
+    fn floats_format_as_go_does() {
+        let f = |x: f64| {
+            let mut o = String::new();
+            float64(&mut o, x);
+            o
+        };
+        assert_eq!(f(0.0), "0");
+        assert_eq!(f(1.0), "1");
+        assert_eq!(f(12345678.9), "12345678.9");
+        assert_eq!(f(0.000001), "0.000001");
+        assert_eq!(f(0.0000001), "1e-7");
+        assert_eq!(f(1e21), "1e+21");
+        assert_eq!(f(1.5e300), "1.5e+300");
+        assert_eq!(f(-2.5e-10), "-2.5e-10");
+        assert_eq!(f(123456789012345680000.0), "123456789012345680000");
+        assert_eq!(f(f64::NAN), "null");
+        let mut o = String::new();
+        float32(&mut o, 0.1);
+        assert_eq!(o, "0.1");
+    }
+
+    #[test]
+    fn unstructured_sorts_keys_and_keeps_integers() {
+        let v: Value = serde_json::from_str(
+            r#"{"z":1,"a":{"y":true,"b":null},"big":9007199254740993,"r":1.0,"f":0.5,"u":18446744073709551615}"#,
+        )
+        .unwrap();
+        let mut o = String::new();
+        unstructured(&mut o, &v, Escape::NEW);
+        assert_eq!(
+            o,
+            r#"{"a":{"b":null,"y":true},"big":9007199254740993,"f":0.5,"r":1,"u":18446744073709552000,"z":1}"#
+        );
+    }
+
+    #[test]
+    fn compact_keeps_text_and_escapes_html() {
+        let mut o = String::new();
+        assert!(compact(
+            &mut o,
+            b" { \"b\" : [1.0, \"<\\u00e9 x>\"], \"a\":{} }"
+        ));
+        assert_eq!(o, r#"{"b":[1.0,"\u003c\u00e9 x\u003e"],"a":{}}"#);
+        assert!(!compact(&mut o, b"{nope"));
+    }
+
+    #[test]
+    fn indent_matches_marshal_indent() {
+        assert_eq!(
+            indent(r#"{"a":[],"b":{},"c":[1,{"d":"x,\"y\":"}],"e":null}"#),
+            "{\n  \"a\": [],\n  \"b\": {},\n  \"c\": [\n    1,\n    {\n      \"d\": \"x,\\\"y\\\":\"\n    }\n  ],\n  \"e\": null\n}"
+        );
+    }
+}
