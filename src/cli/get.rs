@@ -19,13 +19,23 @@ pub enum GetFormat {
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  reshift get /var/lib/etcd /registry/namespaces/default > ns.bin\n  reshift get backup.db /registry/configmaps/prod/app --revision 812 -o yaml\n  reshift get snap.rsnap /registry/pods/prod/web -o kv"
+    after_help = "Examples:\n  reshift get /var/lib/etcd /registry/namespaces/default > ns.bin\n  reshift get /var/lib/etcd pod/web -n prod -o yaml\n  reshift get /var/lib/etcd deploy api -n prod -o json\n  reshift get backup.db /registry/configmaps/prod/app --revision 812 -o yaml\n  reshift get snap.rsnap /registry/pods/prod/web -o kv"
 )]
 pub struct Args {
     #[command(flatten)]
     pub input: Input,
-    /// The key (`\xNN` escapes allowed).
+    /// The key (`\xNN` escapes allowed); or, as kubectl takes it, `TYPE/NAME`
+    /// (`pod/web`, `deploy/api`, `svc/db`) or `TYPE NAME`, with `-n` (default `default`).
+    #[arg(value_name = "KEY|TYPE[/NAME]")]
     pub key: String,
+    /// The object's name, after a TYPE (`reshift get DIR pod web -n prod`).
+    pub name: Option<String>,
+    /// The namespace of a TYPE/NAME (kubectl's default: `default`).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// The apiserver's etcd prefix.
+    #[arg(long, default_value = crate::k8s::DEFAULT_PREFIX)]
+    pub k8s_prefix: String,
     #[arg(long)]
     pub revision: Option<i64>,
     #[arg(short = 'o', long = "output", value_enum, default_value = "raw")]
@@ -70,8 +80,44 @@ fn print(
     }
 }
 
+/// The keys `a` may name: the key itself, or where a kubectl-style TYPE/NAME or TYPE NAME
+/// is given, the keys such an object is stored under (namespaced first).
+fn candidates(a: &Args) -> Result<Vec<Vec<u8>>> {
+    let typed = match (&a.name, a.key.starts_with('/')) {
+        (Some(name), false) => Some((a.key.as_str(), name.as_str())),
+        (None, false) => a.key.split_once('/'),
+        (Some(_), true) => {
+            return Err(Error::invalid(format!(
+                "{:?} is a key; a NAME goes after a TYPE (pod web), not after a key",
+                a.key
+            )));
+        }
+        (None, true) => None,
+    };
+    match typed {
+        None => {
+            if a.namespace.is_some() {
+                return Err(Error::invalid("-n goes with TYPE/NAME, not with a key"));
+            }
+            Ok(vec![key_arg(&a.key)])
+        }
+        Some((ty, name)) if !ty.is_empty() && !name.is_empty() => {
+            let ns = a.namespace.as_deref().unwrap_or("default");
+            Ok(crate::k8s::key::resolve_resource(ty)
+                .keys(&a.k8s_prefix, ns, name)
+                .into_iter()
+                .map(String::into_bytes)
+                .collect())
+        }
+        Some(_) => Err(Error::invalid(format!(
+            "{:?}: a key starts with /; a kubectl-style object is TYPE/NAME",
+            a.key
+        ))),
+    }
+}
+
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
-    let key = key_arg(&a.key);
+    let keys = candidates(a)?;
     let not_found = || Error::invalid(format!("key {:?} not found", a.key));
     // A snapshot answers from the one chunk its index points to.
     let src = a.input.open()?;
@@ -91,14 +137,28 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
                 )));
             }
         }
-        let kv = snap.get(&key, a.revision)?.ok_or_else(not_found)?;
+        let mut found = None;
+        for key in &keys {
+            found = snap.get(key, a.revision)?;
+            if found.is_some() {
+                break;
+            }
+        }
+        let kv = found.ok_or_else(not_found)?;
         let kv =
             crate::etcd::KeyValueRef::decode(&kv).map_err(|e| Error::invalid(e.to_string()))?;
         return print(&kv, a.format, &a.objects, out);
     }
     drop(src);
     a.input.with_keyspace(|o| {
-        let r = o.ks.get(&key, a.revision)?.ok_or_else(not_found)?;
+        let mut found = None;
+        for key in &keys {
+            found = o.ks.get(key, a.revision)?;
+            if found.is_some() {
+                break;
+            }
+        }
+        let r = found.ok_or_else(not_found)?;
         print(&r.kv(), a.format, &a.objects, out)
     })
 }

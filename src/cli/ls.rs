@@ -3,6 +3,7 @@
 
 use super::common::{Input, json_line, key_arg, printable, stdout_err};
 use crate::error::{Error, Result};
+use crate::k8s::key::{ResourceName, resolve_resource};
 use crate::k8s::object::{ObjectInfo, pick_all};
 use crate::k8s::selector::Selector;
 use serde::Serialize;
@@ -10,18 +11,21 @@ use std::io::Write;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  reshift ls /var/lib/etcd /registry/pods/\n  reshift ls backup.db --revision 4200 -o json\n  reshift ls /var/lib/etcd --resource deployments -n prod -l 'app=web,tier!=db'\n  reshift ls /var/lib/etcd --resource configmaps -n kube-system -o yaml"
+    after_help = "Examples:\n  reshift ls /var/lib/etcd /registry/pods/\n  reshift ls /var/lib/etcd pods -n default\n  reshift ls /var/lib/etcd deploy -n prod -o yaml\n  reshift ls backup.db --revision 4200 -o json\n  reshift ls /var/lib/etcd --resource deployments -n prod -l 'app=web,tier!=db'\n  reshift ls /var/lib/etcd --resource configmaps -n kube-system -o yaml"
 )]
 pub struct Args {
     #[command(flatten)]
     pub input: Input,
-    /// Only keys starting with this prefix (`\xNN` escapes allowed).
-    #[arg(default_value = "")]
+    /// Only keys starting with this prefix (`\xNN` escapes allowed); or, as kubectl takes
+    /// it, a resource type (`pods`, `po`, `deploy`, `deployments.apps`, `widgets.example.com`)
+    /// when it does not start with `/`.
+    #[arg(default_value = "", value_name = "PREFIX|TYPE")]
     pub prefix: String,
     /// The state at this revision instead of the latest.
     #[arg(long)]
     pub revision: Option<i64>,
-    /// Only objects of this resource: `pods`, `deployments.apps`, `widgets.example.com`.
+    /// Only objects of this resource, named as kubectl takes it: `pods`, `po`, `deploy`,
+    /// `deployments.apps`, `widgets.example.com`.
     #[arg(long)]
     pub resource: Option<String>,
     /// Only objects in this namespace.
@@ -112,11 +116,8 @@ struct Hit<'a> {
     encoding: &'static str,
 }
 
-fn resource_matches(o: &ObjectInfo<'_>, want: &str) -> bool {
-    match want.split_once('.') {
-        Some((res, group)) => o.resource == res && o.group == group,
-        None => o.resource == want,
-    }
+fn resource_matches(o: &ObjectInfo<'_>, want: &ResourceName) -> bool {
+    o.resource == want.resource && want.group.as_deref().is_none_or(|g| g == o.group)
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
@@ -126,19 +127,28 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         .map(Selector::parse)
         .transpose()
         .map_err(Error::invalid)?;
+    // `reshift ls DIR pods`: a positional word that is not a key prefix is a type.
+    let (prefix, typed) = if a.prefix.is_empty() || a.prefix.starts_with('/') {
+        (key_arg(&a.prefix), None)
+    } else {
+        if a.resource.is_some() {
+            return Err(Error::invalid(format!(
+                "{:?} is a resource type (a key prefix starts with /); give it or --resource, not both",
+                a.prefix
+            )));
+        }
+        (Vec::new(), Some(a.prefix.as_str()))
+    };
+    let want = a.resource.as_deref().or(typed).map(resolve_resource);
     a.input.with_keyspace(|o| {
         let ks = &o.ks;
-        let prefix = key_arg(&a.prefix);
         let recs: Vec<_> = ks.state(&prefix, a.revision)?.collect();
         let kvs: Vec<(&[u8], &[u8])> = recs.iter().map(|r| (r.key, r.kv().value)).collect();
         // Decode and filter on all cores, keeping only what a row shows.
         // A value with no metadata has no labels.
         let no_labels = std::collections::BTreeMap::new();
         let hits = pick_all(&kvs, &a.k8s_prefix, |i, obj| {
-            let keep = !(a
-                .resource
-                .as_deref()
-                .is_some_and(|w| !resource_matches(&obj, w))
+            let keep = !(want.as_ref().is_some_and(|w| !resource_matches(&obj, w))
                 || a.namespace
                     .as_deref()
                     .is_some_and(|n| obj.namespace != Some(n))

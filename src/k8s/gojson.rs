@@ -205,6 +205,59 @@ pub fn unstructured(out: &mut String, v: &Value, esc: Escape) {
     }
 }
 
+/// Writes a JSON tree read by [`super::jsontree`] as Go writes the generic value its
+/// decoder makes of it: object keys sorted by their bytes, numbers as int64 where the text
+/// is an integer that fits, float64 otherwise. A number out of float64's range is an error,
+/// as in Go.
+pub fn unstructured_tree(
+    out: &mut String,
+    v: &super::jsontree::J<'_>,
+    esc: Escape,
+) -> Result<(), String> {
+    use super::jsontree::{GoNumber, J, go_number};
+    match v {
+        J::Null => out.push_str("null"),
+        J::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        J::Num(n) => match go_number(n) {
+            Some(GoNumber::Int(i)) => {
+                let _ = write!(out, "{i}");
+            }
+            Some(GoNumber::Float(f)) => float64(out, f),
+            None => {
+                return Err(format!(
+                    "cannot unmarshal number {n} into Go value of type float64"
+                ));
+            }
+        },
+        J::Str(s, _) => string(out, s.as_bytes(), esc),
+        J::Arr(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                unstructured_tree(out, x, esc)?;
+            }
+            out.push(']');
+        }
+        J::Obj(m) => {
+            let mut keys: Vec<usize> = (0..m.len()).collect();
+            keys.sort_by(|&a, &b| m[a].0.as_bytes().cmp(m[b].0.as_bytes()));
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                string(out, m[k].0.as_bytes(), esc);
+                out.push(':');
+                unstructured_tree(out, &m[k].1, esc)?;
+            }
+            out.push('}');
+        }
+    }
+    Ok(())
+}
+
 /// Appends the JSON text `raw` compacted as Go's encoder writes the output of a
 /// `MarshalJSON` method: insignificant white space dropped, `<`, `>`, `&`, U+2028 and U+2029
 /// escaped, everything else (key order, number text, escapes) kept. Returns false, writing
@@ -241,6 +294,29 @@ pub fn compact(out: &mut String, raw: &[u8]) -> bool {
         }
     }
     true
+}
+
+/// Writes a JSON string from its text between the quotes as written (escapes kept), as
+/// Go's compaction of embedded JSON does: `<`, `>`, `&`, U+2028 and U+2029 escaped, every
+/// other byte kept (an invalid UTF-8 byte, which a Go string may hold, becomes U+FFFD).
+pub fn compact_string(out: &mut String, text: &[u8]) {
+    out.push('"');
+    for chunk in text.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '<' => out.push_str("\\u003c"),
+                '>' => out.push_str("\\u003e"),
+                '&' => out.push_str("\\u0026"),
+                '\u{2028}' => out.push_str("\\u2028"),
+                '\u{2029}' => out.push_str("\\u2029"),
+                c => out.push(c),
+            }
+        }
+        for _ in chunk.invalid() {
+            out.push('\u{fffd}');
+        }
+    }
+    out.push('"');
 }
 
 /// Re-lays compact JSON text out as Go's `MarshalIndent(v, "", "  ")` does (what

@@ -86,6 +86,298 @@ const GROUPS: &[(&str, &str)] = &[
     ("storageversionmigrations", "storagemigration.k8s.io"),
 ];
 
+/// kubectl's names for the built-in resources: (resource, group, singular, kind, short
+/// names). Custom resources are named by their plural, optionally with their group.
+const KUBECTL_NAMES: &[(&str, &str, &str, &str, &[&str])] = &[
+    ("pods", "", "pod", "Pod", &["po"]),
+    ("services", "", "service", "Service", &["svc"]),
+    ("endpoints", "", "endpoints", "Endpoints", &["ep"]),
+    ("nodes", "", "node", "Node", &["no"]),
+    ("namespaces", "", "namespace", "Namespace", &["ns"]),
+    ("configmaps", "", "configmap", "ConfigMap", &["cm"]),
+    ("secrets", "", "secret", "Secret", &[]),
+    (
+        "serviceaccounts",
+        "",
+        "serviceaccount",
+        "ServiceAccount",
+        &["sa"],
+    ),
+    (
+        "persistentvolumes",
+        "",
+        "persistentvolume",
+        "PersistentVolume",
+        &["pv"],
+    ),
+    (
+        "persistentvolumeclaims",
+        "",
+        "persistentvolumeclaim",
+        "PersistentVolumeClaim",
+        &["pvc"],
+    ),
+    ("events", "", "event", "Event", &["ev"]),
+    ("limitranges", "", "limitrange", "LimitRange", &["limits"]),
+    (
+        "resourcequotas",
+        "",
+        "resourcequota",
+        "ResourceQuota",
+        &["quota"],
+    ),
+    (
+        "replicationcontrollers",
+        "",
+        "replicationcontroller",
+        "ReplicationController",
+        &["rc"],
+    ),
+    ("podtemplates", "", "podtemplate", "PodTemplate", &[]),
+    (
+        "deployments",
+        "apps",
+        "deployment",
+        "Deployment",
+        &["deploy"],
+    ),
+    ("replicasets", "apps", "replicaset", "ReplicaSet", &["rs"]),
+    ("daemonsets", "apps", "daemonset", "DaemonSet", &["ds"]),
+    (
+        "statefulsets",
+        "apps",
+        "statefulset",
+        "StatefulSet",
+        &["sts"],
+    ),
+    (
+        "controllerrevisions",
+        "apps",
+        "controllerrevision",
+        "ControllerRevision",
+        &[],
+    ),
+    ("jobs", "batch", "job", "Job", &[]),
+    ("cronjobs", "batch", "cronjob", "CronJob", &["cj"]),
+    (
+        "horizontalpodautoscalers",
+        "autoscaling",
+        "horizontalpodautoscaler",
+        "HorizontalPodAutoscaler",
+        &["hpa"],
+    ),
+    ("leases", "coordination.k8s.io", "lease", "Lease", &[]),
+    (
+        "endpointslices",
+        "discovery.k8s.io",
+        "endpointslice",
+        "EndpointSlice",
+        &[],
+    ),
+    (
+        "ingresses",
+        "networking.k8s.io",
+        "ingress",
+        "Ingress",
+        &["ing"],
+    ),
+    (
+        "ingressclasses",
+        "networking.k8s.io",
+        "ingressclass",
+        "IngressClass",
+        &[],
+    ),
+    (
+        "networkpolicies",
+        "networking.k8s.io",
+        "networkpolicy",
+        "NetworkPolicy",
+        &["netpol"],
+    ),
+    (
+        "poddisruptionbudgets",
+        "policy",
+        "poddisruptionbudget",
+        "PodDisruptionBudget",
+        &["pdb"],
+    ),
+    (
+        "clusterroles",
+        "rbac.authorization.k8s.io",
+        "clusterrole",
+        "ClusterRole",
+        &[],
+    ),
+    (
+        "clusterrolebindings",
+        "rbac.authorization.k8s.io",
+        "clusterrolebinding",
+        "ClusterRoleBinding",
+        &[],
+    ),
+    ("roles", "rbac.authorization.k8s.io", "role", "Role", &[]),
+    (
+        "rolebindings",
+        "rbac.authorization.k8s.io",
+        "rolebinding",
+        "RoleBinding",
+        &[],
+    ),
+    (
+        "priorityclasses",
+        "scheduling.k8s.io",
+        "priorityclass",
+        "PriorityClass",
+        &["pc"],
+    ),
+    (
+        "storageclasses",
+        "storage.k8s.io",
+        "storageclass",
+        "StorageClass",
+        &["sc"],
+    ),
+    (
+        "csidrivers",
+        "storage.k8s.io",
+        "csidriver",
+        "CSIDriver",
+        &[],
+    ),
+    ("csinodes", "storage.k8s.io", "csinode", "CSINode", &[]),
+    (
+        "volumeattachments",
+        "storage.k8s.io",
+        "volumeattachment",
+        "VolumeAttachment",
+        &[],
+    ),
+    (
+        "certificatesigningrequests",
+        "certificates.k8s.io",
+        "certificatesigningrequest",
+        "CertificateSigningRequest",
+        &["csr"],
+    ),
+    (
+        "runtimeclasses",
+        "node.k8s.io",
+        "runtimeclass",
+        "RuntimeClass",
+        &[],
+    ),
+    (
+        "customresourcedefinitions",
+        "apiextensions.k8s.io",
+        "customresourcedefinition",
+        "CustomResourceDefinition",
+        &["crd", "crds"],
+    ),
+    (
+        "apiservices",
+        "apiregistration.k8s.io",
+        "apiservice",
+        "APIService",
+        &[],
+    ),
+    (
+        "mutatingwebhookconfigurations",
+        "admissionregistration.k8s.io",
+        "mutatingwebhookconfiguration",
+        "MutatingWebhookConfiguration",
+        &[],
+    ),
+    (
+        "validatingwebhookconfigurations",
+        "admissionregistration.k8s.io",
+        "validatingwebhookconfiguration",
+        "ValidatingWebhookConfiguration",
+        &[],
+    ),
+    (
+        "flowschemas",
+        "flowcontrol.apiserver.k8s.io",
+        "flowschema",
+        "FlowSchema",
+        &[],
+    ),
+    (
+        "prioritylevelconfigurations",
+        "flowcontrol.apiserver.k8s.io",
+        "prioritylevelconfiguration",
+        "PriorityLevelConfiguration",
+        &[],
+    ),
+];
+
+/// A resource named as kubectl takes it: its plural resource name and, where known or
+/// given, its group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceName {
+    pub resource: String,
+    pub group: Option<String>,
+}
+
+/// Resolves a resource as kubectl names it — plural (`pods`), singular (`pod`), short name
+/// (`po`, `deploy`, `svc`), kind (`Deployment`), or `resource.group`
+/// (`deployments.apps`, `widgets.example.com`). An unknown name is taken as a custom
+/// resource's plural.
+pub fn resolve_resource(word: &str) -> ResourceName {
+    let lower = word.to_ascii_lowercase();
+    let (name, group) = match lower.split_once('.') {
+        Some((n, g)) => (n, Some(g)),
+        None => (lower.as_str(), None),
+    };
+    for &(res, grp, singular, kind, short) in KUBECTL_NAMES {
+        let hit = name == res
+            || name == singular
+            || name == kind.to_ascii_lowercase()
+            || short.contains(&name);
+        if hit && group.is_none_or(|g| g == grp) {
+            return ResourceName {
+                resource: res.to_string(),
+                group: Some(grp.to_string()),
+            };
+        }
+    }
+    ResourceName {
+        resource: name.to_string(),
+        group: group.map(str::to_string),
+    }
+}
+
+impl ResourceName {
+    /// Whether a parsed key is of this resource.
+    pub fn matches(&self, key: &ObjectKey<'_>) -> bool {
+        key.resource == self.resource && self.group.as_deref().is_none_or(|g| g == key.group)
+    }
+
+    /// The keys an object of this resource with this name may be stored under, most likely
+    /// first: namespaced in `namespace`, then cluster-scoped.
+    pub fn keys(&self, prefix: &str, namespace: &str, name: &str) -> Vec<String> {
+        let prefix = prefix.trim_end_matches('/');
+        let group = self.group.as_deref().unwrap_or("");
+        let stored = match self.resource.as_str() {
+            "nodes" => "minions".to_string(),
+            "replicationcontrollers" => "controllers".to_string(),
+            "services" => "services/specs".to_string(),
+            "endpoints" => "services/endpoints".to_string(),
+            "ingresses" => "ingress".to_string(),
+            // Built-in groups' resources are stored under their name alone; CRDs, API
+            // services and custom resources under their group.
+            r if group.is_empty() || GROUPS.iter().any(|(res, g)| *res == r && *g == group) => {
+                r.to_string()
+            }
+            r => format!("{group}/{r}"),
+        };
+        vec![
+            format!("{prefix}/{stored}/{namespace}/{name}"),
+            format!("{prefix}/{stored}/{name}"),
+        ]
+    }
+}
+
 /// Stored names that differ from the resource's name.
 fn canonical(stored: &str) -> &str {
     match stored {
@@ -170,6 +462,58 @@ mod tests {
             o.namespace.map(Into::into),
             o.name.into(),
         )
+    }
+
+    #[test]
+    fn kubectl_names_resolve() {
+        let r = |w: &str| {
+            let n = resolve_resource(w);
+            (n.resource, n.group)
+        };
+        assert_eq!(r("po"), ("pods".into(), Some("".into())));
+        assert_eq!(r("Deployment"), ("deployments".into(), Some("apps".into())));
+        assert_eq!(r("deploy"), ("deployments".into(), Some("apps".into())));
+        assert_eq!(
+            r("deployments.apps"),
+            ("deployments".into(), Some("apps".into()))
+        );
+        assert_eq!(r("svc"), ("services".into(), Some("".into())));
+        assert_eq!(
+            r("crd"),
+            (
+                "customresourcedefinitions".into(),
+                Some("apiextensions.k8s.io".into())
+            )
+        );
+        assert_eq!(
+            r("widgets.example.com"),
+            ("widgets".into(), Some("example.com".into()))
+        );
+        assert_eq!(r("widgets"), ("widgets".into(), None));
+        let keys = |w: &str| resolve_resource(w).keys("/registry", "ns", "x");
+        assert_eq!(keys("svc")[0], "/registry/services/specs/ns/x");
+        assert_eq!(keys("no")[1], "/registry/minions/x");
+        assert_eq!(keys("deploy")[0], "/registry/deployments/ns/x");
+        assert_eq!(keys("ing")[0], "/registry/ingress/ns/x");
+        assert_eq!(
+            keys("crd")[1],
+            "/registry/apiextensions.k8s.io/customresourcedefinitions/x"
+        );
+        assert_eq!(
+            keys("widgets.example.com")[0],
+            "/registry/example.com/widgets/ns/x"
+        );
+        for key in keys("deploy")
+            .iter()
+            .chain(&keys("crd"))
+            .chain(&keys("widgets.example.com"))
+        {
+            let k = parse_key(key, "/registry").unwrap();
+            assert!(
+                resolve_resource(k.resource).matches(&k) || k.group == "example.com",
+                "{key}"
+            );
+        }
     }
 
     #[test]

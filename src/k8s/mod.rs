@@ -5,10 +5,13 @@
 
 pub mod fuzz;
 pub mod gojson;
+pub mod jsontree;
 pub mod key;
 pub mod meta;
 pub mod object;
+pub mod quantity;
 pub mod render;
+pub mod render_json;
 pub mod schema;
 pub mod selector;
 pub mod value;

@@ -143,23 +143,48 @@ pub fn decode_object_json(value: &[u8], view: &View) -> Result<String, String> {
     }
 }
 
-/// An object stored as JSON, as the apiserver serves it: decoded into a generic map (keys
-/// sorted, integers as int64, other numbers as float64) with the resourceVersion set.
+/// An object stored as JSON, as the apiserver serves it: a built-in kind decoded into its
+/// Go type and encoded again ([`super::render_json`]); anything else (custom resources)
+/// decoded into a generic map (keys sorted, integers as int64, other numbers as float64).
+/// Either way `metadata.resourceVersion` is set when the view serves the object.
 fn json_object(j: &[u8], view: &View) -> Result<String, String> {
-    let mut v: serde_json::Value = serde_json::from_slice(j).map_err(|e| format!("JSON: {e}"))?;
-    let Some(obj) = v.as_object_mut() else {
+    use super::jsontree::J;
+    let mut v = super::jsontree::parse(j).map_err(|e| e.to_string())?;
+    let J::Obj(members) = &mut v else {
         return Err("JSON value is not an object".into());
     };
-    if let Some(rv) = view.resource_version {
-        let meta = obj
-            .entry("metadata")
-            .or_insert_with(|| serde_json::Value::Object(Default::default()));
-        if let Some(m) = meta.as_object_mut() {
-            m.insert("resourceVersion".into(), rv.to_string().into());
+    let text = |name: &str| {
+        members
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.as_str())
+            .map(str::to_string)
+    };
+    let (api_version, kind) = (text("apiVersion"), text("kind"));
+    if let (Some(av), Some(k)) = (&api_version, &kind) {
+        if super::schema::builtin_kind(av, k).is_some() {
+            return super::render_json::render_json_object(av, k, &v, view)
+                .map_err(|e| e.to_string());
+        }
+    }
+    let rv = view.resource_version.map(|r| r.to_string());
+    if let Some(rv) = rv {
+        let meta = match members.iter().position(|(k, _)| k == "metadata") {
+            Some(i) => &mut members[i].1,
+            None => {
+                members.push(("metadata".into(), J::Obj(Vec::new())));
+                &mut members.last_mut().expect("just pushed").1
+            }
+        };
+        if let J::Obj(m) = meta {
+            match m.iter_mut().find(|(k, _)| k == "resourceVersion") {
+                Some(slot) => slot.1 = J::Str(rv.into(), b""),
+                None => m.push(("resourceVersion".into(), J::Str(rv.into(), b""))),
+            }
         }
     }
     let mut out = String::with_capacity(j.len() + 32);
-    super::gojson::unstructured(&mut out, &v, view.escape());
+    super::gojson::unstructured_tree(&mut out, &v, view.escape())?;
     Ok(out)
 }
 

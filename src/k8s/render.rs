@@ -47,14 +47,14 @@ impl View {
 }
 
 /// What the recursive renderer carries down.
-struct Cx {
-    bit: schema::Releases,
-    esc: Escape,
-    rv: Option<String>,
+pub(super) struct Cx {
+    pub(super) bit: schema::Releases,
+    pub(super) esc: Escape,
+    pub(super) rv: Option<String>,
 }
 
 impl Cx {
-    fn new(view: &View) -> Cx {
+    pub(super) fn new(view: &View) -> Cx {
         Cx {
             bit: view.release.bit(),
             esc: view.escape(),
@@ -63,13 +63,13 @@ impl Cx {
     }
 }
 
-const OBJECT_META: &str = "k8s.apimachinery.meta.v1.ObjectMeta";
+pub(super) const OBJECT_META: &str = "k8s.apimachinery.meta.v1.ObjectMeta";
 
 /// The key under which fields unknown to the schema are shown, by field number.
 pub const UNKNOWN_FIELDS: &str = "x-reshift-unknown-fields";
 
 /// Nesting beyond this is refused (Kubernetes types nest a dozen levels at most).
-const MAX_DEPTH: u32 = 100;
+pub(super) const MAX_DEPTH: u32 = 100;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RenderError {
@@ -84,6 +84,8 @@ pub enum RenderError {
         err: WireError,
     },
     TooDeep,
+    /// A JSON-stored value the Go type cannot take (as the apiserver's decoder refuses it).
+    Decode(String),
 }
 
 impl fmt::Display for RenderError {
@@ -94,6 +96,7 @@ impl fmt::Display for RenderError {
             }
             RenderError::Wire { path, err } => write!(f, "{path}: {err}"),
             RenderError::TooDeep => write!(f, "messages nested more than {MAX_DEPTH} deep"),
+            RenderError::Decode(e) => write!(f, "decode: {e}"),
         }
     }
 }
@@ -179,7 +182,7 @@ fn wire_fits(ty: Ty, rep: Rep, v: &W<'_>) -> bool {
 }
 
 /// Writes `"name":`, after a comma unless it is the object's first member.
-fn key(out: &mut String, first: &mut bool, name: &str, cx: &Cx) {
+pub(super) fn key(out: &mut String, first: &mut bool, name: &str, cx: &Cx) {
     if !std::mem::take(first) {
         out.push(',');
     }
@@ -188,7 +191,7 @@ fn key(out: &mut String, first: &mut bool, name: &str, cx: &Cx) {
 }
 
 /// A JSON string, escaped as Go escapes it.
-fn string(out: &mut String, s: &str, cx: &Cx) {
+pub(super) fn string(out: &mut String, s: &str, cx: &Cx) {
     gojson::string(out, s.as_bytes(), cx.esc);
 }
 
@@ -256,16 +259,16 @@ fn object_body(
 
 /// How the chosen release writes one field.
 #[derive(Clone, Copy)]
-struct Rules {
+pub(super) struct Rules {
     /// The release's Go type has the field: its zero value is written when absent (unless
     /// omitted). A field the release lacks is shown only when the wire has it.
-    known: bool,
-    omitempty: bool,
-    omitzero: bool,
-    pointer: bool,
+    pub(super) known: bool,
+    pub(super) omitempty: bool,
+    pub(super) omitzero: bool,
+    pub(super) pointer: bool,
 }
 
-fn rules(field: &schema::Field, cx: &Cx) -> Rules {
+pub(super) fn rules(field: &schema::Field, cx: &Cx) -> Rules {
     let has = |mask: schema::Releases| mask & cx.bit != 0;
     let known = has(field.releases);
     Rules {
@@ -408,7 +411,7 @@ fn absent(
     Ok(())
 }
 
-fn zero(ty: Ty, out: &mut String) {
+pub(super) fn zero(ty: Ty, out: &mut String) {
     out.push_str(match ty {
         Ty::String => "\"\"",
         Ty::Bool => "false",
@@ -709,7 +712,7 @@ fn message(
 }
 
 /// Seconds of Go's zero time.Time (0001-01-01T00:00:00Z) since the Unix epoch.
-const GO_ZERO_TIME: i64 = -62_135_596_800;
+pub(super) const GO_ZERO_TIME: i64 = -62_135_596_800;
 
 /// A duration in nanoseconds as Go's time.Duration.String writes it: "1h2m3.5s", "1.5ms",
 /// "0s".

@@ -139,6 +139,17 @@ pub fn kind(api_version: &str, kind: &str) -> Option<&'static Msg> {
     find(group, version).or_else(|| find("meta.k8s.io", "v1"))
 }
 
+/// The message of a kind served under exactly `apiVersion`, without the meta.k8s.io
+/// fallback of [`kind`]: whether the apiserver has a Go type for it (a custom resource has
+/// none).
+pub fn builtin_kind(api_version: &str, kind: &str) -> Option<&'static Msg> {
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    KINDS
+        .binary_search_by(|(kg, kv, kk, _)| (*kg, *kv, *kk).cmp(&(group, version, kind)))
+        .ok()
+        .map(|i| &MESSAGES[KINDS[i].3 as usize])
+}
+
 /// A message by its full protobuf name, for example `k8s.api.core.v1.Pod`.
 pub fn message(full_name: &str) -> Option<&'static Msg> {
     MESSAGES

@@ -1,0 +1,399 @@
+//! JSON text read as the apiserver's Go decoder reads it: each invalid UTF-8 byte and each
+//! unpaired surrogate escape becomes U+FFFD, a key given twice keeps its last value, numbers
+//! keep their text (so the reader decides int64 or float64, as Go does), and every value
+//! keeps the bytes it was read from. It never allocates more than a bounded multiple of
+//! its input, and refuses nesting deeper than Go's decoder allows.
+
+use std::borrow::Cow;
+
+/// Nesting deeper than this is refused (Go's decoder stops at 10,000).
+const MAX_DEPTH: usize = 10_000;
+
+/// One JSON value, borrowing from the text it was read from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum J<'a> {
+    Null,
+    Bool(bool),
+    /// A number, as written.
+    Num(&'a str),
+    /// A string's value, and its text between the quotes as written (escapes and all).
+    Str(Cow<'a, str>, &'a [u8]),
+    Arr(Vec<J<'a>>),
+    /// Members in the order written, each key once (its last value, at its first place).
+    Obj(Vec<(Cow<'a, str>, J<'a>)>),
+}
+
+/// A number as Go's generic decoder (with ints preserved) keeps it: int64 where the text is
+/// an integer that fits, float64 otherwise.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum GoNumber {
+    Int(i64),
+    Float(f64),
+}
+
+impl<'a> J<'a> {
+    /// The member `name` of an object.
+    pub fn get(&self, name: &str) -> Option<&J<'a>> {
+        match self {
+            J::Obj(m) => m.iter().find(|(k, _)| k == name).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The text of a string value.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            J::Str(s, _) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Reads a number's text as Go's generic decoder does; `None` where the text is out of
+/// float64's range (Go refuses such a value).
+pub fn go_number(text: &str) -> Option<GoNumber> {
+    if !text.contains(['.', 'e', 'E']) {
+        if let Ok(i) = text.parse::<i64>() {
+            return Some(GoNumber::Int(i));
+        }
+    }
+    let f: f64 = text.parse().ok()?;
+    f.is_finite().then_some(GoNumber::Float(f))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError {
+    pub offset: usize,
+    pub what: &'static str,
+}
+
+impl std::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "JSON at byte {}: {}", self.offset, self.what)
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+/// Parses one JSON value (white space around it allowed).
+pub fn parse(text: &[u8]) -> Result<J<'_>, JsonError> {
+    let mut p = Parser { b: text, i: 0 };
+    p.ws();
+    let v = p.value(0)?;
+    p.ws();
+    if p.i != text.len() {
+        return Err(p.err("data after the value"));
+    }
+    Ok(v)
+}
+
+struct Parser<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn err(&self, what: &'static str) -> JsonError {
+        JsonError {
+            offset: self.i,
+            what,
+        }
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    fn lit(&mut self, word: &[u8], v: J<'a>) -> Result<J<'a>, JsonError> {
+        if self.b[self.i..].starts_with(word) {
+            self.i += word.len();
+            Ok(v)
+        } else {
+            Err(self.err("invalid literal"))
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<J<'a>, JsonError> {
+        if depth > MAX_DEPTH {
+            return Err(self.err("nested too deeply"));
+        }
+        match self.b.get(self.i) {
+            None => Err(self.err("unexpected end")),
+            Some(b'n') => self.lit(b"null", J::Null),
+            Some(b't') => self.lit(b"true", J::Bool(true)),
+            Some(b'f') => self.lit(b"false", J::Bool(false)),
+            Some(b'"') => {
+                let start = self.i + 1;
+                let s = self.string()?;
+                Ok(J::Str(s, &self.b[start..self.i - 1]))
+            }
+            Some(b'[') => {
+                self.i += 1;
+                let mut items = Vec::new();
+                self.ws();
+                if self.b.get(self.i) == Some(&b']') {
+                    self.i += 1;
+                    return Ok(J::Arr(items));
+                }
+                loop {
+                    self.ws();
+                    items.push(self.value(depth + 1)?);
+                    self.ws();
+                    match self.b.get(self.i) {
+                        Some(b',') => self.i += 1,
+                        Some(b']') => {
+                            self.i += 1;
+                            return Ok(J::Arr(items));
+                        }
+                        _ => return Err(self.err("expected , or ]")),
+                    }
+                }
+            }
+            Some(b'{') => {
+                self.i += 1;
+                let mut members: Vec<(Cow<'a, str>, J<'a>)> = Vec::new();
+                self.ws();
+                if self.b.get(self.i) == Some(&b'}') {
+                    self.i += 1;
+                    return Ok(J::Obj(members));
+                }
+                loop {
+                    self.ws();
+                    if self.b.get(self.i) != Some(&b'"') {
+                        return Err(self.err("expected a string key"));
+                    }
+                    let k = self.string()?;
+                    self.ws();
+                    if self.b.get(self.i) != Some(&b':') {
+                        return Err(self.err("expected :"));
+                    }
+                    self.i += 1;
+                    self.ws();
+                    let v = self.value(depth + 1)?;
+                    match members.iter_mut().find(|(old, _)| *old == k) {
+                        Some(slot) => slot.1 = v,
+                        None => members.push((k, v)),
+                    }
+                    self.ws();
+                    match self.b.get(self.i) {
+                        Some(b',') => self.i += 1,
+                        Some(b'}') => {
+                            self.i += 1;
+                            return Ok(J::Obj(members));
+                        }
+                        _ => return Err(self.err("expected , or }")),
+                    }
+                }
+            }
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => Err(self.err("invalid character")),
+        }
+    }
+
+    fn number(&mut self) -> Result<J<'a>, JsonError> {
+        let start = self.i;
+        let b = self.b;
+        let digits = |i: &mut usize| {
+            let s = *i;
+            while b.get(*i).is_some_and(u8::is_ascii_digit) {
+                *i += 1;
+            }
+            *i > s
+        };
+        let mut i = self.i;
+        if b[i] == b'-' {
+            i += 1;
+        }
+        if b.get(i) == Some(&b'0') {
+            i += 1;
+        } else if !digits(&mut i) {
+            self.i = i;
+            return Err(self.err("invalid number"));
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            if !digits(&mut i) {
+                self.i = i;
+                return Err(self.err("invalid number"));
+            }
+        }
+        if let Some(b'e' | b'E') = b.get(i) {
+            i += 1;
+            if let Some(b'+' | b'-') = b.get(i) {
+                i += 1;
+            }
+            if !digits(&mut i) {
+                self.i = i;
+                return Err(self.err("invalid number"));
+            }
+        }
+        self.i = i;
+        // ASCII by construction.
+        Ok(J::Num(std::str::from_utf8(&b[start..i]).unwrap_or("0")))
+    }
+
+    /// A string, unescaped; borrowed where it holds no escape and is valid UTF-8.
+    fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
+        self.i += 1;
+        let start = self.i;
+        let b = self.b;
+        // Fast path: no escape, valid UTF-8.
+        let mut j = start;
+        while j < b.len() && b[j] != b'"' && b[j] != b'\\' && b[j] >= 0x20 {
+            j += 1;
+        }
+        if b.get(j) == Some(&b'"') {
+            if let Ok(s) = std::str::from_utf8(&b[start..j]) {
+                self.i = j + 1;
+                return Ok(Cow::Borrowed(s));
+            }
+        }
+        let mut out = String::with_capacity(j - start + 8);
+        let mut i = start;
+        loop {
+            let Some(&c) = b.get(i) else {
+                self.i = i;
+                return Err(self.err("unterminated string"));
+            };
+            match c {
+                b'"' => {
+                    self.i = i + 1;
+                    return Ok(Cow::Owned(out));
+                }
+                b'\\' => {
+                    let Some(&e) = b.get(i + 1) else {
+                        self.i = i;
+                        return Err(self.err("unterminated string"));
+                    };
+                    i += 2;
+                    let ch = match e {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => {
+                            let Some(hi) = hex4(b, i) else {
+                                self.i = i;
+                                return Err(self.err("invalid \\u escape"));
+                            };
+                            i += 4;
+                            if (0xd800..0xdc00).contains(&hi) {
+                                // A pair when a low surrogate escape follows; else U+FFFD.
+                                let lo = (b.get(i) == Some(&b'\\') && b.get(i + 1) == Some(&b'u'))
+                                    .then(|| hex4(b, i + 2))
+                                    .flatten()
+                                    .filter(|lo| (0xdc00..0xe000).contains(lo));
+                                match lo {
+                                    Some(lo) => {
+                                        i += 6;
+                                        let cp = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
+                                        char::from_u32(cp).unwrap_or('\u{fffd}')
+                                    }
+                                    None => '\u{fffd}',
+                                }
+                            } else {
+                                char::from_u32(hi).unwrap_or('\u{fffd}')
+                            }
+                        }
+                        _ => {
+                            self.i = i - 1;
+                            return Err(self.err("invalid escape"));
+                        }
+                    };
+                    out.push(ch);
+                }
+                0..=0x1f => {
+                    self.i = i;
+                    return Err(self.err("control character in string"));
+                }
+                0x20..=0x7f => {
+                    out.push(c as char);
+                    i += 1;
+                }
+                _ => {
+                    let n = utf8_at(b, i);
+                    if n == 0 {
+                        out.push('\u{fffd}');
+                        i += 1;
+                    } else {
+                        out.push_str(std::str::from_utf8(&b[i..i + n]).unwrap_or("\u{fffd}"));
+                        i += n;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn hex4(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at + 4)?;
+    let s = std::str::from_utf8(s).ok()?;
+    u32::from_str_radix(s, 16).ok()
+}
+
+/// The length of the valid UTF-8 sequence at `b[i]` (a byte >= 0x80), or 0.
+fn utf8_at(b: &[u8], i: usize) -> usize {
+    let n = match b[i] {
+        0xc2..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf4 => 4,
+        _ => return 0,
+    };
+    match b.get(i..i + n) {
+        Some(s) if std::str::from_utf8(s).is_ok() => n,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_as_go_does() {
+        let v = parse(br#" {"a":1,"b":[true,null,"x\u00e9\ud83d\ude80"],"a":2.50,"c":"\ud800z"} "#)
+            .unwrap();
+        assert_eq!(v.get("a"), Some(&J::Num("2.50")));
+        let J::Obj(m) = &v else { panic!() };
+        assert_eq!(m.len(), 3);
+        assert_eq!(m[0].0, "a");
+        assert_eq!(
+            v.get("b").unwrap(),
+            &J::Arr(vec![
+                J::Bool(true),
+                J::Null,
+                J::Str("xé🚀".into(), br"x\u00e9\ud83d\ude80")
+            ])
+        );
+        assert_eq!(v.get("c").unwrap().as_str(), Some("\u{fffd}z"));
+        assert_eq!(
+            parse(b"\"\xff\xfeok\"").unwrap(),
+            J::Str("\u{fffd}\u{fffd}ok".into(), b"\xff\xfeok")
+        );
+        assert!(parse(b"{\"a\":}").is_err());
+        assert!(parse(b"[1,]").is_err());
+        assert!(parse(b"01").is_err());
+        assert!(parse(&[b'['; 20_000]).is_err());
+    }
+
+    #[test]
+    fn numbers_as_go_keeps_them() {
+        assert_eq!(
+            go_number("9223372036854775807"),
+            Some(GoNumber::Int(i64::MAX))
+        );
+        assert_eq!(
+            go_number("12345678901234567890"),
+            Some(GoNumber::Float(12345678901234567890.0))
+        );
+        assert_eq!(go_number("1.0"), Some(GoNumber::Float(1.0)));
+        assert_eq!(go_number("1e3"), Some(GoNumber::Float(1000.0)));
+        assert_eq!(go_number("1e400"), None);
+    }
+}
