@@ -38,8 +38,9 @@ pub enum What {
     Get {
         #[command(flatten)]
         input: Input,
-        #[arg(required = true, num_args = 2..)]
-        path: Vec<String>,
+        /// The bucket path, then the key (`\xNN` escapes allowed).
+        #[arg(required = true, num_args = 2.., value_name = "BUCKET... KEY")]
+        names: Vec<String>,
     },
     /// Every key and value of every bucket as JSON Lines, in hex:
     /// {"bucket":"<hex>[.<hex>...]","key":"<hex>","value":"<hex>"}.
@@ -133,10 +134,12 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
             }
             Ok(())
         }
-        What::Get { input, path } => {
+        What::Get { input, names } => {
             let src = input.open()?;
             let db = src.db()?;
-            let (key, buckets) = path.split_last().expect("clap requires two");
+            let Some((key, buckets)) = names.split_last().filter(|(_, b)| !b.is_empty()) else {
+                return Err(Error::invalid("bbolt get takes BUCKET... KEY"));
+            };
             let v = open_path(&db, buckets)?
                 .get(&key_arg(key))?
                 .ok_or_else(|| Error::invalid(format!("key {key:?} not found")))?;
