@@ -24,6 +24,43 @@ impl Escape {
 /// Writes `s` as a JSON string the way Go's encoder does for a Go string holding these
 /// bytes (which need not be UTF-8).
 pub fn string(out: &mut String, s: &[u8], esc: Escape) {
+    // Valid UTF-8 (nearly always): escape by bytes, with no per-character decoding.
+    if let Ok(text) = std::str::from_utf8(s) {
+        out.reserve(text.len() + 2);
+        out.push('"');
+        let mut run = 0;
+        for (i, &b) in s.iter().enumerate() {
+            let special = b < 0x20
+                || matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&')
+                || (b == 0xe2 && s.get(i + 1) == Some(&0x80) && matches!(s.get(i + 2), Some(0xa8 | 0xa9)));
+            if !special {
+                continue;
+            }
+            out.push_str(&text[run..i]);
+            run = i + 1;
+            match b {
+                b'"' => out.push_str("\\\""),
+                b'\\' => out.push_str("\\\\"),
+                b'\n' => out.push_str("\\n"),
+                b'\r' => out.push_str("\\r"),
+                b'\t' => out.push_str("\\t"),
+                0x08 if esc.short_bf => out.push_str("\\b"),
+                0x0c if esc.short_bf => out.push_str("\\f"),
+                0xe2 => {
+                    out.push_str(if s[i + 2] == 0xa8 { "\\u2028" } else { "\\u2029" });
+                    run = i + 3;
+                }
+                _ => {
+                    out.push_str("\\u00");
+                    out.push(HEX[(b >> 4) as usize] as char);
+                    out.push(HEX[(b & 15) as usize] as char);
+                }
+            }
+        }
+        out.push_str(&text[run..]);
+        out.push('"');
+        return;
+    }
     out.push('"');
     let mut i = 0;
     let mut run = 0;
