@@ -123,6 +123,9 @@ fn k8s_schema() {
             Some("intorstring") => "IntOrString",
             Some("rawjson") => "RawJson",
             Some("items") => "Items",
+            Some("schemaorarray") => "SchemaOrArray",
+            Some("schemaorbool") => "SchemaOrBool",
+            Some("schemaorstringarray") => "SchemaOrStringArray",
             Some(other) => panic!("proto/k8s: unknown render {other}"),
         };
         write!(

@@ -1,8 +1,9 @@
-//! Rendering that depends on the Kubernetes release (the per-release schema facts), on
+//! Rendering that depends on the Kubernetes release (the per-release schema facts), and
+//! apiextensions' types whose JSON is not their fields (JSON, JSONSchemaPropsOr*), on
 //! protobuf built here field by field.
 
-use reshift::k8s::render::{View, render_object_json};
-use reshift::k8s::schema::{FIRST_MINOR, LAST_MINOR, Release};
+use reshift::k8s::render::{View, render_message, render_object_json};
+use reshift::k8s::schema::{self, FIRST_MINOR, LAST_MINOR, Release};
 use reshift::k8s::value::{StoredValue, classify};
 
 /// A stored object as the given release shows it (no resourceVersion added).
@@ -129,4 +130,96 @@ fn csinode_status_exists_from_1_37() {
             "1.{minor}: {got}"
         );
     }
+}
+
+/// A JSONSchemaProps of apiextensions.k8s.io/v1 rendered from its protobuf, as compact
+/// JSON text in the order written.
+fn schema_props(raw: &[u8]) -> String {
+    let msg = schema::message("k8s.apiextensions.v1.JSONSchemaProps").expect("JSONSchemaProps");
+    let v = render_message(msg, raw, &View::STORED).unwrap();
+    serde_json::to_string(&v).unwrap()
+}
+
+/// A schema of one type, for nesting.
+fn typed(t: &str) -> Vec<u8> {
+    ld(5, t.as_bytes())
+}
+
+/// JSONSchemaPropsOrArray (`items`): the list of schemas when there is one, else the one
+/// schema, else null.
+#[test]
+fn schema_or_array_writes_one_member() {
+    let items = |body: Vec<u8>| schema_props(&ld(24, &body));
+    assert_eq!(
+        items(ld(1, &typed("string"))),
+        r#"{"items":{"type":"string"}}"#
+    );
+    assert_eq!(
+        items(cat(&[ld(2, &typed("string")), ld(2, &typed("integer"))])),
+        r#"{"items":[{"type":"string"},{"type":"integer"}]}"#
+    );
+    // Both set: the list wins.
+    assert_eq!(
+        items(cat(&[ld(1, &typed("object")), ld(2, &[])])),
+        r#"{"items":[{}]}"#
+    );
+    assert_eq!(items(vec![]), r#"{"items":null}"#);
+    assert_eq!(items(ld(1, &[])), r#"{"items":{}}"#);
+}
+
+/// JSONSchemaPropsOrBool (`additionalProperties`, `additionalItems`): the schema when there
+/// is one, else the bool.
+#[test]
+fn schema_or_bool_writes_one_member() {
+    let extra = |body: Vec<u8>| schema_props(&ld(30, &body));
+    assert_eq!(extra(int(1, 1)), r#"{"additionalProperties":true}"#);
+    assert_eq!(extra(vec![]), r#"{"additionalProperties":false}"#);
+    assert_eq!(
+        extra(cat(&[int(1, 0), ld(2, &typed("string"))])),
+        r#"{"additionalProperties":{"type":"string"}}"#
+    );
+    assert_eq!(
+        schema_props(&ld(33, &ld(2, &[]))),
+        r#"{"additionalItems":{}}"#
+    );
+}
+
+/// JSONSchemaPropsOrStringArray (values of `dependencies`): the strings when there are any,
+/// else the schema, else null.
+#[test]
+fn schema_or_string_array_writes_one_member() {
+    let deps = schema_props(&cat(&[
+        entry(32, "a", &cat(&[ld(2, b"x"), ld(2, b"y")])),
+        entry(32, "b", &ld(1, &typed("string"))),
+        entry(32, "c", &[]),
+        entry(32, "d", &cat(&[ld(1, &typed("string")), ld(2, b"")])),
+    ]));
+    assert_eq!(
+        deps,
+        r#"{"dependencies":{"a":["x","y"],"b":{"type":"string"},"c":null,"d":[""]}}"#
+    );
+}
+
+/// apiextensions' JSON (`default`, `example`, `enum`) is its raw JSON, compacted, and null
+/// when empty; JSONSchemaProps' names that are not Go identifiers come out as tagged.
+#[test]
+fn schema_json_values_and_names() {
+    let got = schema_props(&cat(&[
+        ld(2, b"http://json-schema.org/draft-04/schema#"),
+        ld(3, b"#/definitions/x"),
+        ld(8, &ld(1, b"{ \"a\": [1, 2] }")),
+        ld(20, &ld(1, b"\"on\"")),
+        ld(20, &[]),
+        ld(36, &[]),
+        int(38, 1),
+        ld(42, b"map"),
+    ]));
+    assert_eq!(
+        got,
+        concat!(
+            r##"{"$schema":"http://json-schema.org/draft-04/schema#","$ref":"#/definitions/x","##,
+            r#""default":{"a":[1,2]},"enum":["on",null],"example":null,"#,
+            r#""x-kubernetes-preserve-unknown-fields":true,"x-kubernetes-list-type":"map"}"#
+        )
+    );
 }

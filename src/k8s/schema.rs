@@ -47,6 +47,15 @@ pub enum Render {
     RawJson,
     /// A named Go slice: the array of field 1.
     Items,
+    /// apiextensions' JSONSchemaPropsOrArray: the array of its schemas (field 2) when it has
+    /// any, else its one schema (field 1), else null.
+    SchemaOrArray,
+    /// apiextensions' JSONSchemaPropsOrBool: its schema (field 2) when it has one, else its
+    /// bool (field 1).
+    SchemaOrBool,
+    /// apiextensions' JSONSchemaPropsOrStringArray: the array of its strings (field 2) when
+    /// it has any, else its schema (field 1), else null.
+    SchemaOrStringArray,
 }
 
 /// A field of a message: its wire number and type, its JSON name, and, per Kubernetes

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Writes proto/k8s/*.proto: reshift's schemas of the Kubernetes built-in kinds, per release.
 
-    python3 tools/k8s-schema/gen.py API APIMACHINERY [--head]
+    python3 tools/k8s-schema/gen.py API APIMACHINERY APIEXTENSIONS AGGREGATOR [--head]
 
-The two arguments are git directories (bare clones, for example those `fetch` brings) of
-kubernetes/api and kubernetes/apimachinery. Their Go API types are read from the `protobuf:"..."` and
+The four arguments are git directories (bare clones, for example those `fetch` brings) of
+kubernetes/api, kubernetes/apimachinery, kubernetes/apiextensions-apiserver and
+kubernetes/kube-aggregator. Their Go API types are read from the `protobuf:"..."` and
 `json:"..."` struct tags: the wire facts (message names, field numbers, wire types) and the
 JSON facts (field names, omitempty, omitzero, inline, pointer or not, Go field order).
 
@@ -35,7 +36,7 @@ from collections import OrderedDict
 
 FIRST_MINOR, LAST_MINOR = 27, 37
 ALL = (1 << (LAST_MINOR - FIRST_MINOR + 1)) - 1
-REPOS = ["api", "apimachinery"]
+REPOS = ["api", "apimachinery", "apiextensions-apiserver", "kube-aggregator"]
 # The newest patch of each released minor when the schemas were generated.
 TAGS = {27: "v0.27.16", 28: "v0.28.15", 29: "v0.29.15", 30: "v0.30.14", 31: "v0.31.14",
         32: "v0.32.13", 33: "v0.33.13", 34: "v0.34.10", 35: "v0.35.7", 36: "v0.36.3"}
@@ -43,6 +44,8 @@ TAGS = {27: "v0.27.16", 28: "v0.28.15", 29: "v0.29.15", 30: "v0.30.14", 31: "v0.
 MASTER = {
     "api": "10b39a39bcee995dfe7cd5e8e7b922be5e46f1e2",
     "apimachinery": "eed236ceee2c19c2753a3d93ac0631dc20750454",
+    "apiextensions-apiserver": "1aa2717a552ee6ca1e2a18f1f8ffccde981db923",
+    "kube-aggregator": "232ca687ab24bc9f9a378cba74716b5f7d6b82eb",
 }
 OUT = os.path.join(os.path.dirname(__file__), "..", "..", "proto", "k8s")
 
@@ -54,8 +57,16 @@ MACHINERY = {
     "k8s.io/apimachinery/pkg/api/resource": "pkg/api/resource",
     "k8s.io/apimachinery/pkg/types": "pkg/types",
 }
+EXTENSIONS = "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/"
+AGGREGATOR = "k8s.io/kube-aggregator/pkg/apis/apiregistration/"
+# API packages outside kubernetes/api: repository -> (directory, Go package path)
+EXTRA = {
+    "apiextensions-apiserver": [("pkg/apis/apiextensions/" + v, EXTENSIONS + v) for v in ("v1", "v1beta1")],
+    "kube-aggregator": [("pkg/apis/apiregistration/" + v, AGGREGATOR + v) for v in ("v1", "v1beta1")],
+}
 
-# Messages whose JSON form is not their fields: (go package, type) -> (render, fields)
+# Messages whose JSON form is not their fields and whose Go type has no protobuf tags:
+# (go package, type) -> (render, fields)
 SPECIAL = {
     ("k8s.io/apimachinery/pkg/apis/meta/v1", "Time"): ("time", [("seconds", 1, "int64"), ("nanos", 2, "int32")]),
     ("k8s.io/apimachinery/pkg/apis/meta/v1", "MicroTime"): ("microtime", [("seconds", 1, "int64"), ("nanos", 2, "int32")]),
@@ -64,6 +75,25 @@ SPECIAL = {
     ("k8s.io/apimachinery/pkg/runtime", "RawExtension"): ("rawjson", [("raw", 1, "bytes")]),
     ("k8s.io/apimachinery/pkg/util/intstr", "IntOrString"): ("intorstring", [("type", 1, "int64"), ("intVal", 2, "int32"), ("strVal", 3, "string")]),
     ("k8s.io/apimachinery/pkg/api/resource", "Quantity"): ("quantity", [("string", 1, "string")]),
+}
+
+# Messages with a MarshalJSON of their own whose fields are read from their protobuf tags
+# (their JSON tags say "-" or nothing): (go package, type) -> render. apiextensions' JSON is
+# its raw bytes ("null" when empty), as RawExtension; the three unions are written as one
+# of their members (see render.rs).
+RENDER = {}
+for _v in ("v1", "v1beta1"):
+    RENDER[(EXTENSIONS + _v, "JSON")] = "rawjson"
+    RENDER[(EXTENSIONS + _v, "JSONSchemaPropsOrArray")] = "schemaorarray"
+    RENDER[(EXTENSIONS + _v, "JSONSchemaPropsOrBool")] = "schemaorbool"
+    RENDER[(EXTENSIONS + _v, "JSONSchemaPropsOrStringArray")] = "schemaorstringarray"
+
+# The fields render.rs expects of each render kind: number -> (label, proto type or "message")
+RENDER_FIELDS = {
+    "rawjson": {1: ("optional", "bytes")},
+    "schemaorarray": {1: ("optional", "message"), 2: ("repeated", "message")},
+    "schemaorbool": {1: ("optional", "bool"), 2: ("optional", "message")},
+    "schemaorstringarray": {1: ("optional", "message"), 2: ("repeated", "string")},
 }
 
 SCALARS = {"string": "string", "int32": "int32", "int64": "int64", "bool": "bool",
@@ -245,19 +275,25 @@ def release_packages(repos, refs):
     dirs = [(d, "k8s.io/api/" + d) for d in tree.split() if re.match(r"^[a-z]+/v\d+((alpha|beta)\d+)?$", d)]
     pkgs = load(api, ref, dirs)
     pkgs.update(load(repos["apimachinery"], refs["apimachinery"], [(d, gp) for gp, d in MACHINERY.items()]))
+    for name, dirs in EXTRA.items():
+        pkgs.update(load(repos[name], refs[name], dirs))
     return pkgs
 
 
 def served(gopath):
     """A package whose kinds are served (every message of it is in the schemas)."""
-    return gopath.startswith("k8s.io/api/") or gopath.endswith("/meta/v1")
+    return (gopath.startswith("k8s.io/api/") or gopath.endswith("/meta/v1")
+            or gopath.startswith(EXTENSIONS) or gopath.startswith(AGGREGATOR))
 
 
 def proto_pkg(gopath):
     if gopath.startswith("k8s.io/api/"):
         return "k8s.api." + gopath[len("k8s.io/api/"):].replace("/", ".")
-    tail = gopath.rsplit("/pkg/", 1)[1]
-    return "k8s.apimachinery." + tail.replace("apis/", "").replace("util/", "").replace("api/", "").replace("/", ".")
+    if gopath.startswith("k8s.io/apimachinery/"):
+        tail = gopath.rsplit("/pkg/", 1)[1]
+        return "k8s.apimachinery." + tail.replace("apis/", "").replace("util/", "").replace("api/", "").replace("/", ".")
+    # apiextensions-apiserver, kube-aggregator: k8s.<group package>.<version>
+    return "k8s." + gopath.split("/pkg/apis/", 1)[1].replace("/", ".")
 
 
 class Gen:
@@ -342,6 +378,7 @@ class Gen:
                 field(n, num, "optional", {"kind": "scalar", "proto": t}, n, omitempty=True)
                 for n, num, t in fs]}
             return
+        render = RENDER.get(key)
         fields, imports = self.pkgs[gopath].structs[name]
         out = []
         for f in fields:
@@ -357,7 +394,10 @@ class Gen:
             jparts = (f["json"] or "").split(",")
             jname = jparts[0]
             if jname == "-":
-                continue
+                if not render:
+                    continue
+                # a type with a MarshalJSON of its own: its JSON is not its fields'
+                jname = pname
             inline = jname == "" and (f["embedded"] or "inline" in jparts)
             if jname == "" and not inline:
                 jname = f["name"]
@@ -382,7 +422,7 @@ class Gen:
                              omitempty="omitempty" in jparts[1:], omitzero="omitzero" in jparts[1:],
                              inline=inline, pointer=f["type"].startswith("*")))
         type_meta = any(f["embedded"] and f["type"].split(".")[-1] == "TypeMeta" for f in fields)
-        self.msgs[key] = {"render": None, "type_meta": type_meta, "fields": out}
+        self.msgs[key] = {"render": render, "type_meta": type_meta, "fields": out}
 
     def run(self):
         for gopath, pkg in self.pkgs.items():
@@ -477,6 +517,17 @@ def unite(releases, notes):
                         g["proto_name"] = f"{g['proto_name']}_{g['num']}"
                 seen[g[attr]] = g["num"]
     return out
+
+
+def check_renders(msgs):
+    for (gopath, name), m in msgs.items():
+        want = RENDER_FIELDS.get(m["render"])
+        if want is None:
+            continue
+        got = {f["num"]: (f["label"], "message" if f["type"]["kind"] == "message" else f["type"].get("proto"))
+               for f in m["fields"]}
+        if got != want:
+            sys.exit(f"{gopath}.{name}: render {m['render']} expects fields {want}, the Go type has {got}")
 
 
 def type_name(t, here):
@@ -578,6 +629,7 @@ def main():
         g = Gen(pkgs)
         g.run()
         problems.update(f"1.{minor}: {p}" for p in g.problems)
+        check_renders({k: m for k, m in g.msgs.items() if m is not None})
         releases.append((minor, g.msgs))
     merged = unite(releases, notes)
     groups["k8s.io/apimachinery/pkg/apis/meta/v1"] = "meta.k8s.io"
