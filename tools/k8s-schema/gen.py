@@ -15,9 +15,11 @@ staging repositories (pinned in TAGS, so that regenerating gives the same files;
 repository without that tag falls back to its newest v0.M.x, and a newer patch than the
 pinned one is reported). 1.37 is not released: it is read at master, pinned in MASTER
 (the kubernetes/api commit is the one Kubernetes' own round-trip fixtures in
-../shared/k8s-api-testdata/HEAD come from). master, not v0.37.0-beta.0: what 1.37.0 will
-serve is master at its release, and the pre-release tag already lacks fields master has.
-`--head` reads 1.37 at each repository's HEAD instead and prints the commits to pin.
+../shared/k8s-api-testdata/HEAD come from). master, not v0.37.0-beta.0: no release-1.37
+branch exists yet, so 1.37.0 will be cut from master; the beta tag, days older, already
+lacks types and fields master has (lifecycle.k8s.io/v1alpha1, CSINode.status, ...), and the
+HEAD fixtures hold them. `--head` reads 1.37 at each repository's HEAD instead and prints
+the commits to pin.
 
 The releases are then united: every message and field any release has is in the schema
 (so that anything any release wrote is decoded), and each field carries, as options from
@@ -25,7 +27,13 @@ proto/k8s/options.proto, the releases that have it and the releases in which it 
 omitempty, omitzero and a pointer (bit i is 1.(27+i)); a message lacking in some releases
 says which have it. Fields keep Go field order (a field an older release had sits where
 that release had it). A field number whose JSON name, type or inline-ness differs between
-releases is reported; the newest release's form is kept. The output holds facts only;
+releases is reported; the newest release's form is kept.
+
+Types whose JSON is not their fields (a MarshalJSON of their own) get a `render` option
+that render.rs implements: apimachinery's Time, Duration, Quantity, IntOrString, ... are
+described in SPECIAL (their Go types have no protobuf tags); apiextensions' JSON and
+JSONSchemaPropsOr{Array,Bool,StringArray} in RENDER, with their fields read from their tags
+and checked against what render.rs expects (RENDER_FIELDS). The output holds facts only;
 nothing of the Go sources is copied.
 """
 import os
