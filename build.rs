@@ -22,6 +22,9 @@ fn main() {
 fn k8s_schema() {
     use prost_reflect::{Kind, Value};
     use std::fmt::Write as _;
+    // Kubernetes 1.27 to 1.37: a release mask's bits.
+    const RELEASES: u32 = 11;
+    const ALL: u32 = (1 << RELEASES) - 1;
     let mut files: Vec<String> = std::fs::read_dir("proto/k8s")
         .expect("proto/k8s directory")
         .map(|e| {
@@ -49,9 +52,23 @@ fn k8s_schema() {
         ext("render"),
         ext("type_meta"),
     );
-    let (e_omit, e_inline, e_ptr) = (ext("omitempty"), ext("inline"), ext("pointer"));
+    let (e_inline, e_msg_releases, e_releases) =
+        (ext("inline"), ext("message_releases"), ext("releases"));
+    let (e_omit, e_omitzero, e_ptr) = (ext("omitempty_in"), ext("omitzero_in"), ext("pointer_in"));
     let flag = |opts: &prost_reflect::DynamicMessage, e: &prost_reflect::ExtensionDescriptor| {
         opts.has_extension(e) && matches!(opts.get_extension(e).as_ref(), Value::Bool(true))
+    };
+    // A release mask (bit i is Kubernetes 1.(27+i)); `unset` when the option is absent.
+    let mask = |opts: &prost_reflect::DynamicMessage,
+                e: &prost_reflect::ExtensionDescriptor,
+                unset: u32| {
+        if !opts.has_extension(e) {
+            return unset;
+        }
+        match opts.get_extension(e).as_ref() {
+            Value::U32(m) if *m & !ALL == 0 => *m,
+            other => panic!("proto/k8s: release mask {other:?} beyond the {RELEASES} releases"),
+        }
     };
     let text = |opts: &prost_reflect::DynamicMessage, e: &prost_reflect::ExtensionDescriptor| {
         if !opts.has_extension(e) {
@@ -87,9 +104,13 @@ fn k8s_schema() {
             other => panic!("proto/k8s: unsupported field kind {other:?}"),
         }
     };
-    // Every release, until the schemas carry per-release facts.
-    const ALL: u16 = (1 << 11) - 1;
     let mut out = String::new();
+    // The masks are as wide as schema.rs's releases.
+    writeln!(
+        out,
+        "const _: () = assert!(LAST_MINOR - FIRST_MINOR + 1 == {RELEASES});"
+    )
+    .unwrap();
     writeln!(out, "pub static MESSAGES: [Msg; {}] = [", msgs.len()).unwrap();
     for m in &msgs {
         let mo = m.options();
@@ -102,6 +123,9 @@ fn k8s_schema() {
             Some("intorstring") => "IntOrString",
             Some("rawjson") => "RawJson",
             Some("items") => "Items",
+            Some("schemaorarray") => "SchemaOrArray",
+            Some("schemaorbool") => "SchemaOrBool",
+            Some("schemaorstringarray") => "SchemaOrStringArray",
             Some(other) => panic!("proto/k8s: unknown render {other}"),
         };
         write!(
@@ -117,8 +141,10 @@ fn k8s_schema() {
             .field
             .iter()
             .map(|p| m.get_field_by_name(p.name()).expect("declared field"));
+        let msg_releases = mask(&mo, &e_msg_releases, ALL);
         for f in declared {
             let fo = f.options();
+            let releases = mask(&fo, &e_releases, msg_releases);
             let rep = if f.is_map() {
                 let Kind::Message(entry) = f.kind() else {
                     unreachable!()
@@ -140,12 +166,13 @@ fn k8s_schema() {
             };
             write!(
                 out,
-                "Field {{ num: {}, json: {:?}, ty: {t}, rep: {rep}, inline: {}, releases: {ALL}, omitempty: {}, omitzero: 0, pointer: {} }}, ",
+                "Field {{ num: {}, json: {:?}, ty: {t}, rep: {rep}, inline: {}, releases: {releases:#x}, omitempty: {:#x}, omitzero: {:#x}, pointer: {:#x} }}, ",
                 f.number(),
                 f.json_name(),
                 flag(&fo, &e_inline),
-                if flag(&fo, &e_omit) { ALL } else { 0 },
-                if flag(&fo, &e_ptr) { ALL } else { 0 },
+                mask(&fo, &e_omit, 0),
+                mask(&fo, &e_omitzero, 0),
+                mask(&fo, &e_ptr, 0),
             )
             .unwrap();
         }

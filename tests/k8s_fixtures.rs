@@ -1,5 +1,6 @@
 //! Kubernetes' own round-trip fixtures (../shared/k8s-api-testdata): each `.pb` is what
-//! the apiserver stores; its envelope and ObjectMeta must equal the `.json` beside it.
+//! the apiserver stores; its envelope and ObjectMeta must equal the `.json` beside it, and
+//! the whole object, rendered as the release that wrote it, must be that file byte for byte.
 
 use reshift::k8s::meta::protobuf_meta;
 use reshift::k8s::value::{StoredValue, classify};
@@ -135,51 +136,6 @@ fn truncated_envelopes_are_errors_not_panics() {
     );
 }
 
-/// Writes every member of `top` over `base`, objects merged key by key.
-fn overlay(base: &mut serde_json::Value, top: &serde_json::Value) {
-    match (base, top) {
-        (serde_json::Value::Object(b), serde_json::Value::Object(t)) => {
-            for (k, v) in t {
-                match b.get_mut(k) {
-                    Some(old) => overlay(old, v),
-                    None => {
-                        b.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-        }
-        (b, t) => *b = t.clone(),
-    }
-}
-
-/// The first few paths at which two JSON values differ.
-fn diff(a: &serde_json::Value, b: &serde_json::Value, path: &str, out: &mut Vec<String>) {
-    use serde_json::Value as V;
-    if out.len() >= 3 {
-        return;
-    }
-    match (a, b) {
-        (V::Object(x), V::Object(y)) => {
-            for (k, v) in x {
-                match y.get(k) {
-                    Some(w) => diff(v, w, &format!("{path}.{k}"), out),
-                    None => out.push(format!("{path}.{k}: only in ours ({v})")),
-                }
-            }
-            for k in y.keys().filter(|k| !x.contains_key(*k)) {
-                out.push(format!("{path}.{k}: missing ({})", y[k]));
-            }
-        }
-        (V::Array(x), V::Array(y)) if x.len() == y.len() => {
-            for (i, (v, w)) in x.iter().zip(y).enumerate() {
-                diff(v, w, &format!("{path}[{i}]"), out);
-            }
-        }
-        _ if a == b => {}
-        _ => out.push(format!("{path}: ours {a}, theirs {b}")),
-    }
-}
-
 /// The view that reproduces a fixture directory's release: `v1.33.0` is 1.33, HEAD the
 /// newest; fixtures are objects as stored (no resourceVersion is added).
 fn view_of(rel: &std::path::Path) -> reshift::k8s::render::View {
@@ -195,127 +151,137 @@ fn view_of(rel: &std::path::Path) -> reshift::k8s::render::View {
     }
 }
 
-/// Every fixture, rendered in full from its protobuf, equals its JSON (compared as parsed
-/// JSON); failures are listed by release and kind.
+/// The newest release's view (HEAD's fixtures were written by it).
+const NEWEST: reshift::k8s::render::View = reshift::k8s::render::View::STORED;
+
+/// Renders a fixture's envelope in full, as compact JSON.
+fn render_fixture(
+    pb: &std::path::Path,
+    view: &reshift::k8s::render::View,
+) -> Result<String, String> {
+    use reshift::k8s::render::render_object_json;
+    let bytes = std::fs::read(pb).unwrap();
+    let Ok(StoredValue::Protobuf(env)) = classify(&bytes) else {
+        return Err("not an envelope".into());
+    };
+    let (mut api_version, mut kind) = (
+        std::str::from_utf8(env.api_version).unwrap().to_string(),
+        std::str::from_utf8(env.kind).unwrap().to_string(),
+    );
+    if kind.is_empty() {
+        // A type without TypeMeta (WatchEvent): the envelope is silent, the file name
+        // (<group>.<version>.<Kind>[.after_roundtrip]) says what it is.
+        let stem = pb.file_stem().unwrap().to_string_lossy();
+        let stem = stem.trim_end_matches(".after_roundtrip");
+        let mut parts = stem.rsplitn(3, '.');
+        kind = parts.next().unwrap().to_string();
+        let version = parts.next().unwrap();
+        let group = parts.next().unwrap();
+        api_version = if group == "core" {
+            version.to_string()
+        } else {
+            format!("{group}/{version}")
+        };
+    }
+    render_object_json(&api_version, &kind, env.raw, view).map_err(|e| e.to_string())
+}
+
+/// Where two texts first differ, with some context of each.
+fn first_difference(got: &str, want: &str) -> String {
+    let at = got
+        .bytes()
+        .zip(want.bytes())
+        .take_while(|(a, b)| a == b)
+        .count();
+    // 60 bytes either side, widened to whole characters.
+    let around = |s: &str| {
+        let mut from = at.saturating_sub(60).min(s.len());
+        while !s.is_char_boundary(from) {
+            from -= 1;
+        }
+        let mut to = (at + 60).min(s.len());
+        while !s.is_char_boundary(to) {
+            to += 1;
+        }
+        s[from..to].to_string()
+    };
+    format!(
+        "byte {at}:\n    ours:   ...{:?}\n    theirs: ...{:?}",
+        around(got),
+        around(want)
+    )
+}
+
+/// Every fixture, rendered in full from its protobuf by the release that wrote it and
+/// indented as Go's MarshalIndent does, is byte for byte its `.json` file (which ends
+/// without a newline): field order, omitempty/omitzero and pointers of that release, Go's
+/// escaping and number formats.
+///
+/// An older release's directory also holds `X.after_roundtrip.{pb,json}` for objects the
+/// newest release reads differently (Kubernetes' round-trip test writes them): the old
+/// object decoded and encoded again by HEAD's types, in protobuf and in JSON; a `.pb`
+/// without a `.json` beside it means HEAD's JSON of the object is the old `X.json`
+/// unchanged. Those are rendered as the newest release (1.37, HEAD) and compared byte for
+/// byte too: the newest release gains the struct fields added since (as zero values, for
+/// example CSINode's `status: {}` when reading a 1.33 CSINode). An older object without
+/// such files is one the newest release reads unchanged, so it is also rendered as the
+/// newest release and compared with its own `X.json`. (The old `X.pb` of an object with
+/// `after_roundtrip` files is not compared as the newest release: where it holds a field
+/// HEAD removed, HEAD's round trip drops it, while reshift shows what the wire has.)
 #[test]
-fn every_fixture_kind_renders_to_exactly_its_json() {
-    use reshift::k8s::render::render_object;
+fn every_fixture_renders_to_exactly_its_json() {
     let mut failures = Vec::new();
-    let mut checked = 0;
+    let mut checked = std::collections::BTreeMap::new();
     for rel in releases() {
+        let name = rel.file_name().unwrap().to_string_lossy().into_owned();
         for pb in pb_files(&rel) {
-            let kind = pb.file_stem().unwrap().to_string_lossy().into_owned();
-            let json_path = pb.with_extension("json");
-            if !json_path.exists() {
-                continue; // an after_roundtrip .pb with no JSON of its own
-            }
-            let read = |p: &std::path::Path| -> serde_json::Value {
-                serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
-            };
-            let want = read(&json_path);
-            // An older release's object read by the newest release (`X.after_roundtrip.json`)
-            // gains the struct fields added since (written as zero values), and loses the
-            // fields removed since; our schemas know the fields of every release, so ours
-            // is the release's JSON plus what the newest release adds.
-            let after = rel.join(format!("{kind}.after_roundtrip.json"));
-            let want_after = after.exists().then(|| {
-                let mut merged = read(&after);
-                overlay(&mut merged, &want);
-                merged
-            });
-            let bytes = std::fs::read(&pb).unwrap();
-            let Ok(StoredValue::Protobuf(env)) = classify(&bytes) else {
-                failures.push(format!("{}/{kind}: not an envelope", rel.display()));
-                continue;
-            };
-            let (mut api_version, mut obj_kind) = (
-                std::str::from_utf8(env.api_version).unwrap().to_string(),
-                std::str::from_utf8(env.kind).unwrap().to_string(),
-            );
-            if obj_kind.is_empty() {
-                // A type without TypeMeta (WatchEvent): the envelope is silent, the file
-                // name (<group>.<version>.<Kind>) says what it is.
-                let mut parts = kind.rsplitn(3, '.');
-                obj_kind = parts.next().unwrap().to_string();
-                let version = parts.next().unwrap();
-                let group = parts.next().unwrap();
-                api_version = if group == "core" {
-                    version.to_string()
-                } else {
-                    format!("{group}/{version}")
-                };
-            }
-            let got = render_object(&api_version, &obj_kind, env.raw, &view_of(&rel));
-            checked += 1;
-            match got {
-                Err(e) => failures.push(format!("{}/{kind}: {e}", rel.display())),
-                Ok(got) if got != want && Some(&got) != want_after.as_ref() => {
-                    let mut d = Vec::new();
-                    diff(&got, &want, "", &mut d);
-                    failures.push(format!("{}/{kind}: {}", rel.display(), d.join("; ")));
+            let stem = pb.file_stem().unwrap().to_string_lossy().into_owned();
+            // (view, expected JSON) pairs for this .pb
+            let mut cases = Vec::new();
+            match stem.strip_suffix(".after_roundtrip") {
+                None => {
+                    cases.push((view_of(&rel), pb.with_extension("json")));
+                    let after = rel.join(format!("{stem}.after_roundtrip.pb"));
+                    if view_of(&rel) != NEWEST && !after.exists() {
+                        cases.push((NEWEST, pb.with_extension("json")));
+                    }
                 }
-                Ok(_) => {}
+                Some(base) => cases.push((
+                    NEWEST,
+                    Some(pb.with_extension("json"))
+                        .filter(|p| p.exists())
+                        .unwrap_or_else(|| rel.join(format!("{base}.json"))),
+                )),
+            }
+            for (view, json_path) in cases {
+                let want = std::fs::read_to_string(&json_path).unwrap();
+                *checked
+                    .entry(format!("{name} as {}", view.release))
+                    .or_insert(0) += 1;
+                match render_fixture(&pb, &view) {
+                    Err(e) => failures.push(format!("{name}/{stem}: {e}")),
+                    Ok(compact) => {
+                        let got = reshift::k8s::gojson::indent(&compact);
+                        if got != want {
+                            failures.push(format!(
+                                "{name}/{stem} as {}: {}",
+                                view.release,
+                                first_difference(&got, &want)
+                            ));
+                        }
+                    }
+                }
             }
         }
     }
-    assert!(checked > 500, "only {checked} fixtures found");
+    eprintln!("fixtures rendered byte for byte: {checked:?}");
+    assert!(checked.values().all(|&n| n > 150), "{checked:?}");
     assert!(
         failures.is_empty(),
-        "{} of {checked} fixtures differ:\n{}",
+        "{} fixtures differ:\n{}",
         failures.len(),
         failures.join("\n")
     );
-}
-
-/// Fields come out in the order Kubernetes writes them (Go field order), not just with the
-/// same contents.
-#[test]
-fn rendered_fields_keep_kubernetes_order() {
-    use reshift::k8s::render::render_object;
-    let rel = releases()
-        .into_iter()
-        .find(|r| r.ends_with("HEAD"))
-        .unwrap();
-    let mut checked = 0;
-    let mut kinds: Vec<String> = std::fs::read_dir(&rel)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pb"))
-        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
-        .filter(|k| !k.ends_with("after_roundtrip") && !k.ends_with("WatchEvent"))
-        .collect();
-    kinds.sort();
-    for kind in &kinds {
-        let bytes = std::fs::read(rel.join(format!("{kind}.pb"))).unwrap();
-        let text = std::fs::read(rel.join(format!("{kind}.json"))).unwrap();
-        let want: serde_json::Value = serde_json::from_slice(&text).unwrap();
-        let Ok(StoredValue::Protobuf(env)) = classify(&bytes) else {
-            panic!("{kind}")
-        };
-        let got = render_object(
-            std::str::from_utf8(env.api_version).unwrap(),
-            std::str::from_utf8(env.kind).unwrap(),
-            env.raw,
-            &view_of(&rel),
-        )
-        .unwrap();
-        // serde_json keeps insertion order, so equal text means equal order throughout.
-        let (g, w) = (
-            serde_json::to_string(&got).unwrap(),
-            serde_json::to_string(&want).unwrap(),
-        );
-        if g != w {
-            let at = g.bytes().zip(w.bytes()).take_while(|(a, b)| a == b).count();
-            let from = at.saturating_sub(80);
-            panic!(
-                "{kind}: order or content differs at byte {at}:\n ours:   ...{}\n theirs: ...{}",
-                &g[from..(at + 80).min(g.len())],
-                &w[from..(at + 80).min(w.len())]
-            );
-        }
-        checked += 1;
-    }
-    assert!(checked > 150, "{checked}");
 }
 
 /// A field the schema does not know (a newer release's, or damage) survives decoding: it is

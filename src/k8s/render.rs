@@ -707,6 +707,73 @@ fn message(
             let ty = msg.fields.first().map_or(Ty::String, |f| f.ty);
             list(ty, &items, out, depth, cx)?;
         }
+        // The apiextensions unions below write one member, as their MarshalJSON does; the
+        // schema's type is their field's (JSONSchemaProps of the same version).
+        Render::SchemaOrArray => {
+            // Its list of schemas (field 2) when not empty, else its schema (field 1),
+            // null without one.
+            let (mut schema, mut schemas) = (None, Vec::new());
+            for f in Fields::new(raw) {
+                match f.map_err(&err)? {
+                    (1, v) => schema = Some(v),
+                    (2, v) => schemas.push(v),
+                    _ => {}
+                }
+            }
+            let ty = |n: u32| {
+                msg.fields
+                    .iter()
+                    .find(|f| f.num == n)
+                    .map_or(Ty::Bytes, |f| f.ty)
+            };
+            match schema {
+                _ if !schemas.is_empty() => list(ty(2), &schemas, out, depth, cx)?,
+                Some(v) => single(ty(1), v, out, depth, cx)?,
+                None => out.push_str("null"),
+            }
+        }
+        Render::SchemaOrBool => {
+            // Its schema (field 2) when set, else its bool (field 1).
+            let (mut allows, mut schema) = (false, None);
+            for f in Fields::new(raw) {
+                match f.map_err(&err)? {
+                    (1, W::Varint(x)) => allows = x != 0,
+                    (2, v) => schema = Some(v),
+                    _ => {}
+                }
+            }
+            let ty = msg
+                .fields
+                .iter()
+                .find(|f| f.num == 2)
+                .map_or(Ty::Bytes, |f| f.ty);
+            match schema {
+                Some(v) => single(ty, v, out, depth, cx)?,
+                None => out.push_str(if allows { "true" } else { "false" }),
+            }
+        }
+        Render::SchemaOrStringArray => {
+            // Its strings (field 2) when there are any, else its schema (field 1), null
+            // without one.
+            let (mut schema, mut strings) = (None, Vec::new());
+            for f in Fields::new(raw) {
+                match f.map_err(&err)? {
+                    (1, v) => schema = Some(v),
+                    (2, v) => strings.push(v),
+                    _ => {}
+                }
+            }
+            let ty = msg
+                .fields
+                .iter()
+                .find(|f| f.num == 1)
+                .map_or(Ty::Bytes, |f| f.ty);
+            match schema {
+                _ if !strings.is_empty() => list(Ty::String, &strings, out, depth, cx)?,
+                Some(v) => single(ty, v, out, depth, cx)?,
+                None => out.push_str("null"),
+            }
+        }
     }
     Ok(())
 }

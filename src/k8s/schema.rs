@@ -1,7 +1,9 @@
 //! The Kubernetes built-in kinds' schemas: proto/k8s/*.proto, compiled by build.rs into
 //! static tables (messages in name order, fields in Go field order, and the kinds served
-//! under each group and version). The JSON facts (names, omitempty, inline, pointers, and
-//! the types with a JSON form of their own) ride on the .proto files as options.
+//! under each group and version). The JSON facts (names, inline, the types with a JSON
+//! form of their own, and per release which fields exist and which are omitempty, omitzero
+//! or pointers) ride on the .proto files as options, generated from the Go types of every
+//! release by tools/k8s-schema/gen.py.
 
 /// A field's value type. `Msg(i)` indexes [`MESSAGES`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +47,15 @@ pub enum Render {
     RawJson,
     /// A named Go slice: the array of field 1.
     Items,
+    /// apiextensions' JSONSchemaPropsOrArray: the array of its schemas (field 2) when it has
+    /// any, else its one schema (field 1), else null.
+    SchemaOrArray,
+    /// apiextensions' JSONSchemaPropsOrBool: its schema (field 2) when it has one, else its
+    /// bool (field 1).
+    SchemaOrBool,
+    /// apiextensions' JSONSchemaPropsOrStringArray: the array of its strings (field 2) when
+    /// it has any, else its schema (field 1), else null.
+    SchemaOrStringArray,
 }
 
 /// A field of a message: its wire number and type, its JSON name, and, per Kubernetes
