@@ -32,7 +32,9 @@ pub fn string(out: &mut String, s: &[u8], esc: Escape) {
         for (i, &b) in s.iter().enumerate() {
             let special = b < 0x20
                 || matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&')
-                || (b == 0xe2 && s.get(i + 1) == Some(&0x80) && matches!(s.get(i + 2), Some(0xa8 | 0xa9)));
+                || (b == 0xe2
+                    && s.get(i + 1) == Some(&0x80)
+                    && matches!(s.get(i + 2), Some(0xa8 | 0xa9)));
             if !special {
                 continue;
             }
@@ -47,7 +49,11 @@ pub fn string(out: &mut String, s: &[u8], esc: Escape) {
                 0x08 if esc.short_bf => out.push_str("\\b"),
                 0x0c if esc.short_bf => out.push_str("\\f"),
                 0xe2 => {
-                    out.push_str(if s[i + 2] == 0xa8 { "\\u2028" } else { "\\u2029" });
+                    out.push_str(if s[i + 2] == 0xa8 {
+                        "\\u2028"
+                    } else {
+                        "\\u2029"
+                    });
                     run = i + 3;
                 }
                 _ => {

@@ -184,7 +184,8 @@ fn zero_message(
         Render::Duration => string(out, "0s", cx),
         Render::Quantity => string(out, "0", cx),
         Render::IntOrString => out.push('0'),
-        Render::Items => out.push_str("null"),
+        Render::Items | Render::SchemaOrArray | Render::SchemaOrStringArray => out.push_str("null"),
+        Render::SchemaOrBool => out.push_str("false"),
     }
     Ok(())
 }
@@ -391,6 +392,42 @@ fn message(
             _ => return Err(wrong()),
         },
         Render::RawJson => raw(v, out, cx),
+        // The apiextensions unions: one member, chosen by the JSON type, written as their
+        // MarshalJSON writes it.
+        Render::SchemaOrArray | Render::SchemaOrBool | Render::SchemaOrStringArray => {
+            let ty = |n: u32| {
+                msg.fields
+                    .iter()
+                    .find(|f| f.num == n)
+                    .map_or(Ty::Bytes, |f| f.ty)
+            };
+            let (schema, list_ty) = match msg.render {
+                Render::SchemaOrArray => (ty(1), ty(2)),
+                Render::SchemaOrBool => (ty(2), Ty::Bool),
+                _ => (ty(1), Ty::String),
+            };
+            match v {
+                J::Obj(_) => value(schema, v, out, depth, cx, path)?,
+                J::Bool(b) if msg.render == Render::SchemaOrBool => {
+                    out.push_str(if *b { "true" } else { "false" })
+                }
+                J::Arr(items) if msg.render != Render::SchemaOrBool => {
+                    if items.is_empty() {
+                        out.push_str("null");
+                    } else {
+                        out.push('[');
+                        for (i, item) in items.iter().enumerate() {
+                            if i > 0 {
+                                out.push(',');
+                            }
+                            value(list_ty, item, out, depth, cx, path)?;
+                        }
+                        out.push(']');
+                    }
+                }
+                _ => return Err(wrong()),
+            }
+        }
         Render::Items => {
             let J::Arr(items) = v else {
                 return Err(wrong());
