@@ -1,8 +1,9 @@
 //! Kubernetes objects as the apiserver stores them in etcd: the key layout ([`key`]), the
-//! value encodings ([`value`]: protobuf envelope, JSON, encrypted, raw), metadata for any
-//! object without its schema ([`meta`]), label selectors ([`selector`]), and per-object
-//! summaries for a whole keyspace ([`object`]).
+//! value encodings ([`value`]: protobuf envelope, JSON, CBOR ([`cbor`]), encrypted, raw),
+//! metadata for any object without its schema ([`meta`]), label selectors ([`selector`]),
+//! and per-object summaries for a whole keyspace ([`object`]).
 
+pub mod cbor;
 pub mod fuzz;
 pub mod gojson;
 pub mod jsontree;

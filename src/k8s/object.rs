@@ -1,6 +1,7 @@
 //! A summary of each stored object — where its key puts it, what its value is, and its
 //! metadata — decoded for a whole keyspace on all cores.
 
+use super::cbor;
 use super::key::parse_key;
 use super::meta::{ObjectMeta, json_meta, protobuf_meta};
 use super::render::View;
@@ -19,7 +20,7 @@ pub struct ObjectInfo<'a> {
     pub name: &'a str,
     pub api_version: Cow<'a, str>,
     pub kind: Cow<'a, str>,
-    /// `protobuf`, `json`, `encrypted` or `raw`.
+    /// `protobuf`, `json`, `cbor`, `encrypted` or `raw`.
     pub encoding: &'static str,
     pub value_bytes: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -65,13 +66,12 @@ pub fn describe<'a>(key: &'a [u8], value: &'a [u8], prefix: &str) -> ObjectInfo<
                     }
                 }
                 StoredValue::Json(j) => match serde_json::from_slice::<serde_json::Value>(j) {
-                    Ok(v) => {
-                        o.api_version =
-                            Cow::Owned(v["apiVersion"].as_str().unwrap_or("").to_string());
-                        o.kind = Cow::Owned(v["kind"].as_str().unwrap_or("").to_string());
-                        o.metadata = json_meta(&v);
-                    }
+                    Ok(v) => unstructured_info(&mut o, &v),
                     Err(e) => o.error = Some(format!("JSON: {e}")),
+                },
+                StoredValue::Cbor(c) => match cbor::to_value(c) {
+                    Ok(v) => unstructured_info(&mut o, &v),
+                    Err(e) => o.error = Some(format!("CBOR: {e}")),
                 },
                 StoredValue::Encrypted(e) => o.encrypted = Some(e),
                 StoredValue::Raw(_) => {}
@@ -79,6 +79,13 @@ pub fn describe<'a>(key: &'a [u8], value: &'a [u8], prefix: &str) -> ObjectInfo<
         }
     }
     o
+}
+
+/// Fills what a summary says of an object decoded into a generic value (JSON or CBOR).
+fn unstructured_info(o: &mut ObjectInfo<'_>, v: &serde_json::Value) {
+    o.api_version = Cow::Owned(v["apiVersion"].as_str().unwrap_or("").to_string());
+    o.kind = Cow::Owned(v["kind"].as_str().unwrap_or("").to_string());
+    o.metadata = json_meta(v);
 }
 
 /// Describes every (key, value) on all cores and keeps what `pick` returns, in input order.
@@ -121,9 +128,9 @@ pub fn decode_object(value: &[u8], view: &View) -> Result<serde_json::Value, Str
 
 /// A stored value in full as compact JSON text on one line, byte for byte as the chosen
 /// release's apiserver writes it: a protobuf object rendered from its kind's schema
-/// (straight from the wire), a JSON object as the apiserver decodes and re-encodes it.
-/// Encrypted values, values that are not objects, and protobuf kinds without a schema are
-/// errors that say which.
+/// (straight from the wire), a JSON or CBOR object as the apiserver decodes and re-encodes
+/// it. Encrypted values, values that are not objects (or that the apiserver's decoder
+/// refuses), and protobuf kinds without a schema are errors that say which.
 pub fn decode_object_json(value: &[u8], view: &View) -> Result<String, String> {
     match classify(value) {
         Err(e) => Err(format!("protobuf envelope: {e}")),
@@ -135,6 +142,9 @@ pub fn decode_object_json(value: &[u8], view: &View) -> Result<String, String> {
         )
         .map_err(|e| e.to_string()),
         Ok(StoredValue::Json(j)) => json_object(j, view),
+        Ok(StoredValue::Cbor(c)) => cbor::to_value(c)
+            .map_err(|e| format!("CBOR: {e}"))
+            .and_then(|v| cbor_object(v, c.len(), view)),
         Ok(StoredValue::Encrypted(e)) => Err(format!(
             "encrypted at rest ({} {}, key {:?}); reshift cannot decrypt it",
             e.provider, e.version, e.key_name
@@ -185,6 +195,26 @@ fn json_object(j: &[u8], view: &View) -> Result<String, String> {
     }
     let mut out = String::with_capacity(j.len() + 32);
     super::gojson::unstructured_tree(&mut out, &v, view.escape())?;
+    Ok(out)
+}
+
+/// A custom resource stored as CBOR, once decoded into a generic value, as the apiserver
+/// serves it: keys sorted, integers as int64, other numbers as float64, with the
+/// resourceVersion set.
+fn cbor_object(mut v: serde_json::Value, stored_len: usize, view: &View) -> Result<String, String> {
+    let Some(obj) = v.as_object_mut() else {
+        return Err("CBOR value is not an object".into());
+    };
+    if let Some(rv) = view.resource_version {
+        let meta = obj
+            .entry("metadata")
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+        if let Some(m) = meta.as_object_mut() {
+            m.insert("resourceVersion".into(), rv.to_string().into());
+        }
+    }
+    let mut out = String::with_capacity(stored_len + 32);
+    super::gojson::unstructured(&mut out, &v, view.escape());
     Ok(out)
 }
 

@@ -1,12 +1,14 @@
-//! What a stored value is: a protobuf object in the `k8s\0` envelope, JSON (custom
-//! resources), an encrypted-at-rest value (`k8s:enc:<provider>:v<N>:<key name>:`), or
-//! anything else, kept as raw bytes.
+//! What a stored value is: a protobuf object in the `k8s\0` envelope, JSON or CBOR (custom
+//! resources; CBOR begins with the self-described tag, `d9 d9 f7`), an encrypted-at-rest
+//! value (`k8s:enc:<provider>:v<N>:<key name>:`), or anything else, kept as raw bytes.
 
 use crate::wire::{Fields, Value as W, WireError};
 use serde::Serialize;
 
 pub const PROTOBUF_MAGIC: &[u8] = b"k8s\x00";
 pub const ENCRYPTED_PREFIX: &[u8] = b"k8s:enc:";
+/// What the apiserver's CBOR serializer writes first and recognises CBOR by.
+pub const CBOR_PREFIX: &[u8] = super::cbor::SELF_DESCRIBED;
 
 /// runtime.Unknown: `{1: TypeMeta {1: apiVersion, 2: kind}, 2: raw, 3: contentEncoding,
 /// 4: contentType}`, borrowed from the value.
@@ -34,6 +36,8 @@ pub struct Encrypted<'a> {
 pub enum StoredValue<'a> {
     Protobuf(Envelope<'a>),
     Json(&'a [u8]),
+    /// The whole value, self-described tag included.
+    Cbor(&'a [u8]),
     Encrypted(Encrypted<'a>),
     Raw(&'a [u8]),
 }
@@ -43,6 +47,7 @@ impl StoredValue<'_> {
         match self {
             StoredValue::Protobuf(_) => "protobuf",
             StoredValue::Json(_) => "json",
+            StoredValue::Cbor(_) => "cbor",
             StoredValue::Encrypted(_) => "encrypted",
             StoredValue::Raw(_) => "raw",
         }
@@ -112,6 +117,9 @@ pub fn classify(v: &[u8]) -> Result<StoredValue<'_>, WireError> {
     if v.starts_with(ENCRYPTED_PREFIX) {
         return Ok(StoredValue::Encrypted(parse_encrypted(v)));
     }
+    if v.starts_with(CBOR_PREFIX) {
+        return Ok(StoredValue::Cbor(v));
+    }
     if v.iter().find(|c| !c.is_ascii_whitespace()) == Some(&b'{') {
         return Ok(StoredValue::Json(v));
     }
@@ -154,6 +162,15 @@ mod tests {
             StoredValue::Json(_)
         ));
         assert!(matches!(classify(b"hello").unwrap(), StoredValue::Raw(_)));
+        assert!(matches!(
+            classify(b"\xd9\xd9\xf7\xa0").unwrap(),
+            StoredValue::Cbor(b"\xd9\xd9\xf7\xa0")
+        ));
+        // Only the tag's shortest head is the apiserver's mark.
+        assert!(matches!(
+            classify(b"\xda\x00\x00\xd9\xf7\xa0").unwrap(),
+            StoredValue::Raw(_)
+        ));
         assert!(matches!(classify(b"").unwrap(), StoredValue::Raw(_)));
         let err = classify(b"k8s\x00\x0a\x05ab").unwrap_err();
         assert!(err.offset >= 4, "{err}");
