@@ -1,13 +1,15 @@
 //! Kubernetes objects as the apiserver stores them in etcd: the key layout ([`key`]), the
 //! value encodings ([`value`]: protobuf envelope, JSON, encrypted, raw), metadata for any
-//! object without its schema ([`meta`]), label selectors ([`selector`]), and per-object
-//! summaries for a whole keyspace ([`object`]).
+//! object without its schema ([`meta`]), label selectors ([`selector`]), per-object
+//! summaries for a whole keyspace ([`object`]), and Quantity strings as the apiserver
+//! re-encodes them ([`quantity`]).
 
 pub mod fuzz;
 pub mod gojson;
 pub mod key;
 pub mod meta;
 pub mod object;
+pub mod quantity;
 pub mod render;
 pub mod schema;
 pub mod selector;
