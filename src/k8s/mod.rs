@@ -1,7 +1,9 @@
 //! Kubernetes objects as the apiserver stores them in etcd: the key layout ([`key`]), the
 //! value encodings ([`value`]: protobuf envelope, JSON, CBOR ([`cbor`]), encrypted, raw),
 //! metadata for any object without its schema ([`meta`]), label selectors ([`selector`]),
-//! and per-object summaries for a whole keyspace ([`object`]).
+//! per-object summaries for a whole keyspace ([`object`]), full decoding as the apiserver
+//! serves objects ([`render`], [`render_json`], [`gojson`], [`jsontree`]), and Quantity
+//! strings as the apiserver re-encodes them ([`quantity`]).
 
 pub mod cbor;
 pub mod fuzz;

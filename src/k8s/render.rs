@@ -674,9 +674,22 @@ fn message(
             }
         }
         Render::Duration => string(out, &go_duration(int(scalar(1)?)), cx),
+        // The apiserver parses the stored string again (and fails on a bad one): what it
+        // serves is the canonical form.
         Render::Quantity => match bytes(scalar(1)?) {
-            Some(b) if !b.is_empty() => bytes_string(out, b, cx),
-            _ => string(out, "0", cx),
+            None => string(out, "0", cx),
+            Some(b) => {
+                let q = std::str::from_utf8(b)
+                    .map_err(|_| super::quantity::QuantityError::FormatWrong)
+                    .and_then(super::quantity::canonical)
+                    .map_err(|e| {
+                        RenderError::Decode(format!(
+                            "quantity {:?}: {e}",
+                            String::from_utf8_lossy(b)
+                        ))
+                    })?;
+                string(out, &q, cx)
+            }
         },
         Render::IntOrString => {
             if int(scalar(1)?) == 1 {

@@ -377,13 +377,18 @@ fn message(
             string(out, &go_duration(d), cx);
         }
         Render::Quantity => {
-            let s = match v {
-                J::Str(s, _) => s.trim(),
-                J::Num(n) => n,
+            // Go parses the JSON text itself: quotes stripped, escapes not undone.
+            let text: &[u8] = match v {
+                J::Str(_, text) => text,
+                J::Num(n) => n.as_bytes(),
                 _ => return Err(wrong()),
             };
-            let q = super::quantity::canonical(s)
-                .map_err(|e| bad(&path(), format_args!("quantity {s:?}: {e}")))?;
+            let q = super::quantity::canonical_json(text).map_err(|e| {
+                bad(
+                    &path(),
+                    format_args!("quantity {:?}: {e}", String::from_utf8_lossy(text)),
+                )
+            })?;
             string(out, &q, cx);
         }
         Render::IntOrString => match v {
