@@ -1,7 +1,8 @@
 //! Kubernetes objects as the apiserver stores them in etcd: the key layout ([`key`]), the
 //! value encodings ([`value`]: protobuf envelope, JSON, CBOR ([`cbor`]), encrypted, raw),
 //! metadata for any object without its schema ([`meta`]), label selectors ([`selector`]),
-//! and per-object summaries for a whole keyspace ([`object`]).
+//! per-object summaries for a whole keyspace ([`object`]), and the YAML
+//! `kubectl get -o yaml` prints for an object ([`yaml`]).
 
 pub mod cbor;
 pub mod fuzz;
@@ -16,6 +17,7 @@ pub mod render_json;
 pub mod schema;
 pub mod selector;
 pub mod value;
+pub mod yaml;
 
 /// The apiserver's default etcd prefix.
 pub const DEFAULT_PREFIX: &str = "/registry";
