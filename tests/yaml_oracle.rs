@@ -1,13 +1,15 @@
 //! The YAML writer against real output: the `yaml` samples of ../shared/k8s-served-dev (what
-//! sigs.k8s.io/yaml printed for objects the apiserver served), and kubectl 1.32 itself run
-//! offline on hostile objects when it is installed.
+//! sigs.k8s.io/yaml printed for objects the apiserver served), from their JSON and through
+//! `reshift get -o yaml` on the set's data dir; and kubectl 1.32 itself, run offline on
+//! hostile objects when it is installed.
 
 use reshift::k8s::yaml::json_to_yaml;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Unpacks `apienc-dev/expected.jsonl` from the dev archive into `dir`.
-fn unpack_expected(dir: &Path) -> PathBuf {
+/// Unpacks the dev archive into `dir` (only `apienc-dev/expected.jsonl` unless `all`);
+/// returns the path of `apienc-dev/`.
+fn unpack_dev_set(dir: &Path, all: bool) -> PathBuf {
     let archive =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/k8s-served-dev/apienc-dev.tar.zst");
     let file = std::fs::File::open(&archive).unwrap_or_else(|e| {
@@ -18,29 +20,23 @@ fn unpack_expected(dir: &Path) -> PathBuf {
     });
     let mut dec = zstd::stream::read::Decoder::new(file).unwrap();
     dec.window_log_max(27).unwrap();
-    let mut tar = Command::new("tar")
-        .args(["-x", "-C"])
-        .arg(dir)
-        .arg("apienc-dev/expected.jsonl")
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("run tar");
+    let mut tar = Command::new("tar");
+    tar.args(["-x", "-C"]).arg(dir);
+    if !all {
+        tar.arg("apienc-dev/expected.jsonl");
+    }
+    let mut tar = tar.stdin(Stdio::piped()).spawn().expect("run tar");
     let mut stdin = tar.stdin.take().unwrap();
     std::io::copy(&mut dec, &mut stdin).unwrap();
     drop(stdin);
     assert!(tar.wait().unwrap().success(), "tar failed");
-    dir.join("apienc-dev/expected.jsonl")
+    dir.join("apienc-dev")
 }
 
-/// Every sample equals what go-yaml printed, byte for byte, or fails where kubectl failed.
-/// The samples hold `compact` (no resourceVersion), which is what their `yaml` was made from.
-#[test]
-fn dev_set_samples_print_as_kubectl_prints_them() {
-    let tmp = tempfile::tempdir().unwrap();
-    let expected = unpack_expected(tmp.path());
-    let text = std::fs::read_to_string(expected).unwrap();
-    let (mut total, mut errors) = (0, 0);
-    let mut bad = Vec::new();
+/// The samples that have a `yaml`: (key, compact JSON, yaml or `error: …`).
+fn samples(dev: &Path) -> Vec<(String, String, String)> {
+    let text = std::fs::read_to_string(dev.join("expected.jsonl")).unwrap();
+    let mut out = Vec::new();
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         let Some(want) = v["yaml"].as_str() else {
@@ -48,36 +44,96 @@ fn dev_set_samples_print_as_kubectl_prints_them() {
         };
         let key = v["key"].as_str().or(v["file"].as_str()).unwrap_or("?");
         let compact = v["compact"].as_str().expect("a sample has compact JSON");
-        total += 1;
-        let got = json_to_yaml(compact);
-        match (want.strip_prefix("error: "), got) {
+        out.push((key.to_string(), compact.to_string(), want.to_string()));
+    }
+    assert!(out.len() >= 90, "only {} samples with yaml", out.len());
+    out
+}
+
+/// Every sample equals what go-yaml printed, byte for byte, or fails where kubectl failed.
+/// The samples hold `compact` (no resourceVersion), which is what their `yaml` was made from.
+#[test]
+fn dev_set_samples_print_as_kubectl_prints_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let samples = samples(&unpack_dev_set(tmp.path(), false));
+    let mut errors = 0;
+    let mut bad = Vec::new();
+    for (key, compact, want) in &samples {
+        match (want.strip_prefix("error: "), json_to_yaml(compact)) {
             (Some(_), Err(_)) => errors += 1,
-            (None, Ok(got)) if got == want => {}
+            (None, Ok(got)) if &got == want => {}
             (Some(msg), Ok(_)) => bad.push(format!("{key}: kubectl failed ({msg}), we printed")),
             (None, Err(e)) => bad.push(format!("{key}: we failed: {e}")),
-            (None, Ok(got)) => {
-                let line = got
-                    .lines()
-                    .zip(want.lines())
-                    .position(|(a, b)| a != b)
-                    .unwrap_or(got.lines().count().min(want.lines().count()));
-                bad.push(format!(
-                    "{key}: first difference at line {}:\n  got:  {:?}\n  want: {:?}",
-                    line + 1,
-                    got.lines().nth(line).unwrap_or("<end>"),
-                    want.lines().nth(line).unwrap_or("<end>")
-                ));
-            }
+            (None, Ok(got)) => bad.push(format!("{key}: {}", first_difference(&got, want))),
         }
     }
-    assert!(total >= 90, "only {total} samples with yaml");
     assert!(
         bad.is_empty(),
-        "{} of {total} samples differ:\n{}",
+        "{} of {} samples differ:\n{}",
         bad.len(),
+        samples.len(),
         bad.join("\n")
     );
-    eprintln!("{total} samples equal byte for byte ({errors} of them errors in kubectl and here)");
+    eprintln!(
+        "{} samples equal byte for byte ({errors} of them errors in kubectl and here)",
+        samples.len()
+    );
+}
+
+/// The same samples through the command line: `reshift get DATA KEY -o yaml --as-stored`
+/// on the dev set's etcd data dir prints what kubectl printed (the samples were made with
+/// Kubernetes 1.36's codecs, without the resourceVersion).
+#[test]
+fn reshift_get_prints_the_samples_as_kubectl_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dev = unpack_dev_set(tmp.path(), true);
+    let data = dev.join("data");
+    let mut bad = Vec::new();
+    let samples = samples(&dev);
+    for (key, _, want) in &samples {
+        if !key.starts_with('/') {
+            continue; // an unstored file, not in the data dir
+        }
+        let o = Command::new(env!("CARGO_BIN_EXE_reshift"))
+            .arg("get")
+            .arg(&data)
+            .arg(key)
+            .args(["-o", "yaml", "--as-stored", "--kube-version", "1.36"])
+            .output()
+            .unwrap();
+        let got = String::from_utf8_lossy(&o.stdout);
+        match (want.starts_with("error: "), o.status.success()) {
+            (true, false) => {}
+            (false, true) if got == want.as_str() => {}
+            (true, true) => bad.push(format!("{key}: kubectl failed, reshift printed")),
+            (false, false) => bad.push(format!(
+                "{key}: reshift failed: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            )),
+            (false, true) => bad.push(format!("{key}: {}", first_difference(&got, want))),
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} of {} samples differ:\n{}",
+        bad.len(),
+        samples.len(),
+        bad.join("\n")
+    );
+}
+
+fn first_difference(got: &str, want: &str) -> String {
+    let line = got
+        .lines()
+        .zip(want.lines())
+        .position(|(a, b)| a != b)
+        .unwrap_or(got.lines().count().min(want.lines().count()));
+    format!(
+        "first difference at line {}:\n  got:  {:?}\n  want: {:?}",
+        line + 1,
+        got.lines().nth(line).unwrap_or("<end>"),
+        want.lines().nth(line).unwrap_or("<end>")
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
