@@ -173,7 +173,7 @@ fn full_objects_from_ls_get_and_decode() {
                 serde_json::from_slice(&ok(&["get", &clean(), key, "-o", "json"])).unwrap();
             assert_eq!(&j, o, "{key}");
             let y: serde_json::Value =
-                serde_yaml::from_slice(&ok(&["get", &clean(), key, "-o", "yaml"])).unwrap();
+                serde_norway::from_slice(&ok(&["get", &clean(), key, "-o", "yaml"])).unwrap();
             assert_eq!(&y, o, "{key}");
         }
     }
@@ -183,7 +183,7 @@ fn full_objects_from_ls_get_and_decode() {
     let docs: Vec<serde_json::Value> = y
         .split("---\n")
         .filter(|d| !d.trim().is_empty())
-        .map(|d| serde_yaml::from_str(d).unwrap())
+        .map(|d| serde_norway::from_str(d).unwrap())
         .collect();
     let pods = json_lines(&ok(&["ls", &clean(), "/registry/pods/", "-o", "objects"]));
     assert_eq!(docs, pods);
@@ -208,7 +208,7 @@ fn decode_renders_fixtures_in_full() {
             serde_json::from_slice(&ok(&["decode", pb.to_str().unwrap()])).unwrap();
         assert_eq!(got, want, "{kind}");
         let y: serde_json::Value =
-            serde_yaml::from_slice(&ok(&["decode", pb.to_str().unwrap(), "-o", "yaml"])).unwrap();
+            serde_norway::from_slice(&ok(&["decode", pb.to_str().unwrap(), "-o", "yaml"])).unwrap();
         assert_eq!(y, want, "{kind}");
     }
 }

@@ -44,15 +44,24 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         release,
         resource_version: None,
     };
-    let value = match crate::k8s::object::decode_object(&bytes, &view) {
-        Ok(v) => v,
-        Err(_) => serde_json::to_value(describe(b"", &bytes, ""))
-            .map_err(|e| Error::invalid(e.to_string()))?,
+    let what_it_is = || {
+        serde_json::to_value(describe(b"", &bytes, "")).map_err(|e| Error::invalid(e.to_string()))
     };
     match a.format {
-        DecodeFormat::Json => json_line(out, &value),
+        DecodeFormat::Json => {
+            let value = match crate::k8s::object::decode_object(&bytes, &view) {
+                Ok(v) => v,
+                Err(_) => what_it_is()?,
+            };
+            json_line(out, &value)
+        }
         DecodeFormat::Yaml => {
-            let y = serde_yaml::to_string(&value).map_err(|e| Error::invalid(e.to_string()))?;
+            let json = match crate::k8s::object::decode_object_json(&bytes, &view) {
+                Ok(j) => j,
+                Err(_) => what_it_is()?.to_string(),
+            };
+            let y =
+                crate::k8s::yaml::json_to_yaml(&json).map_err(|e| Error::invalid(e.to_string()))?;
             out.write_all(y.as_bytes()).map_err(stdout_err)
         }
     }

@@ -65,9 +65,9 @@ fn print(
                 s.push('\n');
                 s
             } else {
-                let v: serde_json::Value =
-                    serde_json::from_str(&json).map_err(|e| Error::invalid(e.to_string()))?;
-                serde_yaml::to_string(&v).map_err(|e| Error::invalid(e.to_string()))?
+                crate::k8s::yaml::json_to_yaml(&json).map_err(|e| {
+                    Error::invalid(format!("{}: {e}", super::common::printable(kv.key)))
+                })?
             };
             out.write_all(text.as_bytes()).map_err(stdout_err)
         }

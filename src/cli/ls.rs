@@ -79,9 +79,12 @@ fn write_objects(
                         serde_json::json!({ "key": printable(kv.key), "error": e }).to_string()
                     });
                 if yaml {
-                    let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
-                    let y = serde_yaml::to_string(&v).unwrap_or_else(|e| format!("# {e}\n"));
-                    format!("---\n{y}")
+                    let mut y = String::with_capacity(json.len() + json.len() / 4 + 8);
+                    y.push_str("---\n");
+                    if let Err(e) = crate::k8s::yaml::write_yaml(&json, &mut y) {
+                        y.push_str(&format!("# {}: {e}\n", printable(kv.key)));
+                    }
+                    y
                 } else {
                     json + "\n"
                 }

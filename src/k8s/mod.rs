@@ -2,8 +2,9 @@
 //! value encodings ([`value`]: protobuf envelope, JSON, CBOR ([`cbor`]), encrypted, raw),
 //! metadata for any object without its schema ([`meta`]), label selectors ([`selector`]),
 //! per-object summaries for a whole keyspace ([`object`]), full decoding as the apiserver
-//! serves objects ([`render`], [`render_json`], [`gojson`], [`jsontree`]), and Quantity
-//! strings as the apiserver re-encodes them ([`quantity`]).
+//! serves objects ([`render`], [`render_json`], [`gojson`], [`jsontree`]), Quantity strings
+//! as the apiserver re-encodes them ([`quantity`]), and the YAML `kubectl get -o yaml`
+//! prints for an object ([`yaml`]).
 
 pub mod cbor;
 pub mod fuzz;
@@ -18,6 +19,7 @@ pub mod render_json;
 pub mod schema;
 pub mod selector;
 pub mod value;
+pub mod yaml;
 
 /// The apiserver's default etcd prefix.
 pub const DEFAULT_PREFIX: &str = "/registry";

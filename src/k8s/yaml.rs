@@ -1,0 +1,1864 @@
+//! JSON to YAML exactly as `kubectl get -o yaml` prints it; it must never make a layout,
+//! quoting, number or key-order choice of its own, and never panic on any input.
+//!
+//! kubectl decodes the served JSON into a generic object (numbers become int64, or float64
+//! when they are not integers that fit), encodes it again with Go's encoding/json, and hands
+//! that text to sigs.k8s.io/yaml's `JSONToYAML`: go-yaml v2 (the copy forked into
+//! sigs.k8s.io/yaml v1.4) parses it as YAML into generic values and marshals them back. This
+//! module reproduces that whole path in one pass over the input; for JSON written the way Go
+//! writes it, which is what the apiserver serves, the result equals `JSONToYAML(json)`.
+//!
+//! What the path does, rule by rule (each rule has its tests in `yaml/tests.rs`):
+//! - Map keys come out in go-yaml's key order (its own comparison, not byte order: a letter
+//!   sorts after any non-letter, runs of digits compare as numbers); a key that occurs twice
+//!   keeps its last value.
+//! - A number that is an integer fitting int64 prints as is. Any other number is a float64
+//!   that Go prints as an integer when it has no fraction and is below 1e21 (go-yaml then reads
+//!   an integer back if it fits int64 or uint64), and otherwise as Go's `%g` with the shortest
+//!   digits: `1.23456789e+07`, `1e-06`, `1.5`. A number beyond float64 is an error, as it is in
+//!   kubectl.
+//! - A string is plain when go-yaml would read the plain text back as that same string and the
+//!   emitter allows it there; in single quotes when only the emitter objects (indicators,
+//!   leading or trailing spaces); in double quotes when it would read back as something else
+//!   (`"yes"`, `"1e3"`, `"0x1F"`, `"2024-01-02"`, `"1:20"`, `""`) or holds characters go-yaml
+//!   escapes (controls, tabs, anything above U+FFFF such as emoji, a BOM); as a literal block
+//!   (`|`, `|-`, `|+`, with an indentation indicator when it starts with a space or a line
+//!   break) when it holds a newline and the block style can carry it.
+//! - Plain and quoted scalars longer than 80 columns are folded at single spaces, continuation
+//!   lines indented two more than their key.
+//! - A key longer than 128 bytes, or one holding a line break, is written as `? key` / `: value`.
+//! - What makes kubectl fail makes this fail too: characters the YAML reader refuses (DEL,
+//!   C1 controls other than NEL, U+FFFE, U+FFFF), a key whose JSON form is longer than 1024
+//!   characters, more than 10000 levels of nesting. A NEL (U+0085) is a line break to the YAML
+//!   reader: it and the spaces around it fold into one space (or newlines when several).
+
+mod unicode;
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// Why a JSON text has no YAML form: it is not JSON, or kubectl would refuse it too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlError(String);
+
+impl fmt::Display for YamlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for YamlError {}
+
+/// The YAML document kubectl prints for the JSON text `json` (ends with a newline, no `---`).
+pub fn json_to_yaml(json: &str) -> Result<String, YamlError> {
+    let mut out = String::with_capacity(json.len() + json.len() / 4 + 16);
+    write_yaml(json, &mut out)?;
+    Ok(out)
+}
+
+/// [`json_to_yaml`] appended to `out`; on error `out` is left as it was.
+pub fn write_yaml(json: &str, out: &mut String) -> Result<(), YamlError> {
+    let doc = Parser::new(json).parse()?;
+    let mut e = Emitter::new(out);
+    e.document(&doc);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The document: a flat arena filled by the parser, read by the emitter.
+
+type Id = u32;
+
+enum Node<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Cow<'a, str>),
+    /// `len` entries from `start` in [`Doc::entries`], already in go-yaml's key order.
+    Map {
+        start: u32,
+        len: u32,
+    },
+    /// `len` items from `start` in [`Doc::items`].
+    Seq {
+        start: u32,
+        len: u32,
+    },
+}
+
+struct Doc<'a> {
+    nodes: Vec<Node<'a>>,
+    entries: Vec<(Cow<'a, str>, Id)>,
+    items: Vec<Id>,
+    root: Id,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing: strict JSON (RFC 8259), read as Go's decoder reads it, with the changes the
+// re-encoding and the YAML reader make on the way (see the module comment). Iterative, so no
+// input can exhaust the stack.
+
+/// Go's JSON decoder and go-yaml's scanner both stop at this depth.
+const MAX_DEPTH: usize = 10_000;
+/// go-yaml reads a mapping key as a key only if its `:` is at most this many characters past
+/// the key's opening quote.
+const MAX_KEY_CHARS: usize = 1024;
+const NEL: char = '\u{85}';
+
+enum Open<'a> {
+    Map { start: usize, key: Cow<'a, str> },
+    Seq { start: usize },
+}
+
+struct Parser<'a> {
+    src: &'a str,
+    pos: usize,
+    nodes: Vec<Node<'a>>,
+    entries: Vec<(Cow<'a, str>, Id)>,
+    items: Vec<Id>,
+    /// Entries and items of the containers still open, innermost last.
+    open_entries: Vec<(Cow<'a, str>, Id)>,
+    open_items: Vec<Id>,
+    order: Vec<u32>,
+    scratch: Vec<u32>,
+}
+
+fn err(msg: impl Into<String>) -> YamlError {
+    YamlError(msg.into())
+}
+
+fn control_chars() -> YamlError {
+    err("yaml: control characters are not allowed")
+}
+
+impl<'a> Parser<'a> {
+    fn new(src: &'a str) -> Self {
+        Parser {
+            src,
+            pos: 0,
+            nodes: Vec::new(),
+            entries: Vec::new(),
+            items: Vec::new(),
+            open_entries: Vec::new(),
+            open_items: Vec::new(),
+            order: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    fn bytes(&self) -> &'a [u8] {
+        self.src.as_bytes()
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes().get(self.pos).copied()
+    }
+
+    fn syntax(&self, what: &str) -> YamlError {
+        match self.peek() {
+            None => err(format!("invalid JSON: {what} at end of input")),
+            Some(_) => {
+                let c = self
+                    .src
+                    .get(self.pos..)
+                    .and_then(|r| r.chars().next())
+                    .unwrap_or('?');
+                err(format!(
+                    "invalid JSON: {what}, found {c:?} at byte {}",
+                    self.pos
+                ))
+            }
+        }
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn expect(&mut self, b: u8, what: &str) -> Result<(), YamlError> {
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(self.syntax(what))
+        }
+    }
+
+    fn push(&mut self, n: Node<'a>) -> Id {
+        self.nodes.push(n);
+        (self.nodes.len() - 1) as Id
+    }
+
+    fn parse(mut self) -> Result<Doc<'a>, YamlError> {
+        let mut stack: Vec<Open<'a>> = Vec::new();
+        self.skip_ws();
+        loop {
+            // A value starts here.
+            if let Some(b'{' | b'[') = self.peek() {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(err("exceeded max depth of 10000"));
+                }
+            }
+            let mut id = match self.peek() {
+                Some(b'{') => {
+                    self.pos += 1;
+                    self.skip_ws();
+                    if self.peek() == Some(b'}') {
+                        self.pos += 1;
+                        self.push(Node::Map { start: 0, len: 0 })
+                    } else {
+                        let key = self.key()?;
+                        let start = self.open_entries.len();
+                        stack.push(Open::Map { start, key });
+                        continue;
+                    }
+                }
+                Some(b'[') => {
+                    self.pos += 1;
+                    self.skip_ws();
+                    if self.peek() == Some(b']') {
+                        self.pos += 1;
+                        self.push(Node::Seq { start: 0, len: 0 })
+                    } else {
+                        let start = self.open_items.len();
+                        stack.push(Open::Seq { start });
+                        continue;
+                    }
+                }
+                Some(b'"') => {
+                    let s = self.string(false)?;
+                    self.push(Node::Str(s))
+                }
+                Some(b't') => self.literal("true", Node::Bool(true))?,
+                Some(b'f') => self.literal("false", Node::Bool(false))?,
+                Some(b'n') => self.literal("null", Node::Null)?,
+                Some(b'-' | b'0'..=b'9') => {
+                    let n = self.number()?;
+                    self.push(n)
+                }
+                _ => return Err(self.syntax("expected a value")),
+            };
+            // The value is complete: hand it to its container, closing containers as they end.
+            loop {
+                self.skip_ws();
+                let Some(top) = stack.last_mut() else {
+                    if self.pos != self.src.len() {
+                        return Err(self.syntax("expected end of input"));
+                    }
+                    return Ok(Doc {
+                        nodes: self.nodes,
+                        entries: self.entries,
+                        items: self.items,
+                        root: id,
+                    });
+                };
+                match top {
+                    Open::Map { start, key } => {
+                        self.open_entries.push((std::mem::take(key), id));
+                        match self.peek() {
+                            Some(b',') => {
+                                self.pos += 1;
+                                self.skip_ws();
+                                *key = self.key()?;
+                                break;
+                            }
+                            Some(b'}') => {
+                                self.pos += 1;
+                                let start = *start;
+                                stack.pop();
+                                id = self.close_map(start);
+                            }
+                            _ => return Err(self.syntax("expected ',' or '}'")),
+                        }
+                    }
+                    Open::Seq { start } => {
+                        self.open_items.push(id);
+                        match self.peek() {
+                            Some(b',') => {
+                                self.pos += 1;
+                                self.skip_ws();
+                                break;
+                            }
+                            Some(b']') => {
+                                self.pos += 1;
+                                let start = *start;
+                                stack.pop();
+                                let first = self.items.len() as u32;
+                                self.items.extend(self.open_items.drain(start..));
+                                let len = self.items.len() as u32 - first;
+                                id = self.push(Node::Seq { start: first, len });
+                            }
+                            _ => return Err(self.syntax("expected ',' or ']'")),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn literal(&mut self, word: &str, n: Node<'a>) -> Result<Id, YamlError> {
+        if self.src[self.pos..].starts_with(word) {
+            self.pos += word.len();
+            Ok(self.push(n))
+        } else {
+            Err(self.syntax("expected a value"))
+        }
+    }
+
+    /// A mapping key and the `:` after it.
+    fn key(&mut self) -> Result<Cow<'a, str>, YamlError> {
+        if self.peek() != Some(b'"') {
+            return Err(self.syntax("expected a string key"));
+        }
+        let k = self.string(true)?;
+        self.skip_ws();
+        self.expect(b':', "expected ':'")?;
+        self.skip_ws();
+        Ok(k)
+    }
+
+    /// Moves the entries of the map closing now into place: duplicates dropped (the last
+    /// wins, as Go's decoder and go-yaml keep it), then go-yaml's key order.
+    fn close_map(&mut self, start: usize) -> Id {
+        let n = self.open_entries.len() - start;
+        let keys = &self.open_entries[start..];
+        self.order.clear();
+        self.order.extend(0..n as u32);
+        drop_duplicates(keys, &mut self.order, &mut self.scratch);
+        sort_keys(keys, &mut self.order, &mut self.scratch);
+        let first = self.entries.len() as u32;
+        for &i in &self.order {
+            let e = &mut self.open_entries[start + i as usize];
+            self.entries.push((std::mem::take(&mut e.0), e.1));
+        }
+        self.open_entries.truncate(start);
+        let len = self.entries.len() as u32 - first;
+        self.push(Node::Map { start: first, len })
+    }
+
+    fn number(&mut self) -> Result<Node<'a>, YamlError> {
+        let b = self.bytes();
+        let start = self.pos;
+        let mut i = start;
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        let digits = |i: &mut usize| {
+            let s = *i;
+            while let Some(b'0'..=b'9') = b.get(*i) {
+                *i += 1;
+            }
+            *i - s
+        };
+        match b.get(i) {
+            Some(b'0') => i += 1,
+            Some(b'1'..=b'9') => {
+                digits(&mut i);
+            }
+            _ => {
+                self.pos = i;
+                return Err(self.syntax("expected a digit"));
+            }
+        }
+        let mut integer = true;
+        if b.get(i) == Some(&b'.') {
+            integer = false;
+            i += 1;
+            if digits(&mut i) == 0 {
+                self.pos = i;
+                return Err(self.syntax("expected a digit after '.'"));
+            }
+        }
+        if let Some(b'e' | b'E') = b.get(i) {
+            integer = false;
+            i += 1;
+            if let Some(b'+' | b'-') = b.get(i) {
+                i += 1;
+            }
+            if digits(&mut i) == 0 {
+                self.pos = i;
+                return Err(self.syntax("expected a digit in the exponent"));
+            }
+        }
+        self.pos = i;
+        let text = &self.src[start..i];
+        // kubectl's decoder: an integer that fits int64 stays one, anything else is a float64.
+        if integer {
+            if let Ok(v) = text.parse::<i64>() {
+                return Ok(Node::Int(v));
+            }
+        }
+        match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(Node::Float(f)),
+            _ => Err(err(format!(
+                "number {text} is out of the range of float64 (kubectl cannot decode it)"
+            ))),
+        }
+    }
+
+    /// A JSON string, decoded as Go decodes it, then as it reads after Go's encoder wrote it
+    /// again and the YAML reader took it in (see the module comment).
+    fn string(&mut self, is_key: bool) -> Result<Cow<'a, str>, YamlError> {
+        let b = self.bytes();
+        let start = self.pos + 1;
+        let mut i = start;
+        // Fast path: no escapes and nothing the YAML reader treats specially.
+        loop {
+            while b.get(i).is_some_and(|&c| !STRING_STOP[usize::from(c)]) {
+                i += 1;
+            }
+            match b.get(i) {
+                None => {
+                    self.pos = i;
+                    return Err(self.syntax("unterminated string"));
+                }
+                Some(b'"') => {
+                    let s = &self.src[start..i];
+                    self.pos = i + 1;
+                    if is_key {
+                        check_key_length(s)?;
+                    }
+                    return Ok(Cow::Borrowed(s));
+                }
+                Some(b'\\') => break,
+                Some(&c) if c < 0x20 => {
+                    self.pos = i;
+                    return Err(self.syntax("control character in string"));
+                }
+                Some(0x7F) => return Err(control_chars()),
+                // U+0080..U+009F: C1 controls, NEL among them.
+                Some(0xC2) if matches!(b.get(i + 1), Some(0x80..=0x9F)) => break,
+                // U+FFFE, U+FFFF.
+                Some(0xEF)
+                    if b.get(i + 1) == Some(&0xBF) && matches!(b.get(i + 2), Some(0xBE | 0xBF)) =>
+                {
+                    return Err(control_chars());
+                }
+                Some(_) => i += 1,
+            }
+        }
+        // Slow path: decode into an owned string.
+        let mut s = String::with_capacity(i - start + 16);
+        s.push_str(&self.src[start..i]);
+        loop {
+            match b.get(i) {
+                None => {
+                    self.pos = i;
+                    return Err(self.syntax("unterminated string"));
+                }
+                Some(b'"') => {
+                    i += 1;
+                    break;
+                }
+                Some(b'\\') => {
+                    let c = match b.get(i + 1) {
+                        Some(b'"') => '"',
+                        Some(b'\\') => '\\',
+                        Some(b'/') => '/',
+                        Some(b'b') => '\u{8}',
+                        Some(b'f') => '\u{c}',
+                        Some(b'n') => '\n',
+                        Some(b'r') => '\r',
+                        Some(b't') => '\t',
+                        Some(b'u') => {
+                            self.pos = i;
+                            let (c, used) = self.unicode_escape(i)?;
+                            s.push(c);
+                            i += used;
+                            continue;
+                        }
+                        _ => {
+                            self.pos = i;
+                            return Err(self.syntax("invalid escape in string"));
+                        }
+                    };
+                    s.push(c);
+                    i += 2;
+                }
+                Some(&c) if c < 0x20 => {
+                    self.pos = i;
+                    return Err(self.syntax("control character in string"));
+                }
+                Some(_) => {
+                    let c = self.src[i..].chars().next().unwrap_or('\u{FFFD}');
+                    s.push(c);
+                    i += c.len_utf8();
+                }
+            }
+        }
+        self.pos = i;
+        // Go's encoder writes these unescaped; the YAML reader refuses them.
+        if s.chars().any(
+            |c| matches!(c, '\u{7F}'..='\u{84}' | '\u{86}'..='\u{9F}' | '\u{FFFE}' | '\u{FFFF}'),
+        ) {
+            return Err(control_chars());
+        }
+        if is_key {
+            // A key must stay on one line for the YAML reader.
+            if s.contains(NEL) {
+                return Err(err(
+                    "yaml: did not find expected ',' or '}' (a key holds U+0085)",
+                ));
+            }
+            check_key_length(&s)?;
+        }
+        if s.contains(NEL) {
+            s = fold_nel(&s)?;
+        }
+        Ok(Cow::Owned(s))
+    }
+
+    /// `\uXXXX` at `i`, with a following low surrogate when it is a high one; an unpaired
+    /// surrogate is U+FFFD (Go's decoder). Returns the character and the bytes used.
+    fn unicode_escape(&self, i: usize) -> Result<(char, usize), YamlError> {
+        let hex4 = |at: usize| -> Option<u32> {
+            let h = self.bytes().get(at..at + 4)?;
+            let h = std::str::from_utf8(h).ok()?;
+            if !h.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return None;
+            }
+            u32::from_str_radix(h, 16).ok()
+        };
+        let Some(u) = hex4(i + 2) else {
+            return Err(self.syntax("invalid \\u escape"));
+        };
+        if (0xD800..0xDC00).contains(&u) && self.bytes().get(i + 6..i + 8) == Some(b"\\u") {
+            if let Some(lo @ 0xDC00..0xE000) = hex4(i + 8) {
+                let c = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+                return Ok((char::from_u32(c).unwrap_or('\u{FFFD}'), 12));
+            }
+        }
+        Ok((char::from_u32(u).unwrap_or('\u{FFFD}'), 6))
+    }
+}
+
+/// Bytes the string scanner must look at: the closing quote, escapes, control characters
+/// (JSON refuses them raw), DEL, and the lead bytes of U+0080..U+00BF and U+F000..U+FFFF.
+static STRING_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[0x7F] = true;
+    t[0xC2] = true;
+    t[0xEF] = true;
+    t
+};
+
+/// The characters Go's encoder writes for `c` (the YAML reader counts characters).
+fn go_json_width(c: char) -> usize {
+    match c {
+        '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+        '\0'..='\u{1f}' | '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => 6,
+        _ => 1,
+    }
+}
+
+fn check_key_length(key: &str) -> Result<(), YamlError> {
+    // No character takes more than 6, and every one takes at least a byte of `key`.
+    if key.len() * 6 + 2 <= MAX_KEY_CHARS {
+        return Ok(());
+    }
+    let n = 2 + key.chars().map(go_json_width).sum::<usize>();
+    if n > MAX_KEY_CHARS {
+        return Err(err(format!(
+            "yaml: did not find expected ',' or '}}' (a key of {n} characters in JSON; \
+             go-yaml reads at most {MAX_KEY_CHARS})"
+        )));
+    }
+    Ok(())
+}
+
+/// What go-yaml's scanner makes of a double-quoted string holding raw NELs: a run of spaces
+/// and NELs with one NEL becomes one space, with k > 1 NELs k - 1 newlines; a run that ends
+/// in a NEL may not be followed by a document marker (`---` or `...` and a blank).
+fn fold_nel(s: &str) -> Result<String, YamlError> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find([' ', NEL]) {
+        out.push_str(&rest[..at]);
+        let run_len = rest[at..]
+            .find(|c| c != ' ' && c != NEL)
+            .unwrap_or(rest.len() - at);
+        let run = &rest[at..at + run_len];
+        rest = &rest[at + run_len..];
+        let nels = run.chars().filter(|&c| c == NEL).count();
+        match nels {
+            0 => out.push_str(run),
+            1 => out.push(' '),
+            n => out.extend(std::iter::repeat_n('\n', n - 1)),
+        }
+        if run.ends_with(NEL)
+            && (rest.starts_with("---") || rest.starts_with("..."))
+            && matches!(rest[3..].chars().next(), Some(' ' | NEL))
+        {
+            return Err(err("yaml: found unexpected document indicator"));
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key order: go-yaml v2's keyList.Less for string keys, under a merge sort that cannot fail
+// (the comparison is not transitive for every set of keys; Go sorts keys from a map in random
+// order then, so kubectl's own output is not fixed there either).
+
+/// Keeps in `order` only the last of the entries with equal keys, in input order.
+fn drop_duplicates(entries: &[(Cow<'_, str>, Id)], order: &mut Vec<u32>, scratch: &mut Vec<u32>) {
+    let n = order.len();
+    let key = |i: u32| -> &str { &entries[i as usize].0 };
+    let dup = if n <= 32 {
+        (0..n).any(|i| (i + 1..n).any(|j| key(order[i]) == key(order[j])))
+    } else {
+        scratch.clear();
+        scratch.extend_from_slice(order);
+        scratch.sort_unstable_by(|&a, &b| key(a).cmp(key(b)));
+        scratch.windows(2).any(|w| key(w[0]) == key(w[1]))
+    };
+    if !dup {
+        return;
+    }
+    // Rare: mark every entry that a later equal key overrides.
+    scratch.clear();
+    scratch.extend_from_slice(order);
+    scratch.sort_unstable_by(|&a, &b| key(a).cmp(key(b)).then(a.cmp(&b)));
+    let mut dead = vec![false; n];
+    for w in scratch.windows(2) {
+        if key(w[0]) == key(w[1]) {
+            dead[w[0] as usize] = true;
+        }
+    }
+    order.retain(|&i| !dead[i as usize]);
+}
+
+fn sort_keys(entries: &[(Cow<'_, str>, Id)], order: &mut [u32], scratch: &mut Vec<u32>) {
+    let less = |a: u32, b: u32| key_less(&entries[a as usize].0, &entries[b as usize].0);
+    let n = order.len();
+    if n <= 12 {
+        for i in 1..n {
+            let mut j = i;
+            while j > 0 && less(order[j], order[j - 1]) {
+                order.swap(j, j - 1);
+                j -= 1;
+            }
+        }
+        return;
+    }
+    scratch.clear();
+    scratch.resize(n, 0);
+    let mut width = 1;
+    while width < n {
+        let mut lo = 0;
+        while lo < n {
+            let mid = (lo + width).min(n);
+            let hi = (lo + 2 * width).min(n);
+            let (mut a, mut b, mut k) = (lo, mid, lo);
+            while a < mid && b < hi {
+                if less(order[b], order[a]) {
+                    scratch[k] = order[b];
+                    b += 1;
+                } else {
+                    scratch[k] = order[a];
+                    a += 1;
+                }
+                k += 1;
+            }
+            scratch[k..k + (mid - a)].copy_from_slice(&order[a..mid]);
+            k += mid - a;
+            scratch[k..k + (hi - b)].copy_from_slice(&order[b..hi]);
+            lo = hi;
+        }
+        order.copy_from_slice(scratch);
+        width *= 2;
+    }
+}
+
+fn is_letter(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphabetic();
+    }
+    in_table(unicode::LETTER, c)
+}
+
+fn is_digit(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_digit();
+    }
+    in_table(unicode::DECIMAL_DIGIT, c)
+}
+
+fn in_table(t: &[(u32, u32)], c: char) -> bool {
+    let c = c as u32;
+    t.binary_search_by(|&(lo, hi)| {
+        if hi < c {
+            std::cmp::Ordering::Less
+        } else if lo > c {
+            std::cmp::Ordering::Greater
+        } else {
+            std::cmp::Ordering::Equal
+        }
+    })
+    .is_ok()
+}
+
+/// go-yaml v2's order of two string keys. At the first character where they differ: a letter
+/// sorts after a non-letter and letters by code point; otherwise the runs of digits starting
+/// there compare as numbers (a run of zeros after a non-zero digit counts as starting at 1,
+/// and the arithmetic wraps as Go's int64 does), then the longer run sorts later, then the
+/// code points decide. A proper prefix sorts first.
+fn key_less(a: &str, b: &str) -> bool {
+    let mut at = None;
+    for ((i, ca), cb) in a.char_indices().zip(b.chars()) {
+        if ca != cb {
+            at = Some((i, ca, cb));
+            break;
+        }
+    }
+    let Some((i, ca, cb)) = at else {
+        // One is a prefix of the other (same characters, so byte length decides).
+        return a.len() < b.len();
+    };
+    let (la, lb) = (is_letter(ca), is_letter(cb));
+    if la && lb {
+        return ca < cb;
+    }
+    if la || lb {
+        return lb;
+    }
+    let (mut an, mut bn): (i64, i64) = (0, 0);
+    if ca == '0' || cb == '0' {
+        for c in a[..i].chars().rev() {
+            if !is_digit(c) {
+                break;
+            }
+            if c != '0' {
+                an = 1;
+                bn = 1;
+                break;
+            }
+        }
+    }
+    let run = |s: &str, mut n: i64| -> (i64, usize) {
+        let mut len = 0;
+        for c in s.chars() {
+            if !is_digit(c) {
+                break;
+            }
+            n = n.wrapping_mul(10).wrapping_add(c as i64 - '0' as i64);
+            len += 1;
+        }
+        (n, len)
+    };
+    let (an, alen) = run(&a[i..], an);
+    let (bn, blen) = run(&b[i..], bn);
+    if an != bn {
+        return an < bn;
+    }
+    if alen != blen {
+        return alen < blen;
+    }
+    ca < cb
+}
+
+// ---------------------------------------------------------------------------------------------
+// Which strings go-yaml would read back as something other than a string (its `resolve`),
+// so the encoder asks for double quotes.
+
+/// Whether go-yaml writes `s` quoted because plain it would not read back as the string `s`.
+fn resolves_to_non_string(s: &str) -> bool {
+    let Some(&first) = s.as_bytes().first() else {
+        return true; // the empty plain scalar is null
+    };
+    match first {
+        b'y' | b'Y' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'o' | b'O' | b'~' => {
+            is_special_word(s)
+        }
+        b'.' => is_special_word(s) || go_parse_float(s),
+        b'+' | b'-' | b'0'..=b'9' => {
+            is_special_word(s) || is_timestamp(s) || number_like(&strip_underscores(s))
+        }
+        _ => false,
+    }
+}
+
+/// The words go-yaml resolves to booleans, null, infinities and NaN.
+fn is_special_word(s: &str) -> bool {
+    matches!(
+        s,
+        "y" | "Y"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "true"
+            | "True"
+            | "TRUE"
+            | "on"
+            | "On"
+            | "ON"
+            | "n"
+            | "N"
+            | "no"
+            | "No"
+            | "NO"
+            | "false"
+            | "False"
+            | "FALSE"
+            | "off"
+            | "Off"
+            | "OFF"
+            | "~"
+            | "null"
+            | "Null"
+            | "NULL"
+            | ".nan"
+            | ".NaN"
+            | ".NAN"
+            | ".inf"
+            | ".Inf"
+            | ".INF"
+            | "+.inf"
+            | "+.Inf"
+            | "+.INF"
+            | "-.inf"
+            | "-.Inf"
+            | "-.INF"
+    )
+}
+
+fn strip_underscores(s: &str) -> Cow<'_, str> {
+    if s.contains('_') {
+        Cow::Owned(s.replace('_', ""))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// go-yaml's integer and float tests on a string starting with a sign or digit, underscores
+/// already removed: Go's ParseInt / ParseUint with base prefixes, its float pattern, and its
+/// `0b` forms (which take a sign after the prefix).
+fn number_like(p: &str) -> bool {
+    if go_parse_int(p, 0) || go_parse_uint(p, 0) {
+        return true;
+    }
+    if yaml_float_pattern(p) && finite_float(p) {
+        return true;
+    }
+    if let Some(rest) = p.strip_prefix("0b") {
+        return go_parse_int(rest, 2) || go_parse_uint(rest, 2);
+    }
+    if let Some(rest) = p.strip_prefix("-0b") {
+        return go_parse_int(&format!("-{rest}"), 2);
+    }
+    false
+}
+
+/// Go's strconv.ParseInt(s, base, 64) succeeds (base 0: prefixes 0x, 0o, 0b, 0).
+fn go_parse_int(s: &str, base: u32) -> bool {
+    let (neg, rest) = match s.as_bytes().first() {
+        Some(b'+') => (false, &s[1..]),
+        Some(b'-') => (true, &s[1..]),
+        _ => (false, s),
+    };
+    match go_uint(rest, base) {
+        Some(v) if neg => v <= 1 << 63,
+        Some(v) => v < 1 << 63,
+        None => false,
+    }
+}
+
+/// Go's strconv.ParseUint(s, base, 64) succeeds.
+fn go_parse_uint(s: &str, base: u32) -> bool {
+    go_uint(s, base).is_some()
+}
+
+/// The value of `s` in `base` as Go's ParseUint reads it (no sign, no underscores), or None
+/// on a syntax or range error.
+fn go_uint(s: &str, base: u32) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.is_empty() {
+        return None;
+    }
+    let (base, digits) = if base == 0 {
+        if b[0] == b'0' {
+            match b.get(1).map(u8::to_ascii_lowercase) {
+                Some(b'b') if b.len() >= 3 => (2, &b[2..]),
+                Some(b'o') if b.len() >= 3 => (8, &b[2..]),
+                Some(b'x') if b.len() >= 3 => (16, &b[2..]),
+                _ => (8, &b[1..]),
+            }
+        } else {
+            (10, b)
+        }
+    } else {
+        (base, b)
+    };
+    let mut n: u64 = 0;
+    for &c in digits {
+        let d = match c {
+            b'0'..=b'9' => u32::from(c - b'0'),
+            b'a'..=b'z' | b'A'..=b'Z' => u32::from(c.to_ascii_lowercase() - b'a') + 10,
+            _ => return None,
+        };
+        if d >= base {
+            return None;
+        }
+        n = n.checked_mul(u64::from(base))?.checked_add(u64::from(d))?;
+    }
+    Some(n)
+}
+
+/// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`, go-yaml's float pattern.
+fn yaml_float_pattern(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let digits = |i: &mut usize| {
+        let s = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i - s
+    };
+    if let Some(b'+' | b'-') = b.first() {
+        i += 1;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    } else {
+        if digits(&mut i) == 0 {
+            return false;
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            digits(&mut i);
+        }
+    }
+    if let Some(b'e' | b'E') = b.get(i) {
+        i += 1;
+        if let Some(b'+' | b'-') = b.get(i) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// The decimal float text `s` (no underscores) does not overflow float64: Go's ParseFloat
+/// fails with a range error exactly where the correctly rounded value is infinite.
+fn finite_float(s: &str) -> bool {
+    s.parse::<f64>().is_ok_and(f64::is_finite)
+}
+
+/// Go's strconv.ParseFloat(s, 64) succeeds for `s` starting with '.': digits (underscores
+/// only between digits), an optional exponent, nothing after, and no overflow.
+fn go_parse_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 1; // the '.'
+    let mut saw_digit = false;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'0'..=b'9' => saw_digit = true,
+            b'_' => {}
+            _ => break,
+        }
+        i += 1;
+    }
+    if !saw_digit {
+        return false;
+    }
+    if let Some(b'e' | b'E') = b.get(i) {
+        i += 1;
+        if let Some(b'+' | b'-') = b.get(i) {
+            i += 1;
+        }
+        if !b.get(i).is_some_and(u8::is_ascii_digit) {
+            return false;
+        }
+        while let Some(b'0'..=b'9' | b'_') = b.get(i) {
+            i += 1;
+        }
+    }
+    if i != b.len() {
+        return false;
+    }
+    // Each underscore must sit between two digits.
+    for (j, &c) in b.iter().enumerate() {
+        if c == b'_' {
+            let before = j > 0 && b[j - 1].is_ascii_digit();
+            let after = b.get(j + 1).is_some_and(u8::is_ascii_digit);
+            if !before || !after {
+                return false;
+            }
+        }
+    }
+    finite_float(&strip_underscores(s))
+}
+
+/// `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`: YAML 1.1's base-60 numbers, which
+/// go-yaml does not read but still quotes.
+fn is_base60_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    if !s.contains(':') {
+        return false;
+    }
+    let mut i = 0;
+    if let Some(b'+' | b'-') = b.first() {
+        i += 1;
+    }
+    if !b.get(i).is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
+    i += 1;
+    while let Some(b'0'..=b'9' | b'_') = b.get(i) {
+        i += 1;
+    }
+    let mut groups = 0;
+    while b.get(i) == Some(&b':') {
+        i += 1;
+        // [0-5]?[0-9], greedy: a second digit can only follow a first in 0-5.
+        match (b.get(i), b.get(i + 1)) {
+            (Some(b'0'..=b'5'), Some(b'0'..=b'9')) => i += 2,
+            (Some(b'0'..=b'9'), _) => i += 1,
+            _ => return false,
+        }
+        groups += 1;
+    }
+    if groups == 0 {
+        return false;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while let Some(b'0'..=b'9' | b'_') = b.get(i) {
+            i += 1;
+        }
+    }
+    i == b.len()
+}
+
+/// go-yaml's timestamp test: four digits and '-', then one of Go's layouts
+/// `2006-1-2T15:4:5.999999999Z07:00`, the same with `t`, `2006-1-2 15:4:5.999999999` (any
+/// run of spaces between), `2006-1-2`, as Go's time.Parse reads them (one- or two-digit
+/// fields, ranges checked, the day checked against the month).
+fn is_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() < 5 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
+        return false;
+    }
+    let year = b[..4]
+        .iter()
+        .fold(0u32, |n, &c| n * 10 + u32::from(c - b'0'));
+    let rest = &b[5..];
+    // Go's getnum: one digit, or two when a second follows.
+    fn num(v: &[u8]) -> Option<(u32, &[u8])> {
+        match v {
+            [a @ b'0'..=b'9', b @ b'0'..=b'9', rest @ ..] => {
+                Some((u32::from(a - b'0') * 10 + u32::from(b - b'0'), rest))
+            }
+            [a @ b'0'..=b'9', rest @ ..] => Some((u32::from(a - b'0'), rest)),
+            _ => None,
+        }
+    }
+    let Some((month, rest)) = num(rest) else {
+        return false;
+    };
+    if !(1..=12).contains(&month) {
+        return false;
+    }
+    let Some(rest) = rest.strip_prefix(b"-") else {
+        return false;
+    };
+    let Some((day, rest)) = num(rest) else {
+        return false;
+    };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if day < 1 || day > days {
+        return false;
+    }
+    if rest.is_empty() {
+        return true;
+    }
+    let (with_zone, rest) = match rest {
+        [b'T' | b't', rest @ ..] => (true, rest),
+        [b' ', ..] => (
+            false,
+            &rest[rest.iter().take_while(|&&c| c == b' ').count()..],
+        ),
+        _ => return false,
+    };
+    fn clock(v: &[u8]) -> Option<&[u8]> {
+        let (h, v) = num(v)?;
+        let v = v.strip_prefix(b":")?;
+        let (m, v) = num(v)?;
+        let v = v.strip_prefix(b":")?;
+        let (sec, v) = num(v)?;
+        if h >= 24 || m >= 60 || sec >= 60 {
+            return None;
+        }
+        // Fraction: '.' or ',' and then every digit.
+        match v {
+            [b'.' | b',', d, ..] if d.is_ascii_digit() => {
+                let n = v[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+                Some(&v[1 + n..])
+            }
+            _ => Some(v),
+        }
+    }
+    let Some(rest) = clock(rest) else {
+        return false;
+    };
+    if !with_zone {
+        return rest.is_empty();
+    }
+    match rest {
+        [b'Z'] => true,
+        [sign, h1, h2, b':', m1, m2] => {
+            matches!(sign, b'+' | b'-')
+                && [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit())
+                && (h1 - b'0') * 10 + (h2 - b'0') <= 24
+                && (m1 - b'0') * 10 + (m2 - b'0') <= 60
+        }
+        _ => false,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scalar analysis: go-yaml's emitter decides from these which styles a string may take.
+
+#[derive(Clone, Copy)]
+struct Analysis {
+    multiline: bool,
+    block_plain_allowed: bool,
+    single_quoted_allowed: bool,
+    block_allowed: bool,
+}
+
+/// go-yaml's printable set: LF, ASCII graphics and space, U+00A0..U+D7FF, U+E000..U+FFFD
+/// without the BOM. Tab, DEL, C1 controls and everything above U+FFFF are escaped.
+fn printable(c: char) -> bool {
+    matches!(c, '\n' | ' '..='~' | '\u{A0}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
+        && c != '\u{FEFF}'
+}
+
+fn is_break(c: char) -> bool {
+    matches!(c, '\r' | '\n' | NEL | '\u{2028}' | '\u{2029}')
+}
+
+fn analyze(s: &str) -> Analysis {
+    if s.is_empty() {
+        return Analysis {
+            multiline: false,
+            block_plain_allowed: true,
+            single_quoted_allowed: true,
+            block_allowed: false,
+        };
+    }
+    let b = s.as_bytes();
+    let followed_by_ws = |j: usize| matches!(b.get(j), None | Some(b' ' | b'\t'));
+    let mut block_indicators = s.starts_with("---") || s.starts_with("...");
+    match b[0] {
+        b'#' | b',' | b'[' | b']' | b'{' | b'}' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\''
+        | b'"' | b'%' | b'@' | b'`' => block_indicators = true,
+        b'?' | b':' | b'-' if followed_by_ws(1) => block_indicators = true,
+        _ => {}
+    }
+    // Fast path, most strings: printable ASCII without ':' or '#', so no line breaks, special
+    // characters or indicators past the first character.
+    if b.iter()
+        .all(|&x| (x.is_ascii_graphic() || x == b' ') && x != b':' && x != b'#')
+    {
+        let edge_space = b[0] == b' ' || b[b.len() - 1] == b' ';
+        return Analysis {
+            multiline: false,
+            block_plain_allowed: !edge_space && !block_indicators,
+            single_quoted_allowed: true,
+            block_allowed: b[b.len() - 1] != b' ',
+        };
+    }
+    let (mut line_breaks, mut special) = (false, false);
+    let (mut leading_space, mut leading_break) = (false, false);
+    let (mut trailing_space, mut trailing_break) = (false, false);
+    let (mut break_space, mut space_break) = (false, false);
+    let (mut prev_space, mut prev_break) = (false, false);
+    let mut preceded_by_ws = true;
+    let mut i = 0;
+    while i < b.len() {
+        let (c, w) = match b[i] {
+            x if x.is_ascii() => (char::from(x), 1),
+            _ => {
+                let c = s[i..].chars().next().unwrap_or('\u{FFFD}');
+                (c, c.len_utf8())
+            }
+        };
+        let last = i + w == b.len();
+        if i > 0 {
+            match c {
+                ':' if followed_by_ws(i + 1) => block_indicators = true,
+                '#' if preceded_by_ws => block_indicators = true,
+                _ => {}
+            }
+        }
+        if !printable(c) {
+            special = true;
+        }
+        if c == ' ' {
+            leading_space |= i == 0;
+            trailing_space |= last;
+            break_space |= prev_break;
+            prev_space = true;
+            prev_break = false;
+        } else if is_break(c) {
+            line_breaks = true;
+            leading_break |= i == 0;
+            trailing_break |= last;
+            space_break |= prev_space;
+            prev_space = false;
+            prev_break = true;
+        } else {
+            prev_space = false;
+            prev_break = false;
+        }
+        preceded_by_ws = matches!(c, ' ' | '\t' | '\0') || is_break(c);
+        i += w;
+    }
+    let mut a = Analysis {
+        multiline: line_breaks,
+        block_plain_allowed: true,
+        single_quoted_allowed: true,
+        block_allowed: true,
+    };
+    if leading_space || leading_break || trailing_space || trailing_break {
+        a.block_plain_allowed = false;
+    }
+    if trailing_space {
+        a.block_allowed = false;
+    }
+    if break_space {
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+    }
+    if space_break || special {
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+        a.block_allowed = false;
+    }
+    if line_breaks || block_indicators {
+        a.block_plain_allowed = false;
+    }
+    a
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Style {
+    Plain,
+    Single,
+    Double,
+    Literal,
+}
+
+/// The style go-yaml writes the string `s` in: what its encoder asks for, narrowed by what
+/// the emitter allows (always at block level here; flow collections are only ever empty).
+fn string_style(s: &str, a: &Analysis, simple_key: bool) -> Style {
+    let mut style = if s.contains('\n') {
+        Style::Literal
+    } else if resolves_to_non_string(s) || is_base60_float(s) {
+        Style::Double
+    } else {
+        Style::Plain
+    };
+    if simple_key && a.multiline {
+        style = Style::Double;
+    }
+    if style == Style::Plain && (!a.block_plain_allowed || (s.is_empty() && simple_key)) {
+        style = Style::Single;
+    }
+    if style == Style::Single && !a.single_quoted_allowed {
+        style = Style::Double;
+    }
+    if style == Style::Literal && (!a.block_allowed || simple_key) {
+        style = Style::Double;
+    }
+    style
+}
+
+// ---------------------------------------------------------------------------------------------
+// Numbers as kubectl prints them.
+
+/// Shortest round-trip digits of a finite, non-zero `f`: (negative, digits, decimal point
+/// position), the value being 0.digits × 10^point.
+fn shortest(f: f64, buf: &mut [u8; 32]) -> (bool, &[u8], i32) {
+    struct W<'b> {
+        buf: &'b mut [u8; 32],
+        len: usize,
+    }
+    impl fmt::Write for W<'_> {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            let end = self.len + s.len();
+            self.buf
+                .get_mut(self.len..end)
+                .ok_or(fmt::Error)?
+                .copy_from_slice(s.as_bytes());
+            self.len = end;
+            Ok(())
+        }
+    }
+    let mut w = W { buf, len: 0 };
+    // At most 17 digits, a point, 'e', a sign and 3 exponent digits: always fits.
+    let _ = fmt::Write::write_fmt(&mut w, format_args!("{:e}", f.abs()));
+    let len = w.len;
+    let text = &mut buf[..len];
+    let e = text.iter().position(|&c| c == b'e').unwrap_or(len);
+    let exp: i32 = std::str::from_utf8(&text[e + 1..])
+        .ok()
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
+    // Drop the '.' after the first digit.
+    let mut nd = 0;
+    for j in 0..e {
+        if text[j] != b'.' {
+            text[nd] = text[j];
+            nd += 1;
+        }
+    }
+    (f.is_sign_negative(), &buf[..nd], exp + 1)
+}
+
+/// A float64 as kubectl prints it (see the module comment).
+fn write_float(out: &mut String, f: f64) {
+    if f == 0.0 {
+        out.push('0');
+        return;
+    }
+    let mut buf = [0u8; 32];
+    let (neg, digits, point) = shortest(f, &mut buf);
+    let nd = digits.len() as i32;
+    let push_digits = |out: &mut String, d: &[u8]| {
+        for &c in d {
+            out.push(char::from(c));
+        }
+    };
+    // Go's encoder writes an integral value below 1e21 without fraction or exponent, and
+    // go-yaml reads that back as an integer when it fits int64 (negative) or uint64.
+    if f.abs() < 1e21 && point >= nd {
+        let mut v: u128 = 0;
+        for &c in digits {
+            v = v * 10 + u128::from(c - b'0');
+        }
+        for _ in nd..point {
+            v *= 10;
+        }
+        let fits = if neg {
+            v <= 1 << 63
+        } else {
+            v <= u128::from(u64::MAX)
+        };
+        if fits {
+            if neg {
+                out.push('-');
+            }
+            push_digits(out, digits);
+            out.extend(std::iter::repeat_n('0', (point - nd) as usize));
+            return;
+        }
+    }
+    // strconv.FormatFloat(f, 'g', -1, 64).
+    if neg {
+        out.push('-');
+    }
+    let exp = point - 1;
+    if !(-4..6).contains(&exp) {
+        push_digits(out, &digits[..1]);
+        if nd > 1 {
+            out.push('.');
+            push_digits(out, &digits[1..]);
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        let e = exp.unsigned_abs();
+        if e < 10 {
+            out.push('0');
+        }
+        out.push_str(itoa(i64::from(e)).as_str());
+    } else if point <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (-point) as usize));
+        push_digits(out, digits);
+    } else if point >= nd {
+        push_digits(out, digits);
+        out.extend(std::iter::repeat_n('0', (point - nd) as usize));
+    } else {
+        push_digits(out, &digits[..point as usize]);
+        out.push('.');
+        push_digits(out, &digits[point as usize..]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The emitter: go-yaml's block emitter state (column, indentation stack, whether the last
+// thing written was whitespace or indentation) and its writing rules, driven directly by the
+// document instead of by events.
+
+const BEST_INDENT: i32 = 2;
+const BEST_WIDTH: usize = 80;
+const MAX_SIMPLE_KEY_BYTES: usize = 128;
+
+struct Emitter<'o> {
+    out: &'o mut String,
+    /// Characters on the current line.
+    column: usize,
+    indent: i32,
+    indents: Vec<i32>,
+    whitespace: bool,
+    indention: bool,
+}
+
+/// Where a node sits, as go-yaml's emitter tracks it.
+#[derive(Clone, Copy, Default)]
+struct Ctx {
+    mapping: bool,
+    simple_key: bool,
+}
+
+enum Frame {
+    Map { start: u32, len: u32, pos: u32 },
+    Seq { start: u32, len: u32, pos: u32 },
+}
+
+impl<'o> Emitter<'o> {
+    fn new(out: &'o mut String) -> Self {
+        Emitter {
+            out,
+            column: 0,
+            indent: -1,
+            indents: Vec::new(),
+            whitespace: true,
+            indention: true,
+        }
+    }
+
+    fn document(&mut self, doc: &Doc<'_>) {
+        let mut frames: Vec<Frame> = Vec::new();
+        if let Some(f) = self.node(doc, doc.root, Ctx::default()) {
+            frames.push(f);
+        }
+        while let Some(top) = frames.last_mut() {
+            let child = match top {
+                Frame::Map { len, pos, .. } | Frame::Seq { len, pos, .. } if *pos == *len => {
+                    self.pop_indent();
+                    frames.pop();
+                    continue;
+                }
+                Frame::Seq { start, pos, .. } => {
+                    let item = doc.items[(*start + *pos) as usize];
+                    *pos += 1;
+                    self.write_indent();
+                    self.write_indicator("-", true, false, true);
+                    self.node(doc, item, Ctx::default())
+                }
+                Frame::Map { start, pos, .. } => {
+                    let (key, value) = &doc.entries[(*start + *pos) as usize];
+                    *pos += 1;
+                    self.write_indent();
+                    let a = analyze(key);
+                    let ctx = Ctx {
+                        mapping: true,
+                        simple_key: false,
+                    };
+                    if !a.multiline && key.len() <= MAX_SIMPLE_KEY_BYTES {
+                        let key_ctx = Ctx {
+                            mapping: true,
+                            simple_key: true,
+                        };
+                        self.string(key, &a, key_ctx);
+                        self.write_indicator(":", false, false, false);
+                    } else {
+                        self.write_indicator("?", true, false, true);
+                        self.string(key, &a, ctx);
+                        self.write_indent();
+                        self.write_indicator(":", true, false, true);
+                    }
+                    self.node(doc, *value, ctx)
+                }
+            };
+            if let Some(f) = child {
+                frames.push(f);
+            }
+        }
+        // Document end: finish the last line.
+        self.write_indent();
+    }
+
+    /// Writes a scalar or an empty collection, or opens a block collection and returns its
+    /// frame.
+    fn node(&mut self, doc: &Doc<'_>, id: Id, ctx: Ctx) -> Option<Frame> {
+        match doc.nodes.get(id as usize)? {
+            Node::Null => self.plain_scalar(|out| out.push_str("null")),
+            Node::Bool(true) => self.plain_scalar(|out| out.push_str("true")),
+            Node::Bool(false) => self.plain_scalar(|out| out.push_str("false")),
+            Node::Int(v) => self.plain_scalar(|out| out.push_str(itoa(*v).as_str())),
+            Node::Float(f) => self.plain_scalar(|out| write_float(out, *f)),
+            Node::Str(s) => {
+                let a = analyze(s);
+                self.string(s, &a, ctx);
+            }
+            Node::Map { len: 0, .. } => {
+                self.write_indicator("{", true, true, false);
+                self.write_indicator("}", false, false, false);
+            }
+            Node::Seq { len: 0, .. } => {
+                self.write_indicator("[", true, true, false);
+                self.write_indicator("]", false, false, false);
+            }
+            &Node::Map { start, len } => {
+                self.increase_indent(false, false);
+                return Some(Frame::Map { start, len, pos: 0 });
+            }
+            &Node::Seq { start, len } => {
+                // A sequence that is a mapping's value sits at the mapping's indentation.
+                self.increase_indent(false, ctx.mapping && !self.indention);
+                return Some(Frame::Seq { start, len, pos: 0 });
+            }
+        }
+        None
+    }
+
+    fn increase_indent(&mut self, flow: bool, indentless: bool) {
+        self.indents.push(self.indent);
+        if self.indent < 0 {
+            self.indent = if flow { BEST_INDENT } else { 0 };
+        } else if !indentless {
+            self.indent += BEST_INDENT;
+        }
+    }
+
+    fn pop_indent(&mut self) {
+        self.indent = self.indents.pop().unwrap_or(-1);
+    }
+
+    fn put(&mut self, c: char) {
+        self.out.push(c);
+        self.column += 1;
+    }
+
+    fn put_break(&mut self) {
+        self.out.push('\n');
+        self.column = 0;
+    }
+
+    /// A line break character from a scalar: LF as a line break, others as themselves.
+    fn write_break(&mut self, c: char) {
+        if c == '\n' {
+            self.put_break();
+        } else {
+            self.out.push(c);
+            self.column = 0;
+        }
+    }
+
+    fn write_indent(&mut self) {
+        let indent = self.indent.max(0) as usize;
+        if !self.indention || self.column > indent || (self.column == indent && !self.whitespace) {
+            self.put_break();
+        }
+        while self.column < indent {
+            self.put(' ');
+        }
+        self.whitespace = true;
+        self.indention = true;
+    }
+
+    fn write_indicator(&mut self, ind: &str, need_ws: bool, is_ws: bool, is_indention: bool) {
+        if need_ws && !self.whitespace {
+            self.put(' ');
+        }
+        for c in ind.chars() {
+            self.put(c);
+        }
+        self.whitespace = is_ws;
+        self.indention = self.indention && is_indention;
+    }
+
+    /// A plain scalar that never needs folding or quoting (numbers, booleans, null), written
+    /// by `write` as ASCII.
+    fn plain_scalar(&mut self, write: impl FnOnce(&mut String)) {
+        self.increase_indent(true, false);
+        if !self.whitespace {
+            self.put(' ');
+        }
+        let before = self.out.len();
+        write(self.out);
+        self.column += self.out.len() - before;
+        self.whitespace = false;
+        self.indention = false;
+        self.pop_indent();
+    }
+
+    fn string(&mut self, s: &str, a: &Analysis, ctx: Ctx) {
+        let style = string_style(s, a, ctx.simple_key);
+        self.increase_indent(true, false);
+        let allow_breaks = !ctx.simple_key;
+        match style {
+            Style::Plain => self.write_plain(s, allow_breaks),
+            Style::Single => self.write_single_quoted(s, allow_breaks),
+            Style::Double => self.write_double_quoted(s, allow_breaks),
+            Style::Literal => self.write_literal(s),
+        }
+        self.pop_indent();
+    }
+
+    /// The number of characters of `s` when written as is on this line, if no folding point
+    /// can occur in it (a space past column 80); None when one might.
+    fn fits(&self, s: &str, allow_breaks: bool) -> Option<usize> {
+        let n = if s.is_ascii() {
+            s.len()
+        } else {
+            s.chars().count()
+        };
+        (!allow_breaks || self.column + n <= BEST_WIDTH + 1).then_some(n)
+    }
+
+    fn write_plain(&mut self, s: &str, allow_breaks: bool) {
+        if !self.whitespace {
+            self.put(' ');
+        }
+        // A plain scalar never holds a line break.
+        if let Some(n) = self.fits(s, allow_breaks) {
+            self.out.push_str(s);
+            self.column += n;
+            self.whitespace = false;
+            self.indention = false;
+            return;
+        }
+        let (mut spaces, mut breaks) = (false, false);
+        let mut chars = s.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == ' ' {
+                let next_space = chars.peek() == Some(&' ');
+                if allow_breaks && !spaces && self.column > BEST_WIDTH && !next_space {
+                    self.write_indent();
+                } else {
+                    self.put(c);
+                }
+                spaces = true;
+            } else if is_break(c) {
+                if !breaks && c == '\n' {
+                    self.put_break();
+                }
+                self.write_break(c);
+                self.indention = true;
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                self.put(c);
+                self.indention = false;
+                spaces = false;
+                breaks = false;
+            }
+        }
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_single_quoted(&mut self, s: &str, allow_breaks: bool) {
+        self.write_indicator("'", true, false, false);
+        let (mut spaces, mut breaks) = (false, false);
+        let mut chars = s.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c == ' ' {
+                let inner = i > 0 && i + 1 < s.len();
+                let next_space = chars.peek().map(|&(_, n)| n) == Some(' ');
+                if allow_breaks && !spaces && self.column > BEST_WIDTH && inner && !next_space {
+                    self.write_indent();
+                } else {
+                    self.put(c);
+                }
+                spaces = true;
+            } else if is_break(c) {
+                if !breaks && c == '\n' {
+                    self.put_break();
+                }
+                self.write_break(c);
+                self.indention = true;
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                if c == '\'' {
+                    self.put('\'');
+                }
+                self.put(c);
+                self.indention = false;
+                spaces = false;
+                breaks = false;
+            }
+        }
+        self.write_indicator("'", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_double_quoted(&mut self, s: &str, allow_breaks: bool) {
+        self.write_indicator("\"", true, false, false);
+        // go-yaml tests for a BOM at the start of the whole value, not at each character: a
+        // value that starts with one has every character escaped.
+        let all_escaped = s.starts_with('\u{FEFF}');
+        let verbatim = |c: u8| (b' '..=b'~').contains(&c) && c != b'"' && c != b'\\';
+        if !all_escaped && s.bytes().all(verbatim) {
+            if let Some(n) = self.fits(s, allow_breaks) {
+                self.out.push_str(s);
+                self.column += n;
+                self.write_indicator("\"", false, false, false);
+                self.whitespace = false;
+                self.indention = false;
+                return;
+            }
+        }
+        let mut spaces = false;
+        let mut chars = s.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if all_escaped || !printable(c) || is_break(c) || c == '"' || c == '\\' {
+                self.put('\\');
+                match c {
+                    '\0' => self.put('0'),
+                    '\u{7}' => self.put('a'),
+                    '\u{8}' => self.put('b'),
+                    '\t' => self.put('t'),
+                    '\n' => self.put('n'),
+                    '\u{b}' => self.put('v'),
+                    '\u{c}' => self.put('f'),
+                    '\r' => self.put('r'),
+                    '\u{1b}' => self.put('e'),
+                    '"' => self.put('"'),
+                    '\\' => self.put('\\'),
+                    NEL => self.put('N'),
+                    '\u{A0}' => self.put('_'),
+                    '\u{2028}' => self.put('L'),
+                    '\u{2029}' => self.put('P'),
+                    _ => {
+                        let v = c as u32;
+                        let (letter, width) = match v {
+                            0..=0xFF => ('x', 2),
+                            0x100..=0xFFFF => ('u', 4),
+                            _ => ('U', 8),
+                        };
+                        self.put(letter);
+                        for k in (0..width).rev() {
+                            let d = (v >> (4 * k)) & 0xF;
+                            self.put(
+                                char::from_digit(d, 16).map_or('0', |c| c.to_ascii_uppercase()),
+                            );
+                        }
+                    }
+                }
+                spaces = false;
+            } else if c == ' ' {
+                let inner = i > 0 && i + 1 < s.len();
+                if allow_breaks && !spaces && self.column > BEST_WIDTH && inner {
+                    self.write_indent();
+                    if chars.peek().map(|&(_, n)| n) == Some(' ') {
+                        self.put('\\');
+                    }
+                } else {
+                    self.put(c);
+                }
+                spaces = true;
+            } else {
+                self.put(c);
+                spaces = false;
+            }
+        }
+        self.write_indicator("\"", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    fn write_literal(&mut self, s: &str) {
+        self.write_indicator("|", true, false, false);
+        let first = s.chars().next();
+        if first.is_some_and(|c| c == ' ' || is_break(c)) {
+            self.write_indicator("2", false, false, false);
+        }
+        let mut rev = s.chars().rev();
+        let chomp = match (rev.next(), rev.next()) {
+            (Some(last), _) if !is_break(last) => Some("-"),
+            (Some(_), None) => Some("+"),
+            (Some(_), Some(prev)) if is_break(prev) => Some("+"),
+            _ => None,
+        };
+        if let Some(h) = chomp {
+            self.write_indicator(h, false, false, false);
+        }
+        self.put_break();
+        self.indention = true;
+        self.whitespace = true;
+        let mut breaks = true;
+        for c in s.chars() {
+            if is_break(c) {
+                self.write_break(c);
+                self.indention = true;
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                self.put(c);
+                self.indention = false;
+                breaks = false;
+            }
+        }
+    }
+}
+
+/// Decimal text of an int64 without allocating.
+struct Itoa {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Itoa {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[self.start..]).unwrap_or("0")
+    }
+}
+
+fn itoa(v: i64) -> Itoa {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = v.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    Itoa { buf, start: i }
+}
+
+#[cfg(test)]
+mod tests;
