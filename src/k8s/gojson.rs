@@ -9,6 +9,24 @@ use std::fmt::Write as _;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Bytes that may need escaping in a valid UTF-8 string: controls, `"`, `\\`, `<`, `>`,
+/// `&`, and 0xE2 (the lead byte of U+2028 and U+2029).
+static MAYBE_ESCAPED: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'&' as usize] = true;
+    t[0xe2] = true;
+    t
+};
+
 /// How strings are escaped: Go 1.22 and later write `\b` and `\f` as such; earlier Go
 /// writes them as `\u0008` and `\u000c` (Kubernetes 1.30 was the first built with 1.22).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,13 +47,18 @@ pub fn string(out: &mut String, s: &[u8], esc: Escape) {
         out.reserve(text.len() + 2);
         out.push('"');
         let mut run = 0;
-        for (i, &b) in s.iter().enumerate() {
-            let special = b < 0x20
-                || matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&')
-                || (b == 0xe2
-                    && s.get(i + 1) == Some(&0x80)
-                    && matches!(s.get(i + 2), Some(0xa8 | 0xa9)));
-            if !special {
+        let mut next = 0;
+        while next < s.len() {
+            // Skip, through a table, the bytes that are written as they are.
+            let Some(off) = s[next..].iter().position(|&b| MAYBE_ESCAPED[b as usize]) else {
+                break;
+            };
+            let i = next + off;
+            let b = s[i];
+            next = i + 1;
+            if b == 0xe2
+                && !(s.get(i + 1) == Some(&0x80) && matches!(s.get(i + 2), Some(0xa8 | 0xa9)))
+            {
                 continue;
             }
             out.push_str(&text[run..i]);
