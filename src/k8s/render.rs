@@ -368,7 +368,7 @@ fn members<'r>(
 }
 
 /// A field that did not appear on the wire, as Go would write its zero value.
-fn absent(
+pub(super) fn absent(
     field: &schema::Field,
     r: Rules,
     out: &mut String,
@@ -622,7 +622,7 @@ fn map(
 }
 
 /// One message in its JSON form.
-fn message(
+pub(super) fn message(
     msg: &'static Msg,
     raw: &[u8],
     out: &mut String,

@@ -124,7 +124,8 @@ fn body(
     Ok(())
 }
 
-/// A member that is missing or null: the field keeps Go's zero value.
+/// A member that is missing or null: the field keeps Go's zero value, written as the
+/// protobuf renderer writes a field absent from the wire.
 fn absent(
     field: &schema::Field,
     r: Rules,
@@ -133,61 +134,29 @@ fn absent(
     depth: u32,
     cx: &Cx,
 ) -> Result<(), RenderError> {
-    if !r.known || r.omitzero {
-        return Ok(());
+    if field.rep == Rep::One {
+        return super::render::absent(field, r, out, first, depth, cx);
     }
-    let nil = |out: &mut String, first: &mut bool| {
-        if !r.omitempty {
-            key(out, first, field.json, cx);
-            out.push_str("null");
-        }
-    };
-    if r.pointer || field.rep != Rep::One || field.ty == Ty::Bytes {
-        nil(out, first);
-        return Ok(());
-    }
-    match field.ty {
-        Ty::Msg(m) => {
-            let msg = &MESSAGES[m as usize];
-            if msg.render == Render::Items {
-                nil(out, first);
-            } else {
-                key(out, first, field.json, cx);
-                zero_message(msg, out, depth + 1, cx)?;
-            }
-        }
-        ty => {
-            if !r.omitempty {
-                key(out, first, field.json, cx);
-                zero(ty, out);
-            }
-        }
+    // A nil slice or map.
+    if !r.omitempty && !r.omitzero {
+        key(out, first, field.json, cx);
+        out.push_str("null");
     }
     Ok(())
 }
 
-/// A struct's zero value as Go writes it.
+/// A struct's zero value as Go writes it (a nil named slice as null).
 fn zero_message(
     msg: &'static Msg,
     out: &mut String,
     depth: u32,
     cx: &Cx,
 ) -> Result<(), RenderError> {
-    match msg.render {
-        Render::Plain => {
-            out.push('{');
-            let mut first = true;
-            body(msg, &[], out, &mut first, depth, cx)?;
-            out.push('}');
-        }
-        Render::Time | Render::MicroTime | Render::RawJson => out.push_str("null"),
-        Render::Duration => string(out, "0s", cx),
-        Render::Quantity => string(out, "0", cx),
-        Render::IntOrString => out.push('0'),
-        Render::Items | Render::SchemaOrArray | Render::SchemaOrStringArray => out.push_str("null"),
-        Render::SchemaOrBool => out.push_str("false"),
+    if msg.render == Render::Items {
+        out.push_str("null");
+        return Ok(());
     }
-    Ok(())
+    super::render::message(msg, &[], out, depth, cx)
 }
 
 #[allow(clippy::too_many_arguments)]
