@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod buckets;
 pub mod cluster;
+pub mod hash;
 pub mod inspect;
 pub mod json;
 pub mod keyspace;
