@@ -78,4 +78,12 @@ fn etcdutls_bump_marker_is_not_a_key() {
     let (rev, kvs) = etcd.get_all(None);
     assert_eq!(rev, raised);
     assert_eq!(kvs, json_lines(&ok(&["dump", d])));
+    // And the hash: etcd counts the marker as the empty key's one live revision, kept by
+    // the compaction at the raised revision it runs when it opens the db.
+    let v: serde_json::Value =
+        serde_json::from_slice(&etcd.ctl(&["endpoint", "hashkv", "-w", "json"])).unwrap();
+    let ours: serde_json::Value =
+        serde_json::from_slice(&ok(&["hash", d, "-o", "json"])).unwrap();
+    assert_eq!(ours["hash"], v[0]["HashKV"]["hash"], "{ours} {v}");
+    assert_eq!(ours["compact_revision"], v[0]["HashKV"]["compact_revision"]);
 }
