@@ -16,7 +16,10 @@ fn marked_db(out: &std::path::Path, by: i64) -> i64 {
     let raised = ks.revision + by;
     let mut records = ks.records().to_vec();
     records.push(RevRecord {
-        rev: Revision { main: raised, sub: 0 },
+        rev: Revision {
+            main: raised,
+            sub: 0,
+        },
         tombstone: false,
         key: b"",
         kv: b"",
@@ -46,22 +49,33 @@ fn etcdutls_bump_marker_is_not_a_key() {
     let raw = json_lines(&ok(&["bbolt", "dump", d]));
     let key_hex: String = format!("{raised:016x}5f0000000000000000");
     assert!(
-        raw.iter().any(|v| v["key"] == key_hex.as_str() && v["value"] == ""),
+        raw.iter()
+            .any(|v| v["key"] == key_hex.as_str() && v["value"] == ""),
         "no marker row {key_hex}"
     );
     let clean = clean();
-    let ins: serde_json::Value = serde_json::from_slice(&ok(&["inspect", d, "-o", "json"])).unwrap();
+    let ins: serde_json::Value =
+        serde_json::from_slice(&ok(&["inspect", d, "-o", "json"])).unwrap();
     let orig: serde_json::Value =
         serde_json::from_slice(&ok(&["inspect", &clean, "--no-wal", "-o", "json"])).unwrap();
     assert_eq!(ins["revision"], raised);
-    assert_eq!(ins["live_keys"], orig["live_keys"], "the marker is not a key");
+    assert_eq!(
+        ins["live_keys"], orig["live_keys"],
+        "the marker is not a key"
+    );
     assert_eq!(
         json_lines(&ok(&["dump", d])),
         json_lines(&ok(&["dump", &clean, "--no-wal"]))
     );
     let (code, out, _) = run(&["get", d, ""]);
     assert!(code != 0 || out.is_empty(), "the empty key is nothing");
-    assert!(ok(&["history", d, ""]).iter().filter(|&&c| c == b'\n').count() <= 1);
+    assert!(
+        ok(&["history", d, ""])
+            .iter()
+            .filter(|&&c| c == b'\n')
+            .count()
+            <= 1
+    );
 
     // etcd serves the same: restored by etcdctl, started, listed.
     if !etcd_available("etcdutls_bump_marker_is_not_a_key") {
@@ -70,7 +84,13 @@ fn etcdutls_bump_marker_is_not_a_key() {
     let data = tmp.path().join("member");
     let o = std::process::Command::new("etcdctl")
         .env("ETCDCTL_API", "3")
-        .args(["snapshot", "restore", d, "--data-dir", data.to_str().unwrap()])
+        .args([
+            "snapshot",
+            "restore",
+            d,
+            "--data-dir",
+            data.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -82,8 +102,7 @@ fn etcdutls_bump_marker_is_not_a_key() {
     // the compaction at the raised revision it runs when it opens the db.
     let v: serde_json::Value =
         serde_json::from_slice(&etcd.ctl(&["endpoint", "hashkv", "-w", "json"])).unwrap();
-    let ours: serde_json::Value =
-        serde_json::from_slice(&ok(&["hash", d, "-o", "json"])).unwrap();
+    let ours: serde_json::Value = serde_json::from_slice(&ok(&["hash", d, "-o", "json"])).unwrap();
     assert_eq!(ours["hash"], v[0]["HashKV"]["hash"], "{ours} {v}");
     assert_eq!(ours["compact_revision"], v[0]["HashKV"]["compact_revision"]);
 }

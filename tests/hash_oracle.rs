@@ -73,13 +73,21 @@ fn hash_equals_etcds_hashkv_with_a_compaction() {
     for (r, (h, c, _)) in &checks {
         assert_eq!(*c, before_compact);
         let ours = reshift_hash(&dir, *r);
-        assert_eq!(ours["hash"].as_u64().unwrap(), *h, "at revision {r}: {ours}");
+        assert_eq!(
+            ours["hash"].as_u64().unwrap(),
+            *h,
+            "at revision {r}: {ours}"
+        );
         assert_eq!(ours["hash_revision"], *r);
     }
     // Below the compaction or past the current revision: refused, as etcd refuses.
     let (code, _, err) = run(&["hash", dir.to_str().unwrap(), "--revision=2"]);
     assert_eq!(code, 1, "{err}");
-    let (code, _, _) = run(&["hash", dir.to_str().unwrap(), &format!("--revision={}", last + 1)]);
+    let (code, _, _) = run(&[
+        "hash",
+        dir.to_str().unwrap(),
+        &format!("--revision={}", last + 1),
+    ]);
     assert_eq!(code, 1);
 }
 
@@ -100,6 +108,10 @@ fn hash_equals_etcds_hashkv_on_the_bundled_members() {
         assert_eq!(ours["revision"], rev, "{name}");
         let older = rev - 7;
         let (h, _, _) = etcd_hash(&etcd, older);
-        assert_eq!(reshift_hash(&src, older)["hash"].as_u64().unwrap(), h, "{name} at {older}");
+        assert_eq!(
+            reshift_hash(&src, older)["hash"].as_u64().unwrap(),
+            h,
+            "{name} at {older}"
+        );
     }
 }

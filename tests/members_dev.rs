@@ -55,12 +55,23 @@ fn members_of_etcd_3_6_and_3_7_read_as_restarted_etcd_serves_them() {
         let served = status[0]["Status"]["header"]["revision"].as_i64().unwrap();
         assert_eq!(served, manifest["revision"].as_i64().unwrap(), "{name}");
         let ins = inspect(&dir);
-        assert_eq!(ins["revision"].as_i64().unwrap(), served, "{name}: revision");
+        assert_eq!(
+            ins["revision"].as_i64().unwrap(),
+            served,
+            "{name}: revision"
+        );
         // The generator also writes two keys the apiserver keeps beside objects and leaves
         // them out of its manifest.
-        const UNRECORDED: [&str; 2] = ["/registry/masterleases/10.0.0.1", "/registry/ranges/serviceips"];
+        const UNRECORDED: [&str; 2] = [
+            "/registry/masterleases/10.0.0.1",
+            "/registry/ranges/serviceips",
+        ];
         let keys = manifest["keys"].as_u64().unwrap();
-        assert_eq!(ins["live_keys"].as_u64().unwrap(), keys + 2, "{name}: live keys");
+        assert_eq!(
+            ins["live_keys"].as_u64().unwrap(),
+            keys + 2,
+            "{name}: live keys"
+        );
         assert_eq!(ins["compact_revision"], manifest["compacted"], "{name}");
         assert_eq!(
             ins["wal"]["commit_rule"], "whole log (sole voter)",
@@ -70,7 +81,10 @@ fn members_of_etcd_3_6_and_3_7_read_as_restarted_etcd_serves_them() {
         // The storage version etcd served after restart, where the db already holds it
         // (written with the first snapshot: the killsnap members).
         if name.ends_with("killsnap") {
-            assert_eq!(ins["storage_version"], status[0]["Status"]["storageVersion"], "{name}");
+            assert_eq!(
+                ins["storage_version"], status[0]["Status"]["storageVersion"],
+                "{name}"
+            );
         }
         let want = manifest["sha256"].as_object().unwrap();
         let dump = json_lines(&ok(&["dump", dir.to_str().unwrap()]));
@@ -144,28 +158,55 @@ fn learners_do_not_count_as_voters() {
     rewrite_db(&dir, |e| {
         let cs = format!(r#"{{"voters":[{me}],"learners":[{other}],"auto_leave":false}}"#);
         set(e, b"meta", b"confState", cs.as_bytes());
-        set(e, b"members", format!("{other:x}").as_bytes(), &member(other, true));
+        set(
+            e,
+            b"members",
+            format!("{other:x}").as_bytes(),
+            &member(other, true),
+        );
         set(e, b"meta", b"storageVersion", b"3.6.0");
-        set(e, b"cluster", b"downgrade", br#"{"target-version":"3.5.0","enabled":true}"#);
+        set(
+            e,
+            b"cluster",
+            b"downgrade",
+            br#"{"target-version":"3.5.0","enabled":true}"#,
+        );
     });
     let ins = inspect(&dir);
     // inspect shows the membership, storage version and downgrade from the db.
     assert_eq!(ins["storage_version"], "3.6.0");
-    assert_eq!(ins["cluster"]["downgrade"], r#"{"target-version":"3.5.0","enabled":true}"#);
+    assert_eq!(
+        ins["cluster"]["downgrade"],
+        r#"{"target-version":"3.5.0","enabled":true}"#
+    );
     let table = String::from_utf8(ok(&["inspect", dir.to_str().unwrap()])).unwrap();
-    assert!(table.contains("members            1 voters, 1 learners"), "{table}");
+    assert!(
+        table.contains("members            1 voters, 1 learners"),
+        "{table}"
+    );
     assert!(table.contains("storage version    3.6.0"), "{table}");
     assert!(table.contains(&format!("{other:x}  (learner)")), "{table}");
-    assert_eq!(ins["wal"]["conf_state"]["learners"], serde_json::json!([other]));
+    assert_eq!(
+        ins["wal"]["conf_state"]["learners"],
+        serde_json::json!([other])
+    );
     assert_eq!(ins["wal"]["commit_rule"], "whole log (sole voter)");
-    assert_eq!(ins["revision"], want["revision"], "every acknowledged write");
+    assert_eq!(
+        ins["revision"], want["revision"],
+        "every acknowledged write"
+    );
     assert_eq!(ins["live_keys"], want["live_keys"]);
     // Promoted to a voter: two voters, so only the hard state's commit index counts —
     // which etcd 3.6 leaves one entry behind the last.
     rewrite_db(&dir, |e| {
         let cs = format!(r#"{{"voters":[{me},{other}],"auto_leave":false}}"#);
         set(e, b"meta", b"confState", cs.as_bytes());
-        set(e, b"members", format!("{other:x}").as_bytes(), &member(other, false));
+        set(
+            e,
+            b"members",
+            format!("{other:x}").as_bytes(),
+            &member(other, false),
+        );
     });
     let ins = inspect(&dir);
     assert_eq!(ins["wal"]["commit_rule"], "hard state commit index");
