@@ -379,3 +379,59 @@ fn etcds_go_bbolt_reads_every_db_the_writer_produces() {
         }
     }
 }
+
+/// Every dir and file under `p`, `p` included, with its permission bits.
+#[cfg(unix)]
+fn modes(p: &std::path::Path) -> Vec<(std::path::PathBuf, bool, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![p.to_path_buf()];
+    while let Some(x) = stack.pop() {
+        let md = std::fs::symlink_metadata(&x).unwrap();
+        out.push((x.clone(), md.is_dir(), md.permissions().mode() & 0o7777));
+        if md.is_dir() {
+            for e in std::fs::read_dir(&x).unwrap() {
+                stack.push(e.unwrap().path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[cfg(unix)]
+#[test]
+fn restored_member_dirs_are_private_like_etcds() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = dir.path().join("fresh");
+    // An existing empty dir made with the usual 0755 is replaced by a private one.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let db_out = dir.path().join("out.db");
+    let src = testdata("clean");
+    for target in [&fresh, &empty] {
+        ok(&[
+            "restore",
+            src.to_str().unwrap(),
+            "--data-dir",
+            target.to_str().unwrap(),
+        ]);
+        let m = modes(target);
+        let (dirs, files): (Vec<_>, Vec<_>) = m.iter().partition(|(_, d, _)| *d);
+        assert_eq!(dirs.len(), 4, "data dir, member, snap, wal: {m:?}");
+        assert_eq!(files.len(), 2, "db and one WAL segment: {m:?}");
+        for (p, is_dir, mode) in &m {
+            let want = if *is_dir { 0o700 } else { 0o600 };
+            assert_eq!(*mode, want, "{}: {mode:o}", p.display());
+        }
+    }
+    ok(&[
+        "restore",
+        src.to_str().unwrap(),
+        "--db-out",
+        db_out.to_str().unwrap(),
+    ]);
+    assert_eq!(modes(&db_out)[0].2, 0o600);
+}

@@ -60,6 +60,31 @@ fn table(i: &Inspection, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "compact revision   {}", i.compact_revision)?;
     writeln!(out, "consistent index   {}", opt(i.consistent_index))?;
     writeln!(out, "term               {}", opt(i.term))?;
+    if let Some(v) = &i.storage_version {
+        writeln!(out, "storage version    {v}")?;
+    }
+    if let Some(v) = &i.cluster.cluster_version {
+        writeln!(out, "cluster version    {v}")?;
+    }
+    if let Some(v) = &i.cluster.downgrade {
+        writeln!(out, "downgrade          {v}")?;
+    }
+    let learners = i.cluster.members.iter().filter(|m| m.is_learner).count();
+    writeln!(
+        out,
+        "members            {} voters, {learners} learners",
+        i.cluster.members.len() - learners
+    )?;
+    for m in &i.cluster.members {
+        writeln!(
+            out,
+            "  {} {}{} {}",
+            m.id,
+            m.name,
+            if m.is_learner { " (learner)" } else { "" },
+            m.peer_urls.join(",")
+        )?;
+    }
     writeln!(out, "live keys          {}", i.live_keys)?;
     writeln!(out, "total revisions    {}", i.total_revisions)?;
     writeln!(

@@ -7,6 +7,7 @@ mod common;
 mod decode;
 mod dump;
 mod get;
+mod hash;
 mod history;
 mod inspect;
 mod ls;
@@ -42,6 +43,8 @@ enum Command {
     History(history::Args),
     /// The keyspace as JSON Lines (etcdctl's JSON conventions), streamed.
     Dump(dump::Args),
+    /// etcd's HashKV of the keyspace (what `etcdctl endpoint hashkv` prints).
+    Hash(hash::Args),
     /// What one stored value is: envelope, encoding, encryption, metadata.
     Decode(decode::Args),
     /// Verify the structure of the db; exit 1 if damaged.
@@ -79,6 +82,7 @@ pub fn main() -> i32 {
         Command::Get(a) => get::run(a, &mut out).map(|_| true),
         Command::History(a) => history::run(a, &mut out).map(|_| true),
         Command::Dump(a) => dump::run(a, &mut out).map(|_| true),
+        Command::Hash(a) => hash::run(a, &mut out).map(|_| true),
         Command::Check(a) => check::run(a, &mut out),
         Command::Decode(a) => decode::run(a, &mut out).map(|_| true),
         Command::Snapshot(a) => snapshot::run(a, &mut out).map(|_| true),

@@ -1,5 +1,5 @@
 //! Membership buckets: `members` (member ID in hex → JSON), `members_removed` (ID → "removed"),
-//! `cluster` (`clusterVersion` and, in newer etcd, `downgrade`), and `alarm` (keys are
+//! `cluster` (`clusterVersion` and, from etcd 3.6, `downgrade`), and `alarm` (keys are
 //! etcdserverpb.AlarmMember: field 1 member ID, field 2 alarm type).
 
 use super::buckets::Buckets;
@@ -23,6 +23,8 @@ pub struct ClusterInfo {
     pub members: Vec<Member>,
     pub removed_members: Vec<String>,
     pub cluster_version: Option<String>,
+    /// A downgrade in progress or done (`cluster/downgrade`, etcd 3.6+), as stored (JSON).
+    pub downgrade: Option<String>,
     pub alarms: Vec<Alarm>,
 }
 
@@ -62,6 +64,9 @@ pub fn read_cluster(db: &impl Buckets) -> Result<ClusterInfo> {
     }
     info.cluster_version = db
         .get(schema::CLUSTER, b"clusterVersion")?
+        .map(|v| String::from_utf8_lossy(v).into_owned());
+    info.downgrade = db
+        .get(schema::CLUSTER, b"downgrade")?
         .map(|v| String::from_utf8_lossy(v).into_owned());
     for (key, _) in db.entries(schema::ALARM)? {
         let (mut member, mut kind) = (0u64, 0u64);

@@ -25,6 +25,8 @@ pub struct Inspection {
     pub compact_revision: i64,
     pub consistent_index: Option<u64>,
     pub term: Option<u64>,
+    /// The db's schema version (`meta/storageVersion`, etcd 3.6+).
+    pub storage_version: Option<String>,
     pub live_keys: u64,
     pub total_revisions: u64,
     /// Bytes of the db file (without any snapshot hash trailer).
@@ -189,6 +191,7 @@ pub fn inspect(
         compact_revision: ks.compact_revision,
         consistent_index: ks.meta.consistent_index,
         term: ks.meta.term,
+        storage_version: ks.meta.storage_version.clone(),
         live_keys: live,
         total_revisions: ks.total_revisions() as u64,
         db_bytes,

@@ -140,7 +140,14 @@ impl<'a> Keyspace<'a> {
         }
         starts.push(arena.len());
         let key = |i: u32| &arena[starts[i as usize]..starts[i as usize + 1]];
-        let mut by_key: Vec<u32> = (0..records.len() as u32).collect();
+        // Records of the empty key are never keys: no client can name it (etcd refuses an
+        // empty key, and every range starts at "\0" or later). They are revision markers —
+        // `etcdutl snapshot restore --bump-revision` writes one at the raised revision
+        // (an empty value, so a KeyValue of nothing), reshift's own restore a deletion —
+        // and count only towards the revision and the records.
+        let mut by_key: Vec<u32> = (0..records.len() as u32)
+            .filter(|&i| !records[i as usize].key.is_empty())
+            .collect();
         // Ties broken by index keep each key's revisions in revision order.
         by_key.par_sort_unstable_by(|&a, &b| key(a).cmp(key(b)).then(a.cmp(&b)));
         let mut run_starts: Vec<u32> = Vec::new();

@@ -4,6 +4,8 @@
 pub mod auth;
 pub mod buckets;
 pub mod cluster;
+pub mod conf;
+pub mod hash;
 pub mod inspect;
 pub mod json;
 pub mod keyspace;

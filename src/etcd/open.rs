@@ -2,6 +2,7 @@
 //! unapplied entries replayed on top (for data and member dirs), or the db alone.
 
 use super::cluster::read_cluster;
+use super::conf::{ConfState, conf_state};
 use super::keyspace::Keyspace;
 use super::lease::{LeaseInfo, read_leases};
 use super::replay::{Commit, ReplayReport, Replayed, replay};
@@ -25,6 +26,8 @@ pub struct WalSummary {
     pub metadata: Option<crate::wal::log::Metadata>,
     /// Which entries were treated as committed.
     pub commit_rule: &'static str,
+    /// The voters and learners the member restarts with, which decide the commit rule.
+    pub conf_state: ConfState,
     pub replay: ReplayReport,
 }
 
@@ -49,8 +52,22 @@ pub fn read_wal(
     let wal = Wal::open(dir)?;
     let log = read_log(&wal);
     // A sole voter commits its whole log when it restarts; otherwise only what the hard
-    // state says is committed can be trusted.
-    let single = read_cluster(db)?.members.len() <= 1;
+    // state says is committed can be trusted. Voters come from the latest conf state
+    // (learners never count); without any, from the member count as before.
+    let cluster = read_cluster(db)?;
+    let snaps: Vec<_> = match &src.snap_dir {
+        Some(d) if d.is_dir() => crate::wal::snapfile::read_snaps(d)?
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let conf = conf_state(&base.meta, &cluster, &snaps, &log);
+    let single = if conf.voters.is_empty() {
+        cluster.members.iter().filter(|m| !m.is_learner).count() <= 1
+    } else {
+        conf.sole_voter(log.metadata.as_ref().map(|m| m.node_id))
+    };
     let commit = if single {
         Commit::WholeLog
     } else {
@@ -71,6 +88,7 @@ pub fn read_wal(
         } else {
             "hard state commit index"
         },
+        conf_state: conf,
         replay: replayed.report.clone(),
     };
     Ok(Some(WalState { summary, replayed }))

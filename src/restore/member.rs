@@ -145,14 +145,21 @@ pub fn write_member_dir(
         std::process::id()
     ));
     let result = (|| -> Result<()> {
-        let snap = tmp.join("member/snap");
-        let wal = tmp.join("member/wal");
-        for d in [&snap, &wal] {
-            std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+        let member = tmp.join("member");
+        let snap = member.join("snap");
+        let wal = member.join("wal");
+        // etcd's private dir mode: the data dir and every dir in it 0700 (3.6+ warn
+        // otherwise); set explicitly, so neither the umask nor an existing dir widens it.
+        for d in [&tmp, &member, &snap, &wal] {
+            let mut b = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+            b.create(d).map_err(|e| Error::io(d, e))?;
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
-                let _ = std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700));
+                std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))
+                    .map_err(|e| Error::io(d, e))?;
             }
         }
         let db_path = snap.join("db");
