@@ -1,12 +1,16 @@
 //! Kubernetes objects as the apiserver stores them in etcd: the key layout ([`key`]), the
 //! value encodings ([`value`]: protobuf envelope, JSON, encrypted, raw), metadata for any
 //! object without its schema ([`meta`]), label selectors ([`selector`]), and per-object
-//! summaries for a whole keyspace ([`object`]).
+//! summaries for a whole keyspace ([`object`]). Values encrypted at rest are read with the
+//! apiserver's EncryptionConfiguration ([`encryption`], over [`cipher`] and [`kms`]).
 
+pub mod cipher;
+pub mod encryption;
 pub mod fuzz;
 pub mod gojson;
 pub mod jsontree;
 pub mod key;
+pub mod kms;
 pub mod meta;
 pub mod object;
 pub mod quantity;
