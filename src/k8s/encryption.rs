@@ -502,6 +502,71 @@ impl Decryptor {
     }
 }
 
+/// How the live values encrypted with one provider and key fared.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Tally {
+    pub values: u64,
+    pub decrypted: u64,
+    pub failed: u64,
+    /// Why the failed ones did not decrypt, with how many each.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub reasons: std::collections::BTreeMap<String, u64>,
+}
+
+impl Decryptor {
+    /// Decrypts every encrypted value of `kvs` (key, value) on all cores and counts the
+    /// results per `provider:version:key name`.
+    pub fn tally(&self, kvs: &[(&[u8], &[u8])]) -> std::collections::BTreeMap<String, Tally> {
+        use rayon::prelude::*;
+        type Map = std::collections::BTreeMap<String, Tally>;
+        kvs.par_iter()
+            .filter(|(_, v)| v.starts_with(ENCRYPTED_PREFIX))
+            .fold(Map::new, |mut m, (k, v)| {
+                let name = match classify(v) {
+                    Ok(StoredValue::Encrypted(e)) => {
+                        format!("{}:{}:{}", e.provider, e.version, e.key_name)
+                    }
+                    _ => String::new(),
+                };
+                let t = m.entry(name).or_default();
+                t.values += 1;
+                match self.decrypt(k, v) {
+                    Ok(_) => t.decrypted += 1,
+                    Err(e) => {
+                        t.failed += 1;
+                        *t.reasons.entry(e.reason).or_default() += 1;
+                    }
+                }
+                m
+            })
+            .reduce(Map::new, |mut a, b| {
+                for (k, t) in b {
+                    let x = a.entry(k).or_default();
+                    x.values += t.values;
+                    x.decrypted += t.decrypted;
+                    x.failed += t.failed;
+                    for (r, n) in t.reasons {
+                        *x.reasons.entry(r).or_default() += n;
+                    }
+                }
+                a
+            })
+    }
+
+    /// An encoded mvccpb.KeyValue whose value is encrypted, encoded again with the value
+    /// decrypted; `None` when the value is not encrypted (or the record does not decode).
+    pub fn decrypt_kv(&self, kv: &[u8]) -> Option<Result<Vec<u8>, DecryptError>> {
+        let r = crate::etcd::KeyValueRef::decode(kv).ok()?;
+        if !r.value.starts_with(ENCRYPTED_PREFIX) {
+            return None;
+        }
+        Some(
+            self.decrypt(r.key, r.value)
+                .map(|plain| crate::etcd::KeyValueRef { value: &plain, ..r }.encode()),
+        )
+    }
+}
+
 fn names<C>(kind: &str, keys: &[Named<C>]) -> String {
     let n: Vec<String> = keys.iter().map(|k| format!("{:?}", k.name)).collect();
     format!("{kind} keys {}", n.join(", "))

@@ -193,7 +193,7 @@ pub fn decode_object_json(value: &[u8], view: &View) -> Result<String, String> {
         .map_err(|e| e.to_string()),
         Ok(StoredValue::Json(j)) => json_object(j, view),
         Ok(StoredValue::Encrypted(e)) => Err(format!(
-            "encrypted at rest ({} {}, key {:?}); reshift cannot decrypt it",
+            "encrypted at rest ({} {}, key {:?}); --encryption-provider-config decrypts it",
             e.provider, e.version, e.key_name
         )),
         Ok(StoredValue::Raw(_)) => Err("not a Kubernetes object".into()),
