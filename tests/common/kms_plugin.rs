@@ -47,9 +47,9 @@ impl State {
     }
 
     fn unwrap(&self, wrapped: &[u8], key_id: &str) -> Result<Vec<u8>, tonic::Status> {
-        self.kek
-            .open(wrapped, key_id.as_bytes())
-            .map_err(|e| tonic::Status::invalid_argument(format!("unwrapping the DEK: {e}")))
+        self.kek.open(wrapped, key_id.as_bytes()).map_err(|_| {
+            tonic::Status::invalid_argument("the DEK was not wrapped by this plugin's key")
+        })
     }
 }
 
