@@ -140,7 +140,10 @@ enum Provider {
     Aesgcm(Vec<Named<Gcm>>),
     Secretbox(Vec<Named<SecretBox>>),
     Identity,
-    Kms { prefix: Vec<u8>, kms: KmsProvider },
+    Kms {
+        prefix: Vec<u8>,
+        kms: Box<KmsProvider>,
+    },
 }
 
 impl Provider {
@@ -681,7 +684,10 @@ fn build_provider(
         k.name
     )
     .into_bytes();
-    Ok(Provider::Kms { prefix, kms })
+    Ok(Provider::Kms {
+        prefix,
+        kms: Box::new(kms),
+    })
 }
 
 fn keys<C>(

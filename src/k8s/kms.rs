@@ -316,7 +316,8 @@ pub fn parse_endpoint(endpoint: &str) -> Result<Socket, String> {
     Ok(Socket::Path(std::ffi::OsString::from_vec(raw).into()))
 }
 
-/// An unwrapped data key, ready to open values.
+/// An unwrapped data key, ready to open values (each behind an `Arc` in the cache).
+#[allow(clippy::large_enum_variant)]
 enum Dek {
     /// KMS v2, source type 0.
     Gcm(Gcm),
@@ -336,13 +337,13 @@ impl Drop for Dek {
 
 enum Conn {
     NotYet,
-    Ready {
-        rt: tokio::runtime::Runtime,
-        channel: tonic::transport::Channel,
-    },
+    Ready(Box<(tokio::runtime::Runtime, tonic::transport::Channel)>),
     /// Connecting or the API check failed; every later value gets this reason.
     Failed(String),
 }
+
+/// Unwrapped DEKs (or why not) by cache key.
+type DekCache = HashMap<Vec<u8>, Result<Arc<Dek>, String>>;
 
 /// One `kms` provider of the config: its plugin connection and DEK cache.
 pub struct KmsProvider {
@@ -352,7 +353,7 @@ pub struct KmsProvider {
     socket: Socket,
     timeout: Duration,
     conn: Mutex<Conn>,
-    deks: RwLock<HashMap<Vec<u8>, Result<Arc<Dek>, String>>>,
+    deks: RwLock<DekCache>,
     calls: AtomicU64,
 }
 
@@ -528,14 +529,14 @@ impl KmsProvider {
         }
         if matches!(*conn, Conn::NotYet) {
             *conn = match self.connect() {
-                Ok((rt, channel)) => Conn::Ready { rt, channel },
+                Ok(c) => Conn::Ready(Box::new(c)),
                 Err(e) => Conn::Failed(e),
             };
         }
         let got = match &*conn {
-            Conn::Ready { rt, channel } => {
+            Conn::Ready(c) => {
                 self.calls.fetch_add(1, Ordering::Relaxed);
-                unwrap(rt, channel).map(Arc::new)
+                unwrap(&c.0, &c.1).map(Arc::new)
             }
             Conn::Failed(e) => return Err(e.clone()),
             Conn::NotYet => Err("not connected".to_string()),
