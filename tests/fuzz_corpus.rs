@@ -57,3 +57,11 @@ fn snapshot_corpus() {
         reshift::snapshot::fuzz::fuzz_snapshot(&data);
     }
 }
+
+#[test]
+fn encryption_corpus() {
+    for (name, data) in corpus("encryption") {
+        eprintln!("{name}");
+        reshift::k8s::fuzz::fuzz_encrypted_value(&data);
+    }
+}

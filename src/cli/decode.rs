@@ -25,6 +25,12 @@ pub struct Args {
     /// Print the object as this Kubernetes release's apiserver writes it (1.27 to 1.37).
     #[arg(long, value_name = "X.Y", default_value_t = crate::k8s::schema::Release::NEWEST.to_string())]
     pub kube_version: String,
+    #[command(flatten)]
+    pub decryption: super::decrypt::Decryption,
+    /// The etcd key the value was stored under: aesgcm and kms bind an encrypted value to
+    /// it, and it picks the config's rule (`\xNN` escapes allowed).
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
@@ -43,6 +49,26 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     let view = crate::k8s::render::View {
         release,
         resource_version: None,
+    };
+    let key = a
+        .key
+        .as_deref()
+        .map(super::common::key_arg)
+        .unwrap_or_default();
+    let dec = a.decryption.load(crate::k8s::DEFAULT_PREFIX)?;
+    let bytes = match &dec {
+        Some(d) => d
+            .decrypt(&key, &bytes)
+            .map_err(|e| {
+                let hint = if key.is_empty() {
+                    " (give --key: aesgcm and kms values are bound to their etcd key)"
+                } else {
+                    ""
+                };
+                Error::invalid(format!("{e}{hint}"))
+            })?
+            .into_owned(),
+        None => bytes,
     };
     let what_it_is = || {
         serde_json::to_value(describe(b"", &bytes, "")).map_err(|e| Error::invalid(e.to_string()))

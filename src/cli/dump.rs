@@ -19,22 +19,71 @@ pub struct Args {
     /// The state at this revision instead of the latest.
     #[arg(long)]
     pub revision: Option<i64>,
+    /// Write values encrypted at rest decrypted (with --encryption-provider-config); by
+    /// default every value is dumped as stored.
+    #[arg(long)]
+    pub decrypt: bool,
+    #[command(flatten)]
+    pub decryption: super::decrypt::Decryption,
+}
+
+/// Writes one KeyValue line, its value decrypted when `dec` is given and it is encrypted.
+/// A value that does not decrypt is written as stored, said on stderr, and counted.
+fn line_of(
+    line: &mut Vec<u8>,
+    kv: &crate::etcd::KeyValueRef<'_>,
+    dec: Option<&crate::k8s::encryption::Decryptor>,
+    failed: &mut u64,
+) {
+    line.clear();
+    match dec.map(|d| d.decrypt(kv.key, kv.value)) {
+        Some(Ok(plain)) => write_kv(
+            line,
+            &crate::etcd::KeyValueRef {
+                value: &plain,
+                ..*kv
+            },
+        ),
+        Some(Err(e)) => {
+            *failed += 1;
+            eprintln!(
+                "reshift: {}: {e}; dumped as stored",
+                super::common::printable(kv.key)
+            );
+            write_kv(line, kv);
+        }
+        None => write_kv(line, kv),
+    }
+    line.push(b'\n');
+}
+
+fn finish(failed: u64) -> Result<()> {
+    if failed > 0 {
+        return Err(crate::Error::invalid(format!(
+            "{failed} values did not decrypt (dumped as stored)"
+        )));
+    }
+    Ok(())
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
+    let dec = a
+        .decryption
+        .load_if(a.decrypt, crate::k8s::DEFAULT_PREFIX)?;
+    let dec = dec.as_ref();
+    let mut failed = 0u64;
     // A snapshot is streamed a chunk at a time: its records are already in key order.
     let src = a.input.open()?;
     if src.kind == crate::source::SourceKind::ReshiftSnapshot {
         let snap = src.snapshot()?;
         let mut line = Vec::with_capacity(4096);
-        return snap.stream_state(&key_arg(&a.prefix), a.revision, |kv| {
+        snap.stream_state(&key_arg(&a.prefix), a.revision, |kv| {
             let kv = crate::etcd::KeyValueRef::decode(kv)
                 .map_err(|e| crate::Error::invalid(e.to_string()))?;
-            line.clear();
-            write_kv(&mut line, &kv);
-            line.push(b'\n');
+            line_of(&mut line, &kv, dec, &mut failed);
             out.write_all(&line).map_err(stdout_err)
-        });
+        })?;
+        return finish(failed);
     }
     drop(src);
     a.input.with_keyspace(|o| {
@@ -44,11 +93,9 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         let mut progress = Progress::new("dump: keys", ks.distinct_keys() as u64);
         for r in ks.state(&prefix, a.revision)? {
             progress.add(1);
-            line.clear();
-            write_kv(&mut line, &r.kv());
-            line.push(b'\n');
+            line_of(&mut line, &r.kv(), dec, &mut failed);
             out.write_all(&line).map_err(stdout_err)?;
         }
-        Ok(())
+        finish(failed)
     })
 }

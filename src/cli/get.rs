@@ -42,24 +42,28 @@ pub struct Args {
     pub format: GetFormat,
     #[command(flatten)]
     pub objects: super::common::ObjectArgs,
+    #[command(flatten)]
+    pub decryption: super::decrypt::Decryption,
 }
 
 fn print(
     kv: &crate::etcd::KeyValueRef<'_>,
     format: GetFormat,
     objects: &super::common::ObjectArgs,
+    dec: Option<&crate::k8s::encryption::Decryptor>,
     out: &mut dyn Write,
 ) -> Result<()> {
     match format {
         GetFormat::Raw => out.write_all(kv.value).map_err(stdout_err),
         GetFormat::Json | GetFormat::Yaml => {
             let view = objects.view(kv.mod_revision);
-            let json = crate::k8s::object::decode_object_json(kv.value, &view).map_err(|e| {
-                Error::invalid(format!(
-                    "{}: {e} (-o raw or -o kv show the stored bytes)",
-                    super::common::printable(kv.key)
-                ))
-            })?;
+            let json = crate::k8s::object::decode_stored_json(kv.key, kv.value, &view, dec)
+                .map_err(|e| {
+                    Error::invalid(format!(
+                        "{}: {e} (-o raw or -o kv show the stored bytes)",
+                        super::common::printable(kv.key)
+                    ))
+                })?;
             let text = if format == GetFormat::Json {
                 let mut s = crate::k8s::gojson::indent(&json);
                 s.push('\n');
@@ -118,6 +122,7 @@ fn candidates(a: &Args) -> Result<Vec<Vec<u8>>> {
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     let keys = candidates(a)?;
+    let dec = a.decryption.load(&a.k8s_prefix)?;
     let not_found = || Error::invalid(format!("key {:?} not found", a.key));
     // A snapshot answers from the one chunk its index points to.
     let src = a.input.open()?;
@@ -147,7 +152,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         let kv = found.ok_or_else(not_found)?;
         let kv =
             crate::etcd::KeyValueRef::decode(&kv).map_err(|e| Error::invalid(e.to_string()))?;
-        return print(&kv, a.format, &a.objects, out);
+        return print(&kv, a.format, &a.objects, dec.as_ref(), out);
     }
     drop(src);
     a.input.with_keyspace(|o| {
@@ -159,6 +164,6 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
             }
         }
         let r = found.ok_or_else(not_found)?;
-        print(&r.kv(), a.format, &a.objects, out)
+        print(&r.kv(), a.format, &a.objects, dec.as_ref(), out)
     })
 }

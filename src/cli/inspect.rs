@@ -17,12 +17,15 @@ pub struct Args {
     pub input: Input,
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
     pub format: Format,
+    #[command(flatten)]
+    pub decryption: super::decrypt::Decryption,
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
+    let dec = a.decryption.load(crate::k8s::DEFAULT_PREFIX)?;
     a.input.with_keyspace(|o| {
         let ks = &o.ks;
-        let ins = match (&o.db, o.snapshot) {
+        let mut ins = match (&o.db, o.snapshot) {
             (Some(db), _) => inspect(
                 Some(db),
                 db,
@@ -44,6 +47,13 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
             }
             (None, None) => return Err(crate::Error::invalid("nothing to inspect")),
         };
+        if let Some(d) = &dec {
+            let kvs: Vec<(&[u8], &[u8])> = ks
+                .state(b"", None)?
+                .map(|r| (r.key, r.kv().value))
+                .collect();
+            ins.decryption = Some(d.tally(&kvs));
+        }
         match a.format {
             Format::Json => json_line(out, &ins),
             Format::Table => table(&ins, out).map_err(stdout_err),
@@ -141,7 +151,16 @@ fn table(i: &Inspection, out: &mut dyn Write) -> std::io::Result<()> {
         }
     )?;
     for (k, n) in &i.encrypted {
-        writeln!(out, "encrypted          {n} values with {k}")?;
+        write!(out, "encrypted          {n} values with {k}")?;
+        match i.decryption.as_ref().and_then(|d| d.get(k)) {
+            Some(t) => {
+                writeln!(out, ": {} decrypt, {} fail", t.decrypted, t.failed)?;
+                for (why, n) in &t.reasons {
+                    writeln!(out, "                     {n} x {why}")?;
+                }
+            }
+            None => writeln!(out)?,
+        }
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 use super::common::{Input, json_line, key_arg, printable, stdout_err};
 use crate::error::{Error, Result};
 use crate::k8s::key::{ResourceName, resolve_resource};
-use crate::k8s::object::{ObjectInfo, pick_all};
+use crate::k8s::object::{ObjectInfo, pick_all_with};
 use crate::k8s::selector::Selector;
 use serde::Serialize;
 use std::io::Write;
@@ -41,6 +41,8 @@ pub struct Args {
     pub format: LsFormat,
     #[command(flatten)]
     pub objects: super::common::ObjectArgs,
+    #[command(flatten)]
+    pub decryption: super::decrypt::Decryption,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -65,6 +67,7 @@ fn write_objects(
     hits: &[usize],
     yaml: bool,
     objects: &super::common::ObjectArgs,
+    dec: Option<&crate::k8s::encryption::Decryptor>,
     out: &mut dyn Write,
 ) -> Result<()> {
     use rayon::prelude::*;
@@ -74,8 +77,8 @@ fn write_objects(
             .map(|&i| {
                 let kv = recs[i].kv();
                 let view = objects.view(kv.mod_revision);
-                let json =
-                    crate::k8s::object::decode_object_json(kv.value, &view).unwrap_or_else(|e| {
+                let json = crate::k8s::object::decode_stored_json(kv.key, kv.value, &view, dec)
+                    .unwrap_or_else(|e| {
                         serde_json::json!({ "key": printable(kv.key), "error": e }).to_string()
                     });
                 if yaml {
@@ -143,6 +146,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         (Vec::new(), Some(a.prefix.as_str()))
     };
     let want = a.resource.as_deref().or(typed).map(resolve_resource);
+    let dec = a.decryption.load(&a.k8s_prefix)?;
     a.input.with_keyspace(|o| {
         let ks = &o.ks;
         let recs: Vec<_> = ks.state(&prefix, a.revision)?.collect();
@@ -150,7 +154,11 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         // Decode and filter on all cores, keeping only what a row shows.
         // A value with no metadata has no labels.
         let no_labels = std::collections::BTreeMap::new();
-        let hits = pick_all(&kvs, &a.k8s_prefix, |i, obj| {
+        // Printing objects decrypts them anyway; filtering needs the decrypted labels only
+        // for a selector.
+        let full = matches!(a.format, LsFormat::Objects | LsFormat::Yaml);
+        let describe_dec = dec.as_ref().filter(|_| selector.is_some() || !full);
+        let hits = pick_all_with(&kvs, &a.k8s_prefix, describe_dec, |i, obj| {
             let keep = !(want.as_ref().is_some_and(|w| !resource_matches(&obj, w))
                 || a.namespace
                     .as_deref()
@@ -172,7 +180,14 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         });
         if matches!(a.format, LsFormat::Objects | LsFormat::Yaml) {
             let idx: Vec<usize> = hits.iter().map(|(i, _)| *i).collect();
-            return write_objects(&recs, &idx, a.format == LsFormat::Yaml, &a.objects, out);
+            return write_objects(
+                &recs,
+                &idx,
+                a.format == LsFormat::Yaml,
+                &a.objects,
+                dec.as_ref(),
+                out,
+            );
         }
         if a.format == LsFormat::Table {
             writeln!(
@@ -185,7 +200,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         for (i, obj) in &hits {
             let kv = recs[*i].kv();
             let key = printable(kv.key);
-            let kind = if obj.encoding == "encrypted" {
+            let kind = if obj.encoding == "encrypted" && obj.kind.is_empty() {
                 "(encrypted)"
             } else if obj.kind.is_empty() {
                 "-"

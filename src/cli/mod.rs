@@ -5,6 +5,7 @@ mod bbolt;
 mod check;
 mod common;
 mod decode;
+mod decrypt;
 mod dump;
 mod get;
 mod hash;

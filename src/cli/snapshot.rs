@@ -48,6 +48,38 @@ pub struct Args {
     /// many tiny values; on typical clusters 1 MiB chunks gain nothing from them).
     #[arg(long)]
     pub dictionaries: bool,
+    /// Store values encrypted at rest decrypted (with --encryption-provider-config); by
+    /// default the snapshot keeps every value as stored. Refused if any value does not
+    /// decrypt.
+    #[arg(long)]
+    pub decrypt: bool,
+    #[command(flatten)]
+    pub decryption: super::decrypt::Decryption,
+}
+
+/// Every record of `ks` whose value is encrypted, encoded again with the value decrypted
+/// (`None` for the others); an error naming the first value that does not decrypt.
+fn decrypted_records(
+    ks: &crate::etcd::Keyspace<'_>,
+    dec: &crate::k8s::encryption::Decryptor,
+) -> Result<Vec<Option<Vec<u8>>>> {
+    use rayon::prelude::*;
+    let recs = ks.records();
+    let got: Vec<_> = recs.par_iter().map(|r| dec.decrypt_kv(r.kv)).collect();
+    let failed: Vec<usize> = (0..got.len())
+        .filter(|&i| matches!(got[i], Some(Err(_))))
+        .collect();
+    if let Some(&first) = failed.first() {
+        let Some(Err(e)) = &got[first] else {
+            unreachable!("filtered above")
+        };
+        return Err(Error::invalid(format!(
+            "{} of the values to snapshot did not decrypt (first: {}: {e}); no snapshot written",
+            failed.len(),
+            super::common::printable(recs[first].key)
+        )));
+    }
+    Ok(got.into_iter().map(|g| g.and_then(Result::ok)).collect())
 }
 
 fn now() -> i64 {
@@ -71,8 +103,38 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         .num_threads(a.threads.unwrap_or(0))
         .build()
         .map_err(|e| Error::invalid(format!("threads: {e}")))?;
+    let dec = a
+        .decryption
+        .load_if(a.decrypt, crate::k8s::DEFAULT_PREFIX)?;
     a.input.with_keyspace(|o| {
-        let ks = &o.ks;
+        // With --decrypt, the keyspace's records with their values decrypted.
+        let plain;
+        let decrypted;
+        let ks = match &dec {
+            None => &o.ks,
+            Some(d) => {
+                plain = decrypted_records(&o.ks, d)?;
+                let records =
+                    o.ks.records()
+                        .iter()
+                        .zip(&plain)
+                        .map(|(r, p)| match p {
+                            Some(kv) => crate::etcd::RevRecord {
+                                kv,
+                                key: crate::etcd::KeyValueRef::decode(kv)
+                                    .map(|k| k.key)
+                                    .unwrap_or(r.key),
+                                ..*r
+                            },
+                            None => *r,
+                        })
+                        .collect();
+                let mut k = crate::etcd::Keyspace::from_records(records, o.ks.meta.clone());
+                k.revision = o.ks.revision;
+                decrypted = k;
+                &decrypted
+            }
+        };
         let (entries, member_id) = match (&o.db, o.snapshot) {
             (Some(db), _) => {
                 let l = leases(db, o.wal)?;

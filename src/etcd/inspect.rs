@@ -51,6 +51,10 @@ pub struct Inspection {
     pub encodings: BTreeMap<&'static str, u64>,
     /// Values whose envelope or metadata does not decode.
     pub undecodable: u64,
+    /// With an encryption config: per `provider:version:key name`, how many of the live
+    /// encrypted values decrypt, and why the others do not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<BTreeMap<String, crate::k8s::encryption::Tally>>,
 }
 
 /// A lease and the live keys attached to it.
@@ -219,6 +223,7 @@ pub fn inspect(
         encrypted: k8s.encrypted,
         encodings: k8s.encodings,
         undecodable: k8s.undecodable,
+        decryption: None,
     })
 }
 

@@ -59,6 +59,49 @@ pub struct ObjectMeta<'a> {
     pub managed_fields_bytes: usize,
 }
 
+fn owned(c: Cow<'_, str>) -> Cow<'static, str> {
+    Cow::Owned(c.into_owned())
+}
+
+impl ObjectMeta<'_> {
+    /// The same metadata, owning its strings (for a value decoded from a buffer that does
+    /// not outlive the description, such as a decrypted one).
+    pub fn into_owned(self) -> ObjectMeta<'static> {
+        let map = |m: BTreeMap<Cow<'_, str>, Cow<'_, str>>| {
+            m.into_iter().map(|(k, v)| (owned(k), owned(v))).collect()
+        };
+        ObjectMeta {
+            name: owned(self.name),
+            generate_name: owned(self.generate_name),
+            namespace: owned(self.namespace),
+            self_link: owned(self.self_link),
+            uid: owned(self.uid),
+            resource_version: owned(self.resource_version),
+            generation: self.generation,
+            creation_timestamp: self.creation_timestamp,
+            deletion_timestamp: self.deletion_timestamp,
+            deletion_grace_period_seconds: self.deletion_grace_period_seconds,
+            labels: map(self.labels),
+            annotations: map(self.annotations),
+            owner_references: self
+                .owner_references
+                .into_iter()
+                .map(|o| OwnerReference {
+                    api_version: owned(o.api_version),
+                    kind: owned(o.kind),
+                    name: owned(o.name),
+                    uid: owned(o.uid),
+                    controller: o.controller,
+                    block_owner_deletion: o.block_owner_deletion,
+                })
+                .collect(),
+            finalizers: self.finalizers.into_iter().map(owned).collect(),
+            managed_fields: self.managed_fields,
+            managed_fields_bytes: self.managed_fields_bytes,
+        }
+    }
+}
+
 fn is_zero(v: &i64) -> bool {
     *v == 0
 }

@@ -4,13 +4,17 @@
 //! per-object summaries for a whole keyspace ([`object`]), full decoding as the apiserver
 //! serves objects ([`render`], [`render_json`], [`gojson`], [`jsontree`]), Quantity strings
 //! as the apiserver re-encodes them ([`quantity`]), and the YAML `kubectl get -o yaml`
-//! prints for an object ([`yaml`]).
+//! prints for an object ([`yaml`]). Values encrypted at rest are read with the apiserver's
+//! EncryptionConfiguration ([`encryption`], over [`cipher`] and [`kms`]).
 
 pub mod cbor;
+pub mod cipher;
+pub mod encryption;
 pub mod fuzz;
 pub mod gojson;
 pub mod jsontree;
 pub mod key;
+pub mod kms;
 pub mod meta;
 pub mod object;
 pub mod quantity;

@@ -2,6 +2,7 @@
 //! metadata — decoded for a whole keyspace on all cores.
 
 use super::cbor;
+use super::encryption::Decryptor;
 use super::key::parse_key;
 use super::meta::{ObjectMeta, json_meta, protobuf_meta};
 use super::render::View;
@@ -29,6 +30,10 @@ pub struct ObjectInfo<'a> {
     pub metadata: Option<ObjectMeta<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// With a decryptor, for an encrypted value: whether it decrypted (when not, `error`
+    /// says why; when it did, kind and metadata are the decrypted object's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decrypted: Option<bool>,
 }
 
 /// Describes one key and value. Never fails: what cannot be decoded is said in `error`.
@@ -48,6 +53,7 @@ pub fn describe<'a>(key: &'a [u8], value: &'a [u8], prefix: &str) -> ObjectInfo<
         encrypted: None,
         metadata: None,
         error: None,
+        decrypted: None,
     };
     match classify(value) {
         Err(e) => {
@@ -88,6 +94,35 @@ fn unstructured_info(o: &mut ObjectInfo<'_>, v: &serde_json::Value) {
     o.metadata = json_meta(v);
 }
 
+/// [`describe`], reading an encrypted value with `dec` first (when given): its kind and
+/// metadata are then the decrypted object's, or `error` says why it did not decrypt.
+pub fn describe_with<'a>(
+    key: &'a [u8],
+    value: &'a [u8],
+    prefix: &str,
+    dec: Option<&Decryptor>,
+) -> ObjectInfo<'a> {
+    let mut o = describe(key, value, prefix);
+    let (Some(d), Some(_)) = (dec, &o.encrypted) else {
+        return o;
+    };
+    match d.decrypt(key, value) {
+        Ok(plain) => {
+            let inner = describe(key, &plain, prefix);
+            o.api_version = Cow::Owned(inner.api_version.into_owned());
+            o.kind = Cow::Owned(inner.kind.into_owned());
+            o.metadata = inner.metadata.map(super::meta::ObjectMeta::into_owned);
+            o.error = inner.error;
+            o.decrypted = Some(true);
+        }
+        Err(e) => {
+            o.error = Some(e.to_string());
+            o.decrypted = Some(false);
+        }
+    }
+    o
+}
+
 /// Describes every (key, value) on all cores and keeps what `pick` returns, in input order.
 /// Each description is dropped as soon as `pick` has looked at it, so memory holds only
 /// what is kept.
@@ -96,9 +131,19 @@ pub fn pick_all<'a, T: Send>(
     prefix: &str,
     pick: impl Fn(usize, ObjectInfo<'a>) -> Option<T> + Sync,
 ) -> Vec<T> {
+    pick_all_with(kvs, prefix, None, pick)
+}
+
+/// [`pick_all`] with [`describe_with`].
+pub fn pick_all_with<'a, T: Send>(
+    kvs: &[(&'a [u8], &'a [u8])],
+    prefix: &str,
+    dec: Option<&Decryptor>,
+    pick: impl Fn(usize, ObjectInfo<'a>) -> Option<T> + Sync,
+) -> Vec<T> {
     kvs.par_iter()
         .enumerate()
-        .filter_map(|(i, (k, v))| pick(i, describe(k, v, prefix)))
+        .filter_map(|(i, (k, v))| pick(i, describe_with(k, v, prefix, dec)))
         .collect()
 }
 
@@ -111,9 +156,21 @@ pub fn fold_all<'a, A: Send>(
     fold: impl Fn(&mut A, ObjectInfo<'a>) + Sync + Send,
     merge: impl Fn(A, A) -> A + Sync + Send,
 ) -> A {
+    fold_all_with(kvs, prefix, None, init, fold, merge)
+}
+
+/// [`fold_all`] with [`describe_with`].
+pub fn fold_all_with<'a, A: Send>(
+    kvs: &[(&'a [u8], &'a [u8])],
+    prefix: &str,
+    dec: Option<&Decryptor>,
+    init: impl Fn() -> A + Sync + Send,
+    fold: impl Fn(&mut A, ObjectInfo<'a>) + Sync + Send,
+    merge: impl Fn(A, A) -> A + Sync + Send,
+) -> A {
     kvs.par_iter()
         .fold(&init, |mut acc, (k, v)| {
-            fold(&mut acc, describe(k, v, prefix));
+            fold(&mut acc, describe_with(k, v, prefix, dec));
             acc
         })
         .reduce(&init, merge)
@@ -146,10 +203,28 @@ pub fn decode_object_json(value: &[u8], view: &View) -> Result<String, String> {
             .map_err(|e| format!("CBOR: {e}"))
             .and_then(|v| cbor_object(v, c.len(), view)),
         Ok(StoredValue::Encrypted(e)) => Err(format!(
-            "encrypted at rest ({} {}, key {:?}); reshift cannot decrypt it",
+            "encrypted at rest ({} {}, key {:?}); --encryption-provider-config decrypts it",
             e.provider, e.version, e.key_name
         )),
         Ok(StoredValue::Raw(_)) => Err("not a Kubernetes object".into()),
+    }
+}
+
+/// [`decode_object_json`] of the value stored under `key`, decrypted first with `dec` when
+/// it is encrypted at rest (a value that does not decrypt is an error naming its provider
+/// and key).
+pub fn decode_stored_json(
+    key: &[u8],
+    value: &[u8],
+    view: &View,
+    dec: Option<&Decryptor>,
+) -> Result<String, String> {
+    match dec {
+        Some(d) if value.starts_with(super::value::ENCRYPTED_PREFIX) => {
+            let plain = d.decrypt(key, value).map_err(|e| e.to_string())?;
+            decode_object_json(&plain, view)
+        }
+        _ => decode_object_json(value, view),
     }
 }
 
