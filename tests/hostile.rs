@@ -206,7 +206,7 @@ fn save(tmp: &Path, name: &str, b: &[u8]) -> std::path::PathBuf {
     std::fs::write(&p, b).unwrap();
     // Kept for the fuzz corpus when asked (RESHIFT_SAVE_BOMBS=dir): the small ones only.
     if let Ok(dir) = std::env::var("RESHIFT_SAVE_BOMBS") {
-        if b.len() < 256 << 10 {
+        if b.len() < 1 << 20 {
             std::fs::write(Path::new(&dir).join(name), b).unwrap();
         }
     }
@@ -330,5 +330,56 @@ fn a_small_version_1_file_of_64_mib_zero_chunks_is_refused_in_little_memory() {
         assert!(b.len() < 512 << 10, "{}", b.len());
         let f = save(tmp.path(), name, &b);
         refused_in_little_memory(&f, tmp.path());
+    }
+}
+
+/// A copy of the clean member's db in which the `key` bucket's root branch points its
+/// second child at its first child's page: a shared subtree (no cycle).
+fn shared_subtree_db(tmp: &Path) -> std::path::PathBuf {
+    let mut b = std::fs::read(testdata("clean/member/snap/db")).unwrap();
+    let name: reshift::error::FileName = std::sync::Arc::from(Path::new("db"));
+    let (off, first) = {
+        let db = reshift::bbolt::Db::open(&b, &name).unwrap();
+        let key = db.bucket(&[b"key"]).unwrap().unwrap();
+        let reshift::bbolt::Root::File(id) = key.root() else {
+            panic!("the key bucket is inline")
+        };
+        let root = db.tree_page(id).unwrap();
+        assert!(
+            root.is_branch() && root.len() >= 2,
+            "key root is not a branch"
+        );
+        (root.offset as usize, root.branch(0).unwrap().child)
+    };
+    // Branch elements follow the 16-byte page header, 16 bytes each: pos, ksize, child.
+    let at = off + 16 + 16 + 8;
+    b[at..at + 8].copy_from_slice(&first.to_le_bytes());
+    save(tmp, "shared-subtree.db", &b)
+}
+
+#[test]
+fn a_shared_subtree_is_reported_as_a_page_reached_twice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = shared_subtree_db(tmp.path());
+    let db = db.to_str().unwrap();
+    for args in [
+        vec!["bbolt", "keys", db, "key"],
+        vec!["bbolt", "buckets", db],
+        vec!["bbolt", "dump", db],
+        vec!["dump", db],
+        vec!["ls", db],
+        vec!["inspect", db],
+    ] {
+        let r = run_bounded(&args);
+        let what = format!(
+            "{args:?}: exit {:?}, peak {} KiB, stdout {} bytes, stderr {:?}",
+            r.code,
+            r.peak_kib,
+            r.out.len(),
+            r.err
+        );
+        assert!(matches!(r.code, Some(1..=2)), "{what}");
+        assert!(r.err.contains("reached twice"), "{what}");
+        assert!(r.err.trim().lines().count() == 1, "{what}");
     }
 }
