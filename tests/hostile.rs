@@ -383,3 +383,118 @@ fn a_shared_subtree_is_reported_as_a_page_reached_twice() {
         assert!(r.err.trim().lines().count() == 1, "{what}");
     }
 }
+
+#[test]
+fn outputs_over_the_input_are_refused_even_with_force() {
+    let (_g, data) = copy_to_temp(&testdata("clean"));
+    let before = tree_digest(&data);
+    let d = data.to_str().unwrap();
+    let db = data.join("member/snap/db");
+    let db = db.to_str().unwrap();
+    let beside = data.join("member/snap/new.db");
+    let inside = data.join("member/x.rsnap");
+    let outside = tempfile::tempdir().unwrap();
+    let fresh = outside.path().join("fresh");
+    for args in [
+        vec!["snapshot", d, "-o", db, "--force"],
+        vec!["snapshot", db, "-o", db, "--force"],
+        vec!["snapshot", d, "-o", inside.to_str().unwrap()],
+        vec!["restore", d, "--db-out", db, "--force"],
+        vec!["restore", db, "--db-out", db, "--force"],
+        vec!["restore", db, "--db-out", beside.to_str().unwrap()],
+        vec!["restore", d, "--data-dir", d, "--force"],
+        vec!["restore", db, "--data-dir", d, "--force"],
+        vec![
+            "restore",
+            d,
+            "--data-dir",
+            data.join("member/restored").to_str().unwrap(),
+        ],
+    ] {
+        let (code, _, err) = run(&args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(err.contains("refusing to write over"), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+    }
+    assert!(tree_digest(&data) == before, "the input changed");
+    // Beside the input, outside its dir, is fine.
+    ok(&["restore", d, "--data-dir", fresh.to_str().unwrap()]);
+}
+
+#[test]
+fn a_fifo_as_input_is_refused_without_blocking() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("fifo");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    for cmd in ["dump", "inspect", "check"] {
+        let mut child = reshift()
+            .args([cmd, fifo.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let t0 = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break Some(s);
+            }
+            if t0.elapsed() > std::time::Duration::from_secs(20) {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let o = child.wait_with_output().unwrap();
+        let (out, err) = (
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+        );
+        let status = status.unwrap_or_else(|| panic!("{cmd} on a FIFO blocked"));
+        assert!(matches!(status.code(), Some(1..=2)), "{cmd}: {out} {err}");
+        assert!((out + err.clone()).contains("FIFO"), "{cmd}: {err}");
+    }
+}
+
+#[test]
+fn a_revision_bump_past_the_largest_revision_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let half = (i64::MAX / 2).to_string();
+    let first = tmp.path().join("first.db");
+    let second = tmp.path().join("second.db");
+    let src = testdata("clean");
+    ok(&[
+        "restore",
+        src.to_str().unwrap(),
+        "--db-out",
+        first.to_str().unwrap(),
+        "--bump-revision",
+        &half,
+    ]);
+    // Its revision is now past half the largest: the same bump again would wrap.
+    let snap = tmp.path().join("first.rsnap");
+    ok(&[
+        "snapshot",
+        first.to_str().unwrap(),
+        "-o",
+        snap.to_str().unwrap(),
+    ]);
+    for input in [&first, &snap] {
+        let (code, _, err) = run(&[
+            "restore",
+            input.to_str().unwrap(),
+            "--db-out",
+            second.to_str().unwrap(),
+            "--bump-revision",
+            &half,
+            "--force",
+        ]);
+        assert_eq!(code, 1, "{}: {err}", input.display());
+        assert!(err.contains("largest revision"), "{err}");
+        assert!(!second.exists());
+    }
+}

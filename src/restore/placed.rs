@@ -89,7 +89,7 @@ pub fn plan(snap: &Snapshot<'_>, bump: i64, compact: bool) -> Result<Option<Plac
         .max(1)
         .max(f.at_revision.unwrap_or(f.revision));
     if bump > 0 {
-        revision += bump;
+        revision = super::db::bumped_revision(revision, bump)?;
         // etcd takes its revision from the key bucket's last record: a deletion of the
         // empty key, which no client can name (as `db::bump`).
         slots.push(Slot {
