@@ -20,7 +20,7 @@ const MAX_SECTION: u64 = 1 << 30;
 /// them) may take, at least: see [`section_budget`].
 const SECTION_FLOOR: u64 = 64 << 20;
 /// ... and at most this many times the file's size, when that is more.
-const SECTION_RATIO: u64 = 8;
+const SECTION_RATIO: u64 = 16;
 /// Whole reads decode every chunk at once; the chunks may claim at most this many times the
 /// file's size in records (or one largest chunk, whichever is more). zstd at level 1 gives
 /// about 10 times on etcd's data; a claim past this is a decompression bomb or damage.
