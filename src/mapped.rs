@@ -3,7 +3,6 @@
 
 use crate::error::{Error, FileName, Result};
 use memmap2::{Mmap, MmapOptions};
-use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,12 +14,27 @@ pub struct Mapped {
 
 impl Mapped {
     pub fn open(path: &Path) -> Result<Self> {
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        // Opened without blocking: opening a FIFO for reading waits for a writer, forever
+        // if none comes. What is not a regular file is refused before anything is read.
+        let mut o = std::fs::OpenOptions::new();
+        o.read(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.custom_flags(libc_nonblock());
+        }
+        let file = o.open(path).map_err(|e| Error::io(path, e))?;
         let meta = file.metadata().map_err(|e| Error::io(path, e))?;
         if !meta.is_file() {
             return Err(Error::io(
                 path,
-                std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "not a regular file ({}): reshift reads files only",
+                        kind_of(&meta)
+                    ),
+                ),
             ));
         }
         let map = if meta.len() == 0 {
@@ -59,5 +73,41 @@ impl Mapped {
             Some(m) => bytes::Bytes::from_owner(m),
             None => bytes::Bytes::new(),
         }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn libc_nonblock() -> i32 {
+    libc::O_NONBLOCK
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
+fn libc_nonblock() -> i32 {
+    0
+}
+
+/// What kind of non-regular file `meta` describes, for messages.
+fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+    }
+    if meta.is_dir() {
+        "a directory"
+    } else {
+        "not a file"
     }
 }

@@ -122,3 +122,77 @@ impl Source {
         self.db_len as u64
     }
 }
+
+/// Refuses to write `output` where it could overwrite or land inside the input at `input`:
+/// the same file, anywhere inside the input's member (or data) dir, or a path the input
+/// lies inside. `--force` does not lift this: it is about replacing other files.
+pub fn refuse_output_over_input(input: &Path, output: &Path, what: &str) -> Result<()> {
+    let inp = std::fs::canonicalize(input).map_err(|e| Error::io(input, e))?;
+    let root = member_root(&inp);
+    let out = resolve(output);
+    let clash = out == inp || out.starts_with(&root) || inp.starts_with(&out);
+    if clash {
+        let how = if out == inp {
+            "the input"
+        } else {
+            "inside or around the input"
+        };
+        return Err(Error::invalid(format!(
+            "{what} {} is {how} {}: refusing to write over what is being read",
+            output.display(),
+            root.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The member or data dir a db file belongs to (`X/snap/db` gives `X`, or `X`'s parent when
+/// `X` is a data dir's `member`); a file elsewhere, or a dir, is its own root.
+fn member_root(p: &Path) -> PathBuf {
+    if p.is_dir() {
+        return p.to_path_buf();
+    }
+    let snap = p
+        .parent()
+        .filter(|d| d.file_name().is_some_and(|n| n == "snap"));
+    match snap.and_then(Path::parent) {
+        Some(member)
+            if member.join("wal").is_dir() || member.file_name().is_some_and(|n| n == "member") =>
+        {
+            match member.parent() {
+                Some(data) if member.file_name().is_some_and(|n| n == "member") => {
+                    data.to_path_buf()
+                }
+                _ => member.to_path_buf(),
+            }
+        }
+        _ => p.to_path_buf(),
+    }
+}
+
+/// `p` made absolute with its symlinks resolved as far as it exists (an output usually
+/// does not exist yet).
+fn resolve(p: &Path) -> PathBuf {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return c;
+    }
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut rest = Vec::new();
+    let mut at = abs.as_path();
+    loop {
+        if let Ok(c) = std::fs::canonicalize(at) {
+            let mut out = c;
+            for r in rest.iter().rev() {
+                out.push(r);
+            }
+            return out;
+        }
+        match (at.file_name(), at.parent()) {
+            (Some(n), Some(parent)) => {
+                rest.push(n.to_os_string());
+                at = parent;
+            }
+            _ => return abs,
+        }
+    }
+}

@@ -10,6 +10,39 @@ use crate::error::Result;
 /// bounds every walk, so a page cycle cannot hang a reader.
 pub const MAX_DEPTH: usize = 64;
 
+/// The file pages one walk has reached, so that each is visited at most once: a page
+/// reached twice (a subtree shared by two parents, which bbolt never writes) is damage,
+/// and without this check a few shared pages multiply a walk's work exponentially. A
+/// bitset grown as page ids are met (ids are checked against the high-water mark first).
+#[derive(Debug, Default, Clone)]
+pub struct Visited(Vec<u64>);
+
+impl Visited {
+    pub fn new() -> Self {
+        Visited(Vec::new())
+    }
+
+    /// Marks `page` as reached; a damage error when it already was. Inline pages (no id)
+    /// are not tracked.
+    pub fn visit(&mut self, db: &Db<'_>, page: &Page<'_>) -> Result<()> {
+        let PageId::File(id) = page.id else {
+            return Ok(());
+        };
+        let (w, b) = ((id / 64) as usize, id % 64);
+        if w >= self.0.len() {
+            self.0.resize(w + 1, 0);
+        }
+        if self.0[w] & (1 << b) != 0 {
+            return Err(db.fault_at(
+                page.offset,
+                format!("page {id} reached twice: two parents share a subtree (damage)"),
+            ));
+        }
+        self.0[w] |= 1 << b;
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub enum Root<'a> {
     File(u64),
@@ -161,6 +194,8 @@ impl<'a> Bucket<'a> {
     /// Used to scan a large bucket on several cores.
     pub fn leaf_pages(&self) -> Result<Vec<Page<'a>>> {
         let root = self.root_page()?;
+        let mut seen = Visited::new();
+        seen.visit(&self.db, &root)?;
         let mut leaves = Vec::new();
         // Depth-first, left to right; each frame is a branch page and its next child.
         let mut stack: Vec<(Page<'a>, usize)> = Vec::new();
@@ -180,6 +215,7 @@ impl<'a> Bucket<'a> {
                 .child;
             *next += 1;
             let child = self.db.tree_page(child_id)?;
+            seen.visit(&self.db, &child)?;
             if child.is_leaf() {
                 leaves.push(child);
             } else {

@@ -1,6 +1,6 @@
 //! A zero-copy cursor over one bucket's B+tree: keys and values are slices of the map.
 
-use super::bucket::{Bucket, MAX_DEPTH};
+use super::bucket::{Bucket, MAX_DEPTH, Visited};
 use super::page::{LeafElem, Page};
 use crate::error::Result;
 use std::cmp::Ordering;
@@ -15,6 +15,9 @@ struct Frame<'a> {
 pub struct Cursor<'a> {
     bucket: Bucket<'a>,
     stack: Vec<Frame<'a>>,
+    /// The pages an iteration has reached (from its first step on; a lookup, one path
+    /// down, needs none).
+    visited: Option<Visited>,
 }
 
 impl<'a> Cursor<'a> {
@@ -22,6 +25,7 @@ impl<'a> Cursor<'a> {
         Cursor {
             bucket,
             stack: Vec::with_capacity(8),
+            visited: None,
         }
     }
 
@@ -53,6 +57,9 @@ impl<'a> Cursor<'a> {
                 return Ok(());
             }
             let child = self.child_of(&top)?;
+            if let Some(v) = &mut self.visited {
+                v.visit(self.bucket.db(), &child)?;
+            }
             self.push(child, 0)?;
         }
     }
@@ -73,6 +80,7 @@ impl<'a> Cursor<'a> {
     /// Positions at the first entry.
     pub fn first(&mut self) -> Result<Option<LeafElem<'a>>> {
         self.stack.clear();
+        self.visited = None;
         let root = self.bucket.root_page()?;
         self.push(root, 0)?;
         self.descend_first()?;
@@ -85,6 +93,14 @@ impl<'a> Cursor<'a> {
     /// Moves to the next entry. After the last one (or before any positioning) it returns
     /// `None` and stays there.
     pub fn next_entry(&mut self) -> Result<Option<LeafElem<'a>>> {
+        if self.visited.is_none() {
+            // An iteration starts here: the pages on the current path are reached.
+            let mut v = Visited::new();
+            for f in &self.stack {
+                v.visit(self.bucket.db(), &f.page)?;
+            }
+            self.visited = Some(v);
+        }
         loop {
             // The deepest frame that still has an element to its right.
             let Some(i) = self.stack.iter().rposition(|f| f.index + 1 < f.page.len()) else {
@@ -104,6 +120,7 @@ impl<'a> Cursor<'a> {
     /// Positions at the first entry whose key is `>= key`.
     pub fn seek(&mut self, key: &[u8]) -> Result<Option<LeafElem<'a>>> {
         self.stack.clear();
+        self.visited = None;
         let db = *self.bucket.db();
         let mut page = self.bucket.root_page()?;
         loop {

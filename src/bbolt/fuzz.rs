@@ -14,14 +14,30 @@ pub fn fuzz_db(data: &[u8]) {
     };
     let _ = check(&db);
     let root = db.root_bucket();
-    let _ = bucket_stats(&root, b"");
+    // Each page is visited at most once, so no walk yields more entries than the file
+    // holds leaf elements (16 bytes each, at least): a shared subtree must be an error,
+    // never a walk that multiplies.
+    let most = (data.len() / 16) as u64 + 1;
+    if let Ok(s) = bucket_stats(&root, b"") {
+        assert!(
+            s.total_keys() <= most,
+            "stats counted {} keys",
+            s.total_keys()
+        );
+    }
     // Walk every bucket and entry, bounded so a pathological input cannot run long.
     let mut seen = 0usize;
     for e in root.iter().take(10_000) {
         let Ok(e) = e else { break };
         if let Ok(Some(b)) = root.bucket(e.key) {
-            for x in b.iter().take(10_000) {
+            let mut mine = 0u64;
+            for x in b.iter() {
                 seen += 1;
+                mine += 1;
+                assert!(
+                    mine <= most,
+                    "a bucket walk yielded more entries than the file holds"
+                );
                 if x.is_err() {
                     break;
                 }

@@ -1,6 +1,6 @@
 //! Per-bucket counts and sizes: entries, pages by type, and bytes allocated versus used.
 
-use super::bucket::{Bucket, MAX_DEPTH, Root};
+use super::bucket::{Bucket, MAX_DEPTH, Root, Visited};
 use super::page::Page;
 use crate::error::Result;
 use serde::Serialize;
@@ -42,10 +42,16 @@ impl BucketStats {
 
 /// Statistics of `bucket` and, recursively, its nested buckets.
 pub fn bucket_stats(bucket: &Bucket<'_>, name: &[u8]) -> Result<BucketStats> {
-    stats_at(bucket, name, 0)
+    // One walk over every nested bucket: a page shared by two buckets is damage too.
+    stats_at(bucket, name, 0, &mut Visited::new())
 }
 
-fn stats_at(bucket: &Bucket<'_>, name: &[u8], nesting: usize) -> Result<BucketStats> {
+fn stats_at(
+    bucket: &Bucket<'_>,
+    name: &[u8],
+    nesting: usize,
+    seen: &mut Visited,
+) -> Result<BucketStats> {
     let db = *bucket.db();
     let mut s = BucketStats {
         name: String::from_utf8_lossy(name).into_owned(),
@@ -57,6 +63,7 @@ fn stats_at(bucket: &Bucket<'_>, name: &[u8], nesting: usize) -> Result<BucketSt
         if level as usize > MAX_DEPTH {
             return Err(db.fault_at(page.offset, format!("tree deeper than {MAX_DEPTH} levels")));
         }
+        seen.visit(&db, &page)?;
         s.depth = s.depth.max(level);
         let fault = |f| db.page_fault(&page, f);
         s.bytes_used += page.used_bytes().map_err(fault)? as u64;
@@ -81,7 +88,7 @@ fn stats_at(bucket: &Bucket<'_>, name: &[u8], nesting: usize) -> Result<BucketSt
                 }
                 s.buckets += 1;
                 let child = Bucket::from_elem(db, &e)?;
-                s.children.push(stats_at(&child, e.key, nesting + 1)?);
+                s.children.push(stats_at(&child, e.key, nesting + 1, seen)?);
             } else {
                 s.keys += 1;
                 s.key_bytes += e.key.len() as u64;

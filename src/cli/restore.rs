@@ -85,6 +85,12 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     if a.bump_revision > i64::MAX as u64 / 2 {
         return Err(Error::invalid("--bump-revision is too large"));
     }
+    if let Some(d) = &a.db_out {
+        crate::source::refuse_output_over_input(&a.input.path, d, "--db-out")?;
+    }
+    if let Some(d) = &a.data_dir {
+        crate::source::refuse_output_over_input(&a.input.path, d, "--data-dir")?;
+    }
     let src = a.input.open()?;
     if src.kind == crate::source::SourceKind::ReshiftSnapshot && !filtered {
         // Straight from the chunks into the new db, in flat memory, when the snapshot
@@ -126,7 +132,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         };
         let bumped;
         let ks = if a.bump_revision > 0 || a.mark_compacted {
-            bumped = crate::restore::db::bump(ks, a.bump_revision as i64, a.mark_compacted);
+            bumped = crate::restore::db::bump(ks, a.bump_revision as i64, a.mark_compacted)?;
             &bumped
         } else {
             ks

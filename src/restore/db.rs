@@ -39,9 +39,9 @@ type Entries = Vec<(Vec<u8>, Vec<u8>, bool)>;
 /// the key bucket and skips deletions of keys it does not know when it indexes them, so
 /// the raise is a deletion of the empty key (which no client can name) at the new
 /// revision; the compaction is etcd's own scheduled compaction mark.
-pub fn bump<'a>(ks: &Keyspace<'a>, by: i64, compact: bool) -> Keyspace<'a> {
+pub fn bump<'a>(ks: &Keyspace<'a>, by: i64, compact: bool) -> Result<Keyspace<'a>> {
+    let revision = bumped_revision(ks.revision, by)?;
     let mut records = ks.records().to_vec();
-    let revision = ks.revision + by;
     if by > 0 {
         records.push(crate::etcd::RevRecord {
             rev: crate::etcd::Revision {
@@ -59,7 +59,18 @@ pub fn bump<'a>(ks: &Keyspace<'a>, by: i64, compact: bool) -> Keyspace<'a> {
     }
     let mut out = Keyspace::from_records(records, meta);
     out.revision = revision;
-    out
+    Ok(out)
+}
+
+/// `revision` raised by `by`, refused where it would pass the largest revision etcd
+/// holds (an i64) instead of wrapping to a negative one.
+pub fn bumped_revision(revision: i64, by: i64) -> Result<i64> {
+    revision.checked_add(by).ok_or_else(|| {
+        crate::error::Error::invalid(format!(
+            "--bump-revision {by} on revision {revision} passes the largest revision ({})",
+            i64::MAX
+        ))
+    })
 }
 
 /// What a db's key bucket is written from.

@@ -10,7 +10,7 @@ use crate::etcd::Keyspace;
 use crate::etcd::revision::Revision;
 use crate::snapshot::Snapshot;
 use crate::snapshot::format::{Head, TOMBSTONE};
-use crate::snapshot::reader::parse_records;
+use crate::snapshot::reader::parse_records_at_most;
 use rayon::prelude::*;
 
 /// One record of the key bucket by size: its revision, whether it is a deletion, and the
@@ -89,7 +89,7 @@ pub fn plan(snap: &Snapshot<'_>, bump: i64, compact: bool) -> Result<Option<Plac
         .max(1)
         .max(f.at_revision.unwrap_or(f.revision));
     if bump > 0 {
-        revision += bump;
+        revision = super::db::bumped_revision(revision, bump)?;
         // etcd takes its revision from the key bucket's last record: a deletion of the
         // empty key, which no client can name (as `db::bump`).
         slots.push(Slot {
@@ -237,7 +237,7 @@ pub unsafe fn fill_raw(
             let mut buf = buf.borrow_mut();
             buf.resize(c.raw_len as usize, 0);
             snap.chunk_into(i, &mut buf)?;
-            let recs = parse_records(&buf).map_err(disagree)?;
+            let recs = parse_records_at_most(&buf, c.records).map_err(disagree)?;
             if recs.len() as u64 != c.records {
                 return Err(disagree(format!(
                     "{} records, the index says {}",

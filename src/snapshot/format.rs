@@ -202,15 +202,23 @@ pub fn encode_index(chunks: &[ChunkEntry], heads: Option<HeadsPlace>) -> Vec<u8>
 }
 
 /// The index of a file of `version`: its chunks, and where the heads lie (version 3).
+/// At most `max_chunks` entries are accepted (what the file can hold and the reader's
+/// memory budget allows).
 pub fn decode_index(
     buf: &[u8],
     version: u32,
+    max_chunks: u64,
 ) -> Result<(Vec<ChunkEntry>, Option<HeadsPlace>), String> {
     let mut c = Cursor::new(buf);
     let n = c.varint()?;
     // Each entry takes at least 12 bytes: refuse counts the section cannot hold.
     if n > buf.len() as u64 / 12 {
         return Err(format!("index claims {n} chunks in {} bytes", buf.len()));
+    }
+    if n > max_chunks {
+        return Err(format!(
+            "index claims {n} chunks; the file and the memory budget hold at most {max_chunks}"
+        ));
     }
     let mut out = Vec::with_capacity(n as usize);
     for _ in 0..n {

@@ -16,6 +16,30 @@ use serde::Serialize;
 const MAX_CHUNK: u64 = 64 << 20;
 /// Likewise for the index and extras sections.
 const MAX_SECTION: u64 = 1 << 30;
+/// What one decoded section (index, heads or extras: its bytes and what is parsed from
+/// them) may take, at least: see [`section_budget`].
+const SECTION_FLOOR: u64 = 64 << 20;
+/// ... and at most this many times the file's size, when that is more.
+const SECTION_RATIO: u64 = 16;
+/// Whole reads decode every chunk at once; the chunks may claim at most this many times the
+/// file's size in records (or one largest chunk, whichever is more). zstd at level 1 gives
+/// about 10 times on etcd's data; a claim past this is a decompression bomb or damage.
+const EXPANSION_RATIO: u64 = 256;
+/// What a streamed read decodes at once, at most (besides one chunk).
+const WINDOW_BYTES: u64 = 128 << 20;
+/// The smallest zstd frame: magic, frame header, one block header.
+const MIN_FRAME: u64 = 9;
+/// The smallest record: three one-byte varints and the flags.
+const MIN_RECORD: u64 = 4;
+
+/// The memory one decoded section of a file of `file_len` bytes may take: its
+/// decompressed bytes plus what is parsed from them. The format gives no size for the
+/// index, heads and extras, so their budget comes from the file's own size.
+pub fn section_budget(file_len: u64) -> u64 {
+    file_len
+        .saturating_mul(SECTION_RATIO)
+        .clamp(SECTION_FLOOR, MAX_SECTION)
+}
 
 pub struct Snapshot<'a> {
     pub file: &'a FileName,
@@ -134,9 +158,21 @@ pub fn is_snapshot(b: &[u8]) -> bool {
 
 /// Parses the records of a decompressed chunk.
 pub fn parse_records(raw: &[u8]) -> std::result::Result<Vec<Record<'_>>, String> {
+    parse_records_at_most(raw, u64::MAX)
+}
+
+/// [`parse_records`], refusing more than `max` records (what the index says the chunk
+/// holds), so a chunk of tiny records cannot make the list outgrow its budget.
+pub fn parse_records_at_most(raw: &[u8], max: u64) -> std::result::Result<Vec<Record<'_>>, String> {
     let mut c = Cursor::new(raw);
     let mut out = Vec::new();
     while !c.done() {
+        if out.len() as u64 >= max {
+            return Err(format!(
+                "more records than the {max} the index says, at offset {}",
+                c.pos
+            ));
+        }
         let main = c.varint()? as i64;
         let sub = c.varint()? as i64;
         let flags = c.u8()?;
@@ -211,15 +247,22 @@ impl<'a> Snapshot<'a> {
             }
         };
         let idx = section(trailer.index_offset, trailer.index_len, "index")?;
-        let raw = decompress_section(idx, MAX_SECTION).map_err(|e| {
+        let budget = section_budget(bytes.len() as u64);
+        let raw = decompress_section(idx, budget).map_err(|e| {
             bad(
                 trailer.index_offset,
                 format!("index does not decompress: {e}"),
             )
         })?;
-        let (index, heads_place) = decode_index(&raw, version)
-            .map_err(|e| bad(trailer.index_offset, format!("index: {e}")))?;
         let data_start = (20 + hlen) as u64;
+        // Every chunk is a zstd frame between the header and the index, and every entry is
+        // held in memory: refuse counts that the file or the budget cannot hold.
+        let max_chunks = (trailer.index_offset.saturating_sub(data_start) / MIN_FRAME).min(
+            budget.saturating_sub(raw.len() as u64) / std::mem::size_of::<ChunkEntry>() as u64,
+        );
+        let (index, heads_place) = decode_index(&raw, version, max_chunks)
+            .map_err(|e| bad(trailer.index_offset, format!("index: {e}")))?;
+        drop(raw);
         // The chunks end where the heads begin (version 3) or the index does.
         let chunks_end = match heads_place {
             Some(h) => {
@@ -237,6 +280,9 @@ impl<'a> Snapshot<'a> {
             None => trailer.index_offset,
         };
         let mut expect = data_start;
+        // A chunk's records are parsed into memory whole: bound their count by its length
+        // and by the budget.
+        let max_records = (budget / std::mem::size_of::<Record<'_>>() as u64).max(1);
         for (i, c) in index.iter().enumerate() {
             if c.offset != expect || c.compressed_len > MAX_CHUNK || c.raw_len > MAX_CHUNK {
                 return Err(bad(
@@ -244,6 +290,17 @@ impl<'a> Snapshot<'a> {
                     format!(
                         "index entry {i} places chunk at {}+{} (expected offset {expect})",
                         c.offset, c.compressed_len
+                    ),
+                ));
+            }
+            if c.records > c.raw_len / MIN_RECORD || c.records > max_records {
+                return Err(bad(
+                    trailer.index_offset,
+                    format!(
+                        "index entry {i} claims {} records in {} bytes (at most {})",
+                        c.records,
+                        c.raw_len,
+                        (c.raw_len / MIN_RECORD).min(max_records)
                     ),
                 ));
             }
@@ -305,8 +362,16 @@ impl<'a> Snapshot<'a> {
             .iter()
             .try_fold(0u64, |n, c| n.checked_add(c.records))
             .ok_or_else(|| bad("the index's record counts overflow".into()))?;
-        // A head takes at most 31 bytes (three 10-byte varints and the flags).
-        let raw = decompress_section(data, n.saturating_mul(31).min(MAX_SECTION))
+        // A head takes at most 31 bytes (three 10-byte varints and the flags), and the
+        // decoded heads and their bytes share the section's budget.
+        let budget = section_budget(self.bytes.len() as u64);
+        let size = std::mem::size_of::<Head>() as u64;
+        if n.saturating_mul(size) > budget {
+            return Err(bad(format!(
+                "the index claims {n} records: their heads would take more than {budget} bytes"
+            )));
+        }
+        let raw = decompress_section(data, n.saturating_mul(31).min(budget - n * size))
             .map_err(|e| bad(format!("record heads do not decompress: {e}")))?;
         let mut out = Vec::new();
         decode_heads(&raw, n, &mut out).map_err(|e| bad(format!("record heads: {e}")))?;
@@ -352,6 +417,7 @@ impl<'a> Snapshot<'a> {
 
     /// Every chunk, decompressed on all cores.
     pub fn all_chunks(&self) -> Result<Vec<Vec<u8>>> {
+        self.whole_read_fits()?;
         (0..self.index.len())
             .into_par_iter()
             .map(|i| self.chunk(i))
@@ -362,7 +428,7 @@ impl<'a> Snapshot<'a> {
     /// in it. One allocation instead of one per chunk, and no copy out of the decoder; a
     /// large one is file-backed ([`super::spill`]).
     pub fn all_chunks_flat(&self) -> Result<(super::spill::Records, Vec<std::ops::Range<usize>>)> {
-        let total: u64 = self.index.iter().map(|c| c.raw_len).sum();
+        let total = self.whole_read_fits()?;
         // An index may claim sizes no chunk can hold; decode chunk by chunk then, so a
         // bogus claim fails on its chunk before anything that large is allocated.
         if self.version == 1 || total > (self.bytes.len() as u64).saturating_mul(64) {
@@ -402,7 +468,15 @@ impl<'a> Snapshot<'a> {
         COLUMNAR
             .with(|buf| {
                 let mut buf = buf.borrow_mut();
-                decompress_frame_into(data, MAX_CHUNK, None, dict, &mut buf)?;
+                // The columnar form is at most about twice the record stream (a marker
+                // or a terminator per field); the frame's declared size is trusted only
+                // within that.
+                let limit = c
+                    .raw_len
+                    .saturating_mul(2)
+                    .saturating_add(1 << 20)
+                    .min(MAX_CHUNK);
+                decompress_frame_into(data, limit, None, dict, &mut buf)?;
                 super::columns::decode_into(&buf, out)
             })
             .map_err(|e| {
@@ -416,8 +490,32 @@ impl<'a> Snapshot<'a> {
 
     /// Chunk `i`'s records, parsed from its decompressed bytes `raw`.
     pub fn records_of<'r>(&self, i: usize, raw: &'r [u8]) -> Result<Vec<Record<'r>>> {
-        parse_records(raw)
+        parse_records_at_most(raw, self.index[i].records)
             .map_err(|e| Error::corrupt(self.file, self.index[i].offset, format!("chunk {i}: {e}")))
+    }
+
+    /// Refuses a whole read (every chunk decoded at once) whose chunks claim more than
+    /// [`EXPANSION_RATIO`] times the file's size.
+    fn whole_read_fits(&self) -> Result<u64> {
+        let total = self
+            .index
+            .iter()
+            .try_fold(0u64, |n, c| n.checked_add(c.raw_len))
+            .unwrap_or(u64::MAX);
+        let limit = (self.bytes.len() as u64)
+            .saturating_mul(EXPANSION_RATIO)
+            .max(MAX_CHUNK);
+        if total > limit {
+            return Err(Error::corrupt(
+                self.file,
+                self.trailer.index_offset,
+                format!(
+                    "the chunks claim {total} bytes of records in a {}-byte file (more than {EXPANSION_RATIO} times its size): a decompression bomb or damage",
+                    self.bytes.len()
+                ),
+            ));
+        }
+        Ok(total)
     }
 
     /// Where each chunk's records begin among all the file's records (as the index counts
@@ -498,9 +596,25 @@ impl<'a> Snapshot<'a> {
                     && !self.index[i].first_key.starts_with(prefix)
             })
             .unwrap_or(self.index.len());
-        let ids: Vec<usize> = (start..end).collect();
+        // A window holds at most 2 chunks per thread and WINDOW_BYTES of records (or one
+        // chunk), so memory does not grow with the core count times the largest chunk.
         let window = 2 * rayon::current_num_threads().max(1);
-        for win in ids.chunks(window) {
+        let mut wins: Vec<Vec<usize>> = Vec::new();
+        let mut bytes = 0u64;
+        for i in start..end {
+            let raw = self.index[i].raw_len;
+            match wins.last_mut() {
+                Some(w) if w.len() < window && bytes.saturating_add(raw) <= WINDOW_BYTES => {
+                    w.push(i);
+                    bytes += raw;
+                }
+                _ => {
+                    wins.push(vec![i]);
+                    bytes = raw;
+                }
+            }
+        }
+        for win in &wins {
             let raws: Vec<Result<Vec<u8>>> = win.par_iter().map(|&i| self.chunk(i)).collect();
             for (&i, raw) in win.iter().zip(raws) {
                 let raw = raw?;
@@ -542,7 +656,8 @@ impl<'a> Snapshot<'a> {
             .ok_or_else(|| {
                 Error::corrupt(self.file, t.extras_offset, "extras lie outside the file")
             })?;
-        let raw = decompress_section(data, MAX_SECTION).map_err(|e| {
+        let budget = section_budget(self.bytes.len() as u64);
+        let raw = decompress_section(data, budget).map_err(|e| {
             Error::corrupt(
                 self.file,
                 t.extras_offset,
@@ -554,6 +669,13 @@ impl<'a> Snapshot<'a> {
             let n = c.varint()?;
             if n > raw.len() as u64 / 3 {
                 return Err(format!("{n} entries claimed in {} bytes", raw.len()));
+            }
+            // The entries and the bytes they are parsed from share the budget.
+            let size = std::mem::size_of::<super::extras::Entry>() as u64;
+            if n.saturating_mul(size).saturating_add(raw.len() as u64) > budget {
+                return Err(format!(
+                    "{n} entries would take more than {budget} bytes in memory"
+                ));
             }
             let mut out = Vec::with_capacity(n as usize);
             for _ in 0..n {
@@ -593,7 +715,7 @@ impl<'a> Snapshot<'a> {
             .map(|i| {
                 let raw = self.chunk(i).map_err(|e| e.to_string())?;
                 let c = &self.index[i];
-                let recs = parse_records(&raw)
+                let recs = parse_records_at_most(&raw, c.records)
                     .map_err(|e| format!("chunk {i} ({}): records: {e}", c.group))?;
                 if let Some(heads) = &heads {
                     let mine = heads.get(starts[i]..starts[i].saturating_add(recs.len()));
