@@ -8,36 +8,10 @@ mod common;
 
 use common::reshift;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 
-/// The unpacked `apienc-dev/` directory.
 fn dev() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let tar = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/k8s-served-dev/apienc-dev.tar.zst");
-        assert!(tar.exists(), "{} is missing", tar.display());
-        let into = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-            "served-dev-{}",
-            std::fs::metadata(&tar).unwrap().len()
-        ));
-        let dir = into.join("apienc-dev");
-        if !dir.join("expected.jsonl").exists() {
-            std::fs::create_dir_all(&into).unwrap();
-            let status = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(format!(
-                    "zstd -q -d --long=27 -c '{}' | tar -x -C '{}'",
-                    tar.display(),
-                    into.display()
-                ))
-                .status()
-                .unwrap();
-            assert!(status.success(), "unpacking {}", tar.display());
-        }
-        dir
-    })
+    common::served_dev()
 }
 
 fn rows() -> Vec<serde_json::Value> {

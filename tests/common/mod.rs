@@ -224,3 +224,35 @@ pub fn json_lines(b: &[u8]) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_slice(l).unwrap())
         .collect()
 }
+
+/// `../shared/k8s-served-dev`'s data set unpacked (its `apienc-dev/` directory): objects the
+/// real Kubernetes codecs stored, with what the apiserver serves for each key. Unpacked
+/// once under the target dir and reused by every test binary (a marker file says the
+/// unpacking finished).
+pub fn served_dev() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let tar = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/k8s-served-dev/apienc-dev.tar.zst");
+        assert!(tar.exists(), "{} is missing", tar.display());
+        let into = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "served-dev-{}",
+            std::fs::metadata(&tar).unwrap().len()
+        ));
+        let done = into.join(".unpacked");
+        if !done.exists() {
+            let _ = std::fs::remove_dir_all(&into);
+            std::fs::create_dir_all(&into).unwrap();
+            let status = Command::new("sh")
+                .arg("-c")
+                .arg("zstd -q -d --long=27 -c \"$0\" | tar -x -C \"$1\"")
+                .arg(&tar)
+                .arg(&into)
+                .status()
+                .unwrap();
+            assert!(status.success(), "unpacking {}", tar.display());
+            std::fs::write(&done, b"").unwrap();
+        }
+        into.join("apienc-dev")
+    })
+}
