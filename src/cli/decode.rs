@@ -1,7 +1,7 @@
 //! `reshift decode`: what one stored value is — envelope type, encoding, encryption, and
 //! the object's metadata (a JSON value is shown whole).
 
-use super::common::{json_line, stdout_err};
+use super::common::stdout_err;
 use crate::error::{Error, Result};
 use crate::k8s::object::describe;
 use std::io::{Read, Write};
@@ -73,19 +73,18 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     let what_it_is = || {
         serde_json::to_value(describe(b"", &bytes, "")).map_err(|e| Error::invalid(e.to_string()))
     };
+    // The object's JSON exactly as the apiserver writes it (compact, one line).
+    let json = match crate::k8s::object::decode_object_json(&bytes, &view) {
+        Ok(j) => j,
+        Err(_) => what_it_is()?.to_string(),
+    };
     match a.format {
         DecodeFormat::Json => {
-            let value = match crate::k8s::object::decode_object(&bytes, &view) {
-                Ok(v) => v,
-                Err(_) => what_it_is()?,
-            };
-            json_line(out, &value)
+            let mut line = json;
+            line.push('\n');
+            out.write_all(line.as_bytes()).map_err(stdout_err)
         }
         DecodeFormat::Yaml => {
-            let json = match crate::k8s::object::decode_object_json(&bytes, &view) {
-                Ok(j) => j,
-                Err(_) => what_it_is()?.to_string(),
-            };
             let y =
                 crate::k8s::yaml::json_to_yaml(&json).map_err(|e| Error::invalid(e.to_string()))?;
             out.write_all(y.as_bytes()).map_err(stdout_err)
