@@ -90,8 +90,14 @@ fn check(want_field: &str, extra: &[&str]) {
                 .take_while(|(a, b)| a == b)
                 .count();
             let ctx = |t: &str| {
-                let from = t.floor_char_boundary(at.saturating_sub(60));
-                let to = t.ceil_char_boundary((at + 60).min(t.len()));
+                let mut from = at.saturating_sub(60).min(t.len());
+                while !t.is_char_boundary(from) {
+                    from -= 1;
+                }
+                let mut to = (at + 60).min(t.len());
+                while !t.is_char_boundary(to) {
+                    to += 1;
+                }
                 t[from..to].to_string()
             };
             failures.push(format!(

@@ -700,7 +700,7 @@ pub(super) fn message(
         }
         Render::RawJson => match bytes(scalar(1)?) {
             None => out.push_str("null"),
-            Some(b) if b.is_empty() => out.push_str("null"),
+            Some([]) => out.push_str("null"),
             // Go's encoder writes a Marshaler's JSON compacted, its text otherwise kept.
             Some(b) => {
                 if !gojson::compact(out, b) {
