@@ -124,21 +124,34 @@ pub fn render_object_json(
     })?;
     let cx = Cx::new(view);
     let mut out = String::with_capacity(raw.len() * 2 + 64);
+    let mut first = open_object(msg, api_version, kind, &mut out, &cx);
+    object_body(msg, raw, &mut out, &mut first, 0, &cx)?;
+    out.push('}');
+    Ok(out)
+}
+
+/// Opens a kind's object: `{`, then `kind` and `apiVersion` where its Go type embeds
+/// TypeMeta. Returns whether the next member is the first.
+pub(super) fn open_object(
+    msg: &'static Msg,
+    api_version: &str,
+    kind: &str,
+    out: &mut String,
+    cx: &Cx,
+) -> bool {
     out.push('{');
     let mut first = true;
     if msg.type_meta {
         if !kind.is_empty() {
-            key(&mut out, &mut first, "kind", &cx);
-            string(&mut out, kind, &cx);
+            key(out, &mut first, "kind", cx);
+            string(out, kind, cx);
         }
         if !api_version.is_empty() {
-            key(&mut out, &mut first, "apiVersion", &cx);
-            string(&mut out, api_version, &cx);
+            key(out, &mut first, "apiVersion", cx);
+            string(out, api_version, cx);
         }
     }
-    object_body(msg, raw, &mut out, &mut first, 0, &cx)?;
-    out.push('}');
-    Ok(out)
+    first
 }
 
 /// [`render_object_json`] as a JSON value.

@@ -8,8 +8,8 @@
 use super::gojson;
 use super::jsontree::J;
 use super::render::{
-    Cx, GO_ZERO_TIME, MAX_DEPTH, OBJECT_META, RenderError, Rules, View, go_duration, key, rules,
-    string, zero,
+    Cx, GO_ZERO_TIME, MAX_DEPTH, OBJECT_META, RenderError, Rules, View, go_duration, key,
+    open_object, rules, string, zero,
 };
 use super::schema::{self, MESSAGES, Msg, Render, Rep, Ty};
 use base64::Engine;
@@ -39,18 +39,7 @@ pub fn render_json_object(
     };
     let cx = Cx::new(view);
     let mut out = String::with_capacity(1024);
-    out.push('{');
-    let mut first = true;
-    if msg.type_meta {
-        if !kind.is_empty() {
-            key(&mut out, &mut first, "kind", &cx);
-            string(&mut out, kind, &cx);
-        }
-        if !api_version.is_empty() {
-            key(&mut out, &mut first, "apiVersion", &cx);
-            string(&mut out, api_version, &cx);
-        }
-    }
+    let mut first = open_object(msg, api_version, kind, &mut out, &cx);
     body(msg, members, &mut out, &mut first, 0, &cx)?;
     out.push('}');
     Ok(out)
