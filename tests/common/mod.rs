@@ -1,5 +1,5 @@
 //! Shared test helpers: paths to the bundled test data, copies in temp dirs, and a real
-//! etcd 3.4 started on loopback for oracle tests.
+//! etcd (3.4 from the system, 3.5 from `RESHIFT_ETCD35`) started on loopback for oracle tests.
 #![allow(dead_code)]
 
 use std::net::TcpListener;
@@ -93,7 +93,36 @@ pub fn etcd_available(test: &str) -> bool {
     false
 }
 
-fn free_port() -> u16 {
+/// The directory holding etcd 3.5's `etcd`, `etcdctl` and `etcdutl` (`.ci/etcd35.sh` unpacks
+/// them and `.ci/run` exports `RESHIFT_ETCD35`). None skips, loudly; under CI a missing 3.5
+/// is a failure.
+pub fn etcd35(test: &str) -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("RESHIFT_ETCD35") {
+        let d = PathBuf::from(d);
+        if d.join("etcd").exists() {
+            return Some(d);
+        }
+    }
+    let fallback = std::env::temp_dir().join("reshift-etcd-3.5/usr/bin");
+    if fallback.join("etcd").exists() {
+        return Some(fallback);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{test}: etcd 3.5 missing (run .ci/etcd35.sh and set RESHIFT_ETCD35)");
+    }
+    eprintln!("\n!!!!!!!! SKIPPED {test}: etcd 3.5 missing (.ci/etcd35.sh) !!!!!!!!\n");
+    None
+}
+
+/// A command from an etcd release dir, or the system's (3.4) when `bin` is None.
+pub fn etcd_cmd(bin: Option<&Path>, name: &str) -> Command {
+    match bin {
+        Some(d) => Command::new(d.join(name)),
+        None => Command::new(name),
+    }
+}
+
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -106,17 +135,24 @@ pub struct Etcd {
     child: Child,
     pub endpoint: String,
     pub data_dir: PathBuf,
+    /// The release dir the server and etcdctl come from (None: the system's 3.4).
+    pub bin: Option<PathBuf>,
 }
 
 impl Etcd {
     /// Starts etcd on `data_dir` (which it will modify: pass a copy). The member name
     /// must be the one the data dir was created with for an existing member.
     pub fn start(data_dir: &Path, name: &str) -> Etcd {
+        Etcd::start_with(None, data_dir, name, &[])
+    }
+
+    /// Starts the etcd of release dir `bin` (None: the system's) with extra flags.
+    pub fn start_with(bin: Option<&Path>, data_dir: &Path, name: &str, extra: &[&str]) -> Etcd {
         let (c, p) = (free_port(), free_port());
         let client = format!("http://127.0.0.1:{c}");
         let peer = format!("http://127.0.0.1:{p}");
         let log = std::fs::File::create(data_dir.with_extension("etcd.log")).unwrap();
-        let child = Command::new("etcd")
+        let child = etcd_cmd(bin, "etcd")
             .args(["--name", name, "--data-dir"])
             .arg(data_dir)
             .args([
@@ -132,6 +168,7 @@ impl Etcd {
                 &peer,
             ])
             .args(["--initial-cluster", &format!("{name}={peer}")])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -140,6 +177,7 @@ impl Etcd {
             child,
             endpoint: format!("127.0.0.1:{c}"),
             data_dir: data_dir.to_path_buf(),
+            bin: bin.map(Path::to_path_buf),
         };
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_secs(60) {
@@ -156,8 +194,8 @@ impl Etcd {
         );
     }
 
-    fn ctl_cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("etcdctl");
+    pub fn ctl_cmd(&self, args: &[&str]) -> Command {
+        let mut c = etcd_cmd(self.bin.as_deref(), "etcdctl");
         c.env("ETCDCTL_API", "3")
             .args(["--endpoints", &self.endpoint])
             .args(args);
