@@ -1,6 +1,7 @@
 //! A zero-copy reader of the protobuf wire format, for hot paths where building owned
-//! messages per record would allocate. Every read is bounds-checked; a malformed
-//! message yields [`WireError`] with the offset inside the message.
+//! messages per record would allocate, and the varint every layer writes. Every read is
+//! bounds-checked; a malformed message yields [`WireError`] with the offset inside the
+//! message — never a panic.
 
 use std::fmt;
 
@@ -62,6 +63,16 @@ impl<'a> Fields<'a> {
 
 /// Reads a varint at `buf[*pos..]`, advancing `pos`.
 #[inline]
+/// Appends `v` as a base-128 varint (the protobuf encoding; also the snapshot format's and
+/// the WAL writer's).
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
 pub fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
     let mut v: u64 = 0;
     let start = *pos;

@@ -169,6 +169,13 @@ impl Parts {
         out.extend_from_slice(&self.extras);
         let dicts_offset = out.len() as u64;
         out.extend_from_slice(&self.dicts);
+        // Version 4 checksums the index, extras and dictionaries: made to agree, so what is
+        // tested is the budget, not the checksum.
+        let tail_crc = if self.version >= 4 {
+            crc32c::crc32c(&out[index_offset as usize..])
+        } else {
+            0
+        };
         let t = encode_trailer(&Trailer {
             index_offset,
             index_len: self.index.len() as u64,
@@ -177,6 +184,7 @@ impl Parts {
             dicts_offset,
             dicts_len: self.dicts.len() as u64,
             file_crc: crc32c::crc32c(&out),
+            tail_crc,
         });
         out.extend_from_slice(&t);
         out

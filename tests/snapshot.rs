@@ -386,15 +386,16 @@ fn restore_from_a_damaged_snapshot_fails_cleanly_or_is_exact() {
     );
 }
 
-/// Files of the previous format (version 2, no record heads; kept in the fuzz corpus) are
-/// still read, and restored through the keyspace to the same db as the version 3 file of
-/// the same keys restored through its heads.
+/// Files of the previous formats (version 2, no record heads; version 3, no checksum of the
+/// index; kept in the fuzz corpus) are still read, and restored through the keyspace to the
+/// same db as the version 3 and 4 files of the same keys restored through their heads.
 #[test]
-fn version_2_files_read_and_restore_like_version_3() {
+fn version_2_and_3_files_read_and_restore_like_version_4() {
     let corpus = testdata("../fuzz/corpus/snapshot");
-    let (v2, v3) = (
+    let (v2, v3, v4) = (
         corpus.join("clean-configmaps-v2.rsnap"),
         corpus.join("clean-configmaps-v3.rsnap"),
+        corpus.join("clean-configmaps-v4.rsnap"),
     );
     let want = ok(&[
         "dump",
@@ -403,7 +404,7 @@ fn version_2_files_read_and_restore_like_version_3() {
         "/registry/configmaps/",
     ]);
     assert!(json_lines(&want).len() > 10);
-    for f in [&v2, &v3] {
+    for f in [&v2, &v3, &v4] {
         assert_eq!(ok(&["dump", f.to_str().unwrap()]), want, "{}", f.display());
         let (code, out, _) = run(&["check", f.to_str().unwrap()]);
         assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out));
@@ -423,6 +424,14 @@ fn version_2_files_read_and_restore_like_version_3() {
         b.to_str().unwrap(),
     ]);
     assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap());
+    let c = tmp.path().join("c.db");
+    ok(&[
+        "restore",
+        v4.to_str().unwrap(),
+        "--db-out",
+        c.to_str().unwrap(),
+    ]);
+    assert!(std::fs::read(&a).unwrap() == std::fs::read(&c).unwrap());
 }
 
 /// A tmpfs of `size` mounted on a temp dir for the test's life; `None` (said loudly) where
@@ -558,6 +567,7 @@ fn heads_that_disagree_with_their_records_are_caught() {
         dicts_offset: dicts_at,
         dicts_len: t.dicts_len,
         file_crc: crc32c::crc32c(&out),
+        tail_crc: crc32c::crc32c(&out[index_at as usize..]),
     });
     out.extend_from_slice(&trailer);
     let bad = tmp.path().join("bad.rsnap");
@@ -579,4 +589,60 @@ fn heads_that_disagree_with_their_records_are_caught() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("disagrees with its head"), "{err}");
     assert!(!db.exists());
+}
+
+/// `get` reads a key through the index alone; the index, extras and dictionaries carry a
+/// checksum of their own (format version 4), so no flipped bit there makes `get` answer
+/// "not found" or another value for a key the snapshot holds: it answers right or fails.
+#[test]
+fn get_never_answers_wrong_through_a_damaged_index() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("c.rsnap");
+    snap(&testdata("clean"), &out, &[]);
+    let good = std::fs::read(&out).unwrap();
+    let name: reshift::error::FileName = std::sync::Arc::from(out.as_path());
+    let (tail_start, version) = {
+        let s = reshift::snapshot::Snapshot::open(&good, &name).unwrap();
+        (s.trailer.index_offset as usize, s.version)
+    };
+    assert_eq!(version, reshift::snapshot::format::VERSION);
+    // Every 7th key of the source, with its KeyValue as dumped.
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let keys: Vec<(Vec<u8>, Vec<u8>)> = json_lines(&ok(&["dump", clean().as_str()]))
+        .iter()
+        .step_by(7)
+        .map(|r| {
+            let k = b64.decode(r["key"].as_str().unwrap()).unwrap();
+            let v = b64.decode(r["value"].as_str().unwrap_or("")).unwrap();
+            (k, v)
+        })
+        .collect();
+    assert!(keys.len() > 20);
+    let (mut refused, mut harmless) = (0, 0);
+    for at in tail_start..good.len() {
+        for bit in [0x01u8, 0x80] {
+            let mut b = good.clone();
+            b[at] ^= bit;
+            let Ok(s) = reshift::snapshot::Snapshot::open(&b, &name) else {
+                refused += 1;
+                continue;
+            };
+            harmless += 1;
+            for (k, v) in &keys {
+                match s.get(k, None) {
+                    Err(_) => {}
+                    Ok(Some(kv)) => {
+                        let kv = reshift::etcd::kv::KeyValueRef::decode(&kv).unwrap();
+                        assert_eq!(kv.value, &v[..], "flip {bit:#x} at {at}: another value");
+                    }
+                    Ok(None) => panic!(
+                        "flip {bit:#x} at {at}: {} not found",
+                        String::from_utf8_lossy(k)
+                    ),
+                }
+            }
+        }
+    }
+    assert!(refused > 100, "{refused} refused, {harmless} harmless");
 }

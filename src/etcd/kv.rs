@@ -2,6 +2,7 @@
 //! Fields: 1 key (bytes), 2 create_revision, 3 mod_revision, 4 version, 5 value (bytes),
 //! 6 lease (all int64 varints).
 
+use crate::wire::put_varint;
 use crate::wire::{Fields, Value, WireError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -51,18 +52,6 @@ impl<'a> KeyValueRef<'a> {
         put_varint_field(&mut out, 6, self.lease as u64);
         out
     }
-}
-
-pub fn put_varint_pub(out: &mut Vec<u8>, v: u64) {
-    put_varint(out, v)
-}
-
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
 }
 
 fn put_varint_field(out: &mut Vec<u8>, field: u32, v: u64) {

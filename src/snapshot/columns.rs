@@ -25,7 +25,7 @@
 //! and the columns in the order their paths were first met. Path and column numbers are
 //! given in order of first use, so the decoder rebuilds them by walking S.
 
-use crate::etcd::kv::put_varint;
+use crate::wire::put_varint;
 use crate::wire::read_varint;
 use std::collections::HashMap;
 

@@ -1,4 +1,4 @@
-//! The reshift snapshot file format, version 3 (versions 1 and 2 are still read). All
+//! The reshift snapshot file format, version 4 (versions 1 to 3 are still read). All
 //! integers little-endian; `varint` is the protobuf base-128 varint.
 //!
 //! ```text
@@ -18,8 +18,14 @@
 //! bytes   := varint len | len bytes
 //! trailer := u64 index_offset | u64 index_len | u64 extras_offset | u64 extras_len
 //!            | u64 dicts_offset | u64 dicts_len
-//!            | u32 crc32c(every byte before the trailer) | u32 0 | "RSHIFTEN"
+//!            | u32 crc32c(every byte before the trailer) | u32 tail_crc | "RSHIFTEN"
+//! tail_crc := (version 4) crc32c(index extras dicts), which lie end to end just before the
+//!            trailer; (versions 1 to 3) 0
 //! ```
+//!
+//! Every part a read uses carries a checksum that the read can verify without reading the
+//! whole file: the header its own, the index, extras and dictionaries the tail's (version 4),
+//! the heads and each chunk theirs in the index.
 //!
 //! The heads let a restore lay out the new db — which record goes to which page, at which
 //! offset — before decoding any chunk, and then decode the chunks in any order straight
@@ -41,8 +47,9 @@ pub const MAGIC: &[u8; 8] = b"RSHIFTSN";
 pub const END_MAGIC: &[u8; 8] = b"RSHIFTEN";
 /// Version 2 stores each chunk's records through the columnar transform
 /// ([`super::columns`]) before zstd; version 1 stored them as they are. Version 3 adds the
-/// heads section. All three are read.
-pub const VERSION: u32 = 3;
+/// heads section; version 4 a checksum of the index, extras and dictionaries in the
+/// trailer. All four are read.
+pub const VERSION: u32 = 4;
 pub const OLDEST_VERSION: u32 = 1;
 pub const TRAILER_LEN: usize = 64;
 pub const TOMBSTONE: u8 = 1;
@@ -73,11 +80,11 @@ pub struct Trailer {
     pub dicts_offset: u64,
     pub dicts_len: u64,
     pub file_crc: u32,
+    /// crc32c of the index, extras and dictionaries (version 4; 0 before).
+    pub tail_crc: u32,
 }
 
-pub fn put_varint(out: &mut Vec<u8>, v: u64) {
-    crate::etcd::kv::put_varint_pub(out, v);
-}
+pub use crate::wire::put_varint;
 
 pub fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     put_varint(out, b.len() as u64);
@@ -258,15 +265,17 @@ pub fn encode_trailer(t: &Trailer) -> [u8; TRAILER_LEN] {
     b[32..40].copy_from_slice(&t.dicts_offset.to_le_bytes());
     b[40..48].copy_from_slice(&t.dicts_len.to_le_bytes());
     b[48..52].copy_from_slice(&t.file_crc.to_le_bytes());
+    b[52..56].copy_from_slice(&t.tail_crc.to_le_bytes());
     b[56..64].copy_from_slice(END_MAGIC);
     b
 }
 
-pub fn decode_trailer(b: &[u8]) -> Result<Trailer, String> {
+/// The trailer of a file of `version`.
+pub fn decode_trailer(b: &[u8], version: u32) -> Result<Trailer, String> {
     if b.len() != TRAILER_LEN || &b[56..64] != END_MAGIC {
         return Err("no snapshot trailer (the file is truncated or not a reshift snapshot)".into());
     }
-    if b[52..56] != [0; 4] {
+    if version < 4 && b[52..56] != [0; 4] {
         return Err("the trailer's reserved bytes are not zero: the trailer is damaged".into());
     }
     let u = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
@@ -278,6 +287,7 @@ pub fn decode_trailer(b: &[u8]) -> Result<Trailer, String> {
         dicts_offset: u(32),
         dicts_len: u(40),
         file_crc: u32::from_le_bytes(b[48..52].try_into().expect("4 bytes")),
+        tail_crc: u32::from_le_bytes(b[52..56].try_into().expect("4 bytes")),
     })
 }
 

@@ -230,7 +230,38 @@ impl<'a> Snapshot<'a> {
         let facts: Facts =
             serde_json::from_slice(header).map_err(|e| bad(16, format!("header JSON: {e}")))?;
         let tstart = bytes.len() - TRAILER_LEN;
-        let trailer = decode_trailer(&bytes[tstart..]).map_err(|e| bad(tstart as u64, e))?;
+        let trailer =
+            decode_trailer(&bytes[tstart..], version).map_err(|e| bad(tstart as u64, e))?;
+        if version >= 4 {
+            // The index, extras and dictionaries lie end to end before the trailer, under
+            // one checksum: verified before any of them is trusted.
+            let t = &trailer;
+            let end_to_end = t.index_offset.checked_add(t.index_len) == Some(t.extras_offset)
+                && t.extras_offset.checked_add(t.extras_len) == Some(t.dicts_offset)
+                && t.dicts_offset.checked_add(t.dicts_len) == Some(tstart as u64)
+                && t.index_offset >= (20 + hlen) as u64;
+            if !end_to_end {
+                return Err(bad(
+                    tstart as u64,
+                    format!(
+                        "trailer places the index, extras and dictionaries at {}+{}, {}+{}, {}+{}: not end to end before the trailer at {tstart}",
+                        t.index_offset,
+                        t.index_len,
+                        t.extras_offset,
+                        t.extras_len,
+                        t.dicts_offset,
+                        t.dicts_len
+                    ),
+                ));
+            }
+            if crc32c::crc32c(&bytes[t.index_offset as usize..tstart]) != t.tail_crc {
+                return Err(bad(
+                    t.index_offset,
+                    "checksum of the index, extras and dictionaries mismatch: the index is damaged"
+                        .into(),
+                ));
+            }
+        }
         let section = |off: u64, len: u64, what: &str| -> Result<&'a [u8]> {
             match off.checked_add(len) {
                 Some(end)

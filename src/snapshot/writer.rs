@@ -216,7 +216,7 @@ fn train_dicts(plans: &[Plan<'_>]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-/// Writes a snapshot of `ks` to `target`./// Writes a snapshot of `ks` to `target`. `extras` are (bucket, key, value) entries of
+/// Writes a snapshot of `ks` to `target`. `extras` are (bucket, key, value) entries of
 /// every other bucket.
 pub fn write_snapshot(
     target: &Path,
@@ -371,6 +371,7 @@ pub fn write_snapshot(
     let idx = zstd::bulk::compress(&encode_index(&index, Some(place)), opts.level)
         .map_err(|e| Error::io(&sink.tmp.path, e))?;
     let index_offset = sink.offset;
+    let mut tail = crc32c::crc32c(&idx);
     sink.put(&idx)?;
     let mut ex = Vec::new();
     put_varint(&mut ex, extras.len() as u64);
@@ -381,9 +382,11 @@ pub fn write_snapshot(
     }
     let ex = zstd::bulk::compress(&ex, opts.level).map_err(|e| Error::io(&sink.tmp.path, e))?;
     let extras_offset = sink.offset;
+    tail = crc32c::crc32c_append(tail, &ex);
     sink.put(&ex)?;
     let dicts_offset = sink.offset;
     let dict_bytes = encode_dicts(&dicts);
+    tail = crc32c::crc32c_append(tail, &dict_bytes);
     sink.put(&dict_bytes)?;
     let trailer = encode_trailer(&Trailer {
         index_offset,
@@ -393,6 +396,7 @@ pub fn write_snapshot(
         dicts_offset,
         dicts_len: dict_bytes.len() as u64,
         file_crc: sink.crc,
+        tail_crc: tail,
     });
     sink.put(&trailer)?;
     let path = sink.tmp.path.clone();

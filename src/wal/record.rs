@@ -137,9 +137,9 @@ mod tests {
     fn frame(rtype: u8, crc: u32, data: &[u8]) -> Vec<u8> {
         let mut rec = vec![0x08, rtype];
         rec.push(0x10);
-        crate::etcd::kv::put_varint_pub(&mut rec, u64::from(crc));
+        crate::wire::put_varint(&mut rec, u64::from(crc));
         rec.push(0x1a);
-        crate::etcd::kv::put_varint_pub(&mut rec, data.len() as u64);
+        crate::wire::put_varint(&mut rec, data.len() as u64);
         rec.extend_from_slice(data);
         let pad = (8 - rec.len() % 8) % 8;
         let mut word = rec.len() as u64;

@@ -2,7 +2,7 @@
 //! running CRC-32C, starting with a crc record — what etcd reads back.
 
 use super::record::{CRC, ENTRY, METADATA, SNAPSHOT, STATE};
-use crate::etcd::kv::put_varint_pub as put_varint;
+use crate::wire::put_varint;
 
 /// A segment being built in memory.
 #[derive(Default)]
