@@ -17,6 +17,7 @@ pub mod restore;
 pub mod snapshot;
 pub mod source;
 pub mod space;
+pub mod tempout;
 pub mod wal;
 pub mod wire;
 

@@ -75,6 +75,8 @@ pub fn main() -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
+    // Outputs are written under temp names: an interrupt removes them before exiting.
+    crate::tempout::remove_on_signals();
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let result = match &cli.command {

@@ -234,12 +234,15 @@ pub fn write_db_file(
         name.to_string_lossy(),
         std::process::id()
     ));
+    let mut guard = None;
     let result = (|| -> Result<u64> {
         let mut o = std::fs::OpenOptions::new();
         o.read(true).write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
         let file = o.open(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        // Removed on error, on unwinding and on SIGINT/SIGTERM, unless renamed into place.
+        guard = Some(crate::tempout::TempGuard::new(tmp.clone()));
         let mut file = write_db_into(file, &tmp, src, extras)?;
         // The hash covers the db as written, metas included: read it back.
         file.seek(SeekFrom::Start(0))
@@ -259,13 +262,14 @@ pub fn write_db_file(
             .map_err(|e| Error::io(&tmp, e))?;
         file.sync_all().map_err(|e| Error::io(&tmp, e))?;
         std::fs::rename(&tmp, target).map_err(|e| Error::io(target, e))?;
+        if let Some(g) = guard.take() {
+            g.keep();
+        }
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
         Ok(len + 32)
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
+    drop(guard);
     result
 }

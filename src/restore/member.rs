@@ -113,25 +113,39 @@ pub fn member_extras(mut extras: Vec<Entry>, c: &Cluster) -> Vec<Entry> {
     extras
 }
 
-/// Writes `DIR/member/snap/db` and `DIR/member/wal/0000000000000000-0000000000000000.wal`
-/// into a temp dir beside `dir` and renames it into place. `dir` must not exist or be empty.
+/// Writes `DIR/member/snap/db` and `DIR/member/wal/0000000000000000-0000000000000000.wal`.
+/// A new `dir` is built as a temp dir beside it and renamed into place. An existing empty
+/// `dir` (a mount point, say, which cannot be replaced by a rename) is kept: the member dir
+/// is built inside it under a temp name and renamed to `DIR/member`, the step etcd sees,
+/// and `dir` is set to etcd's 0700. A `dir` that is not empty is refused.
 pub fn write_member_dir(
     dir: &Path,
     src: super::db::Source<'_, '_>,
     extras: Vec<Entry>,
     c: &Cluster,
 ) -> Result<()> {
-    if dir.exists()
-        && std::fs::read_dir(dir)
-            .map_err(|e| Error::io(dir, e))?
-            .next()
-            .is_some()
-    {
-        return Err(Error::invalid(format!(
-            "{}: not empty; restore writes only into a new or empty dir",
-            dir.display()
-        )));
-    }
+    let in_place = match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => {
+            if std::fs::read_dir(dir)
+                .map_err(|e| Error::io(dir, e))?
+                .next()
+                .is_some()
+            {
+                return Err(Error::invalid(format!(
+                    "{}: not empty; restore writes only into a new or empty dir",
+                    dir.display()
+                )));
+            }
+            true
+        }
+        Ok(_) => {
+            return Err(Error::invalid(format!(
+                "{}: exists and is not a dir",
+                dir.display()
+            )));
+        }
+        Err(_) => false,
+    };
     let parent = dir
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -139,27 +153,30 @@ pub fn write_member_dir(
     let base = dir
         .file_name()
         .ok_or_else(|| Error::invalid(format!("{}: not a dir name", dir.display())))?;
-    let tmp = parent.join(format!(
-        ".{}.tmp-{}",
-        base.to_string_lossy(),
-        std::process::id()
-    ));
+    let pid = std::process::id();
+    // What is renamed into place, and the member dir inside it.
+    let (tmp, renamed_to, sync_dir) = if in_place {
+        let t = dir.join(format!(".member.tmp-{pid}"));
+        (t.clone(), dir.join("member"), dir.to_path_buf())
+    } else {
+        let t = parent.join(format!(".{}.tmp-{pid}", base.to_string_lossy()));
+        (t, dir.to_path_buf(), parent.to_path_buf())
+    };
+    let member = if in_place {
+        tmp.clone()
+    } else {
+        tmp.join("member")
+    };
+    let mut guard = None;
     let result = (|| -> Result<()> {
-        let member = tmp.join("member");
+        private_dir(&tmp)?;
+        // Removed on error, on unwinding and on SIGINT/SIGTERM, unless renamed into place.
+        guard = Some(crate::tempout::TempGuard::new(tmp.clone()));
         let snap = member.join("snap");
         let wal = member.join("wal");
-        // etcd's private dir mode: the data dir and every dir in it 0700 (3.6+ warn
-        // otherwise); set explicitly, so neither the umask nor an existing dir widens it.
-        for d in [&tmp, &member, &snap, &wal] {
-            let mut b = std::fs::DirBuilder::new();
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-            b.create(d).map_err(|e| Error::io(d, e))?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))
-                    .map_err(|e| Error::io(d, e))?;
+        for d in [&member, &snap, &wal] {
+            if d != &tmp {
+                private_dir(d)?;
             }
         }
         let db_path = snap.join("db");
@@ -190,19 +207,47 @@ pub fn write_member_dir(
         let mut f = o.open(&seg).map_err(|e| Error::io(&seg, e))?;
         std::io::Write::write_all(&mut f, &w.bytes).map_err(|e| Error::io(&seg, e))?;
         f.sync_all().map_err(|e| Error::io(&seg, e))?;
-        if dir.exists() {
-            std::fs::remove_dir(dir).map_err(|e| Error::io(dir, e))?;
+        for d in [&snap, &wal, &member] {
+            if let Ok(d) = std::fs::File::open(d) {
+                let _ = d.sync_all();
+            }
         }
-        std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))?;
-        if let Ok(p) = std::fs::File::open(parent) {
+        std::fs::rename(&tmp, &renamed_to).map_err(|e| Error::io(&renamed_to, e))?;
+        if let Some(g) = guard.take() {
+            g.keep();
+        }
+        if in_place {
+            set_private(dir)?;
+        }
+        if let Ok(p) = std::fs::File::open(&sync_dir) {
             let _ = p.sync_all();
         }
         Ok(())
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
+    drop(guard);
     result
+}
+
+/// Creates `d` with etcd's private dir mode, 0700, set explicitly so the umask cannot
+/// widen it (etcd 3.6+ warn about a wider data dir).
+fn private_dir(d: &Path) -> Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(d).map_err(|e| Error::io(d, e))?;
+    set_private(d)
+}
+
+fn set_private(d: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::io(d, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = d;
+    Ok(())
 }
 
 #[cfg(test)]

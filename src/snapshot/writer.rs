@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Raw bytes gathered before a chunk is cut (a chunk also ends where the resource changes).
 /// Larger chunks compress better; a `get` decompresses one chunk, a few milliseconds.
@@ -85,24 +85,9 @@ pub fn selected(key: &[u8], o: &Options) -> bool {
     true
 }
 
-/// A temp file beside the target, removed unless it was renamed into place.
-struct TempOut {
-    path: PathBuf,
-    file: Option<File>,
-    done: bool,
-}
-
-impl Drop for TempOut {
-    fn drop(&mut self) {
-        if !self.done {
-            drop(self.file.take());
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
 struct Sink {
-    tmp: TempOut,
+    /// The temp file beside the target, removed unless it was renamed into place.
+    tmp: crate::tempout::TempGuard,
     buf: std::io::BufWriter<File>,
     offset: u64,
     crc: u32,
@@ -112,7 +97,7 @@ impl Sink {
     fn put(&mut self, b: &[u8]) -> Result<()> {
         self.buf
             .write_all(b)
-            .map_err(|e| Error::io(&self.tmp.path, e))?;
+            .map_err(|e| Error::io(self.tmp.path(), e))?;
         self.crc = crc32c::crc32c_append(self.crc, b);
         self.offset += b.len() as u64;
         Ok(())
@@ -143,14 +128,11 @@ fn open_temp(target: &Path, force: bool) -> Result<Sink> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
     let file = o.open(&path).map_err(|e| Error::io(&path, e))?;
-    let w = file.try_clone().map_err(|e| Error::io(&path, e))?;
+    // Registered only once created: a name someone else holds is never removed.
+    let tmp = crate::tempout::TempGuard::new(path);
     Ok(Sink {
-        tmp: TempOut {
-            path,
-            file: Some(file),
-            done: false,
-        },
-        buf: std::io::BufWriter::with_capacity(1 << 20, w),
+        tmp,
+        buf: std::io::BufWriter::with_capacity(1 << 20, file),
         offset: 0,
         crc: 0,
     })
@@ -326,7 +308,7 @@ pub fn write_snapshot(
                     r.kv.len() as u64,
                 );
             }
-            let (raw_len, dict, c) = d.map_err(|e| Error::io(&sink.tmp.path, e))?;
+            let (raw_len, dict, c) = d.map_err(|e| Error::io(sink.tmp.path(), e))?;
             index.push(ChunkEntry {
                 offset: sink.offset,
                 compressed_len: c.len() as u64,
@@ -361,7 +343,7 @@ pub fn write_snapshot(
     }
 
     let heads =
-        zstd::bulk::compress(&heads, opts.level).map_err(|e| Error::io(&sink.tmp.path, e))?;
+        zstd::bulk::compress(&heads, opts.level).map_err(|e| Error::io(sink.tmp.path(), e))?;
     let place = HeadsPlace {
         offset: sink.offset,
         len: heads.len() as u64,
@@ -369,7 +351,7 @@ pub fn write_snapshot(
     };
     sink.put(&heads)?;
     let idx = zstd::bulk::compress(&encode_index(&index, Some(place)), opts.level)
-        .map_err(|e| Error::io(&sink.tmp.path, e))?;
+        .map_err(|e| Error::io(sink.tmp.path(), e))?;
     let index_offset = sink.offset;
     let mut tail = crc32c::crc32c(&idx);
     sink.put(&idx)?;
@@ -380,7 +362,7 @@ pub fn write_snapshot(
         put_bytes(&mut ex, k);
         put_bytes(&mut ex, v);
     }
-    let ex = zstd::bulk::compress(&ex, opts.level).map_err(|e| Error::io(&sink.tmp.path, e))?;
+    let ex = zstd::bulk::compress(&ex, opts.level).map_err(|e| Error::io(sink.tmp.path(), e))?;
     let extras_offset = sink.offset;
     tail = crc32c::crc32c_append(tail, &ex);
     sink.put(&ex)?;
@@ -399,12 +381,15 @@ pub fn write_snapshot(
         tail_crc: tail,
     });
     sink.put(&trailer)?;
-    let path = sink.tmp.path.clone();
+    let path = sink.tmp.path().to_path_buf();
     sink.buf.flush().map_err(|e| Error::io(&path, e))?;
-    let file = sink.tmp.file.as_ref().expect("open");
-    file.sync_all().map_err(|e| Error::io(&path, e))?;
+    sink.buf
+        .get_ref()
+        .sync_all()
+        .map_err(|e| Error::io(&path, e))?;
     std::fs::rename(&path, target).map_err(|e| Error::io(target, e))?;
-    sink.tmp.done = true;
+    let Sink { tmp, .. } = sink;
+    tmp.keep();
     if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
