@@ -149,7 +149,57 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     let dec = a.decryption.load(&a.k8s_prefix)?;
     a.input.with_keyspace(|o| {
         let ks = &o.ks;
-        let recs: Vec<_> = ks.state(&prefix, a.revision)?.collect();
+        let mut state = ks.state(&prefix, a.revision)?;
+        if a.format == LsFormat::Table {
+            writeln!(
+                out,
+                "{:<8} {:<8} {:<5} {:<16} {:>8}  {:<24} KEY",
+                "CREATE", "MOD", "VER", "LEASE", "SIZE", "KIND"
+            )
+            .map_err(stdout_err)?;
+        }
+        // The listing goes a window at a time — at most WINDOW records and about
+        // WINDOW_BYTES of stored values — so memory stays flat whatever the key count.
+        let mut recs = Vec::with_capacity(WINDOW);
+        loop {
+            recs.clear();
+            let mut bytes = 0usize;
+            for r in state.by_ref() {
+                bytes += r.kv.len();
+                recs.push(r);
+                if recs.len() >= WINDOW || bytes >= WINDOW_BYTES {
+                    break;
+                }
+            }
+            if recs.is_empty() {
+                return Ok(());
+            }
+            list_window(
+                a,
+                &recs,
+                want.as_ref(),
+                selector.as_ref(),
+                dec.as_ref(),
+                out,
+            )?;
+        }
+    })
+}
+
+/// Records listed at a time, and about how many bytes of their stored values.
+const WINDOW: usize = 16 * 1024;
+const WINDOW_BYTES: usize = 32 << 20;
+
+/// Describes, filters and writes one window of records.
+fn list_window(
+    a: &Args,
+    recs: &[crate::etcd::keyspace::RevRecord<'_>],
+    want: Option<&ResourceName>,
+    selector: Option<&Selector>,
+    dec: Option<&crate::k8s::encryption::Decryptor>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    {
         let kvs: Vec<(&[u8], &[u8])> = recs.iter().map(|r| (r.key, r.kv().value)).collect();
         // Decode and filter on all cores, keeping only what a row shows.
         // A value with no metadata has no labels.
@@ -157,13 +207,13 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         // Printing objects decrypts them anyway; filtering needs the decrypted labels only
         // for a selector.
         let full = matches!(a.format, LsFormat::Objects | LsFormat::Yaml);
-        let describe_dec = dec.as_ref().filter(|_| selector.is_some() || !full);
+        let describe_dec = dec.filter(|_| selector.is_some() || !full);
         let hits = pick_all_with(&kvs, &a.k8s_prefix, describe_dec, |i, obj| {
-            let keep = !(want.as_ref().is_some_and(|w| !resource_matches(&obj, w))
+            let keep = !(want.is_some_and(|w| !resource_matches(&obj, w))
                 || a.namespace
                     .as_deref()
                     .is_some_and(|n| obj.namespace != Some(n))
-                || selector.as_ref().is_some_and(|s| {
+                || selector.is_some_and(|s| {
                     !s.matches(obj.metadata.as_ref().map_or(&no_labels, |m| &m.labels))
                 }));
             keep.then_some({
@@ -180,22 +230,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         });
         if matches!(a.format, LsFormat::Objects | LsFormat::Yaml) {
             let idx: Vec<usize> = hits.iter().map(|(i, _)| *i).collect();
-            return write_objects(
-                &recs,
-                &idx,
-                a.format == LsFormat::Yaml,
-                &a.objects,
-                dec.as_ref(),
-                out,
-            );
-        }
-        if a.format == LsFormat::Table {
-            writeln!(
-                out,
-                "{:<8} {:<8} {:<5} {:<16} {:>8}  {:<24} KEY",
-                "CREATE", "MOD", "VER", "LEASE", "SIZE", "KIND"
-            )
-            .map_err(stdout_err)?;
+            return write_objects(recs, &idx, a.format == LsFormat::Yaml, &a.objects, dec, out);
         }
         for (i, obj) in &hits {
             let kv = recs[*i].kv();
@@ -241,5 +276,5 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
             }
         }
         Ok(())
-    })
+    }
 }
