@@ -15,7 +15,7 @@ fn main() {
     let n: usize = args[2].parse().expect("N");
     let len: usize = args.get(3).map_or(300, |s| s.parse().expect("VALUE_BYTES"));
     let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut kvs = Vec::with_capacity(n);
+    let mut puts = Vec::with_capacity(n);
     for i in 0..n {
         let (ns, name) = (format!("ns{:03}", i % 500), format!("cm-{i:08}"));
         let key = format!("/registry/configmaps/{ns}/{name}");
@@ -27,43 +27,14 @@ fn main() {
                 char::from(b'a' + (state % 26) as u8)
             })
             .collect();
-        let rev = i as i64 + 2;
         let value = format!(
             r#"{{"kind":"ConfigMap","apiVersion":"v1","metadata":{{"name":"{name}","namespace":"{ns}","uid":"00000000-0000-0000-0000-{i:012}","creationTimestamp":"2026-11-01T00:00:00Z","labels":{{"app":"a{}"}}}},"data":{{"k":"{filler}"}}}}"#,
             i % 7
         );
-        let kv = reshift::etcd::KeyValueRef {
-            key: key.as_bytes(),
-            create_revision: rev,
-            mod_revision: rev,
-            version: 1,
-            value: value.as_bytes(),
-            lease: 0,
-        }
-        .encode();
-        kvs.push((rev, key.into_bytes(), kv));
+        puts.push((key.into_bytes(), value.into_bytes()));
     }
-    // etcd's key bucket is ordered by revision; these revisions follow key order.
-    let records: Vec<reshift::etcd::RevRecord<'_>> = kvs
-        .iter()
-        .map(|(rev, key, kv)| reshift::etcd::RevRecord {
-            rev: reshift::etcd::Revision { main: *rev, sub: 0 },
-            tombstone: false,
-            key,
-            kv,
-        })
-        .collect();
-    let extras = vec![(
-        b"meta".to_vec(),
-        b"consistent_index".to_vec(),
-        (n as u64 + 10).to_be_bytes().to_vec(),
-    )];
-    let f = std::fs::File::create(&out).expect("create OUT");
-    reshift::restore::db::write_db(
-        std::io::BufWriter::with_capacity(1 << 20, f),
-        &out,
-        reshift::restore::db::Keys::Records(&records),
-        &extras,
-    )
-    .expect("write db");
+    if let Err(e) = reshift::restore::db::write_puts_db(&out, &puts) {
+        eprintln!("synth_db: {e}");
+        std::process::exit(1);
+    }
 }

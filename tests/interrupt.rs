@@ -12,51 +12,21 @@ use std::time::{Duration, Instant};
 /// writing it takes long enough to be interrupted.
 fn big_db(path: &Path, n: usize, len: usize) {
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut kvs = Vec::with_capacity(n);
-    for i in 0..n {
-        let key = format!("/registry/configmaps/ns{}/cm{i:07}", i % 50);
-        let value: Vec<u8> = (0..len)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                b'a' + (state % 16) as u8
-            })
-            .collect();
-        let rev = i as i64 + 2;
-        let kv = reshift::etcd::KeyValueRef {
-            key: key.as_bytes(),
-            create_revision: rev,
-            mod_revision: rev,
-            version: 1,
-            value: &value,
-            lease: 0,
-        }
-        .encode();
-        kvs.push((rev, key.into_bytes(), kv));
-    }
-    let records: Vec<reshift::etcd::RevRecord<'_>> = kvs
-        .iter()
-        .map(|(rev, key, kv)| reshift::etcd::RevRecord {
-            rev: reshift::etcd::Revision { main: *rev, sub: 0 },
-            tombstone: false,
-            key,
-            kv,
+    let puts: Vec<(Vec<u8>, Vec<u8>)> = (0..n)
+        .map(|i| {
+            let key = format!("/registry/configmaps/ns{}/cm{i:07}", i % 50);
+            let value = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    b'a' + (state % 16) as u8
+                })
+                .collect();
+            (key.into_bytes(), value)
         })
         .collect();
-    let extras = vec![(
-        b"meta".to_vec(),
-        b"consistent_index".to_vec(),
-        (n as u64 + 10).to_be_bytes().to_vec(),
-    )];
-    let f = std::fs::File::create(path).unwrap();
-    reshift::restore::db::write_db(
-        std::io::BufWriter::new(f),
-        path,
-        reshift::restore::db::Keys::Records(&records),
-        &extras,
-    )
-    .unwrap();
+    reshift::restore::db::write_puts_db(path, &puts).unwrap();
 }
 
 /// Temp names reshift writes beside or inside an output (`.NAME.tmp-PID`).

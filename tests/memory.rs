@@ -9,50 +9,20 @@ use std::time::Duration;
 /// A db of `n` JSON-stored ConfigMaps of about `len` bytes (reshift's bbolt writer, etcd's
 /// layout).
 fn configmaps_db(path: &Path, n: usize, len: usize) {
-    let mut kvs = Vec::with_capacity(n);
-    for i in 0..n {
-        let key = format!("/registry/configmaps/ns{}/cm{i:05}", i % 3);
-        let filler: String = (0..len)
-            .map(|j| char::from(b'a' + ((i * 7 + j * 13 + j / 97) % 26) as u8))
-            .collect();
-        let value = format!(
-            r#"{{"kind":"ConfigMap","apiVersion":"v1","metadata":{{"name":"cm{i:05}","namespace":"ns{}","uid":"u{i}","creationTimestamp":"2026-11-01T00:00:00Z"}},"data":{{"k":"{filler}"}}}}"#,
-            i % 3
-        );
-        let rev = i as i64 + 2;
-        let kv = reshift::etcd::KeyValueRef {
-            key: key.as_bytes(),
-            create_revision: rev,
-            mod_revision: rev,
-            version: 1,
-            value: value.as_bytes(),
-            lease: 0,
-        }
-        .encode();
-        kvs.push((rev, key.into_bytes(), kv));
-    }
-    let records: Vec<reshift::etcd::RevRecord<'_>> = kvs
-        .iter()
-        .map(|(rev, key, kv)| reshift::etcd::RevRecord {
-            rev: reshift::etcd::Revision { main: *rev, sub: 0 },
-            tombstone: false,
-            key,
-            kv,
+    let puts: Vec<(Vec<u8>, Vec<u8>)> = (0..n)
+        .map(|i| {
+            let key = format!("/registry/configmaps/ns{}/cm{i:05}", i % 3);
+            let filler: String = (0..len)
+                .map(|j| char::from(b'a' + ((i * 7 + j * 13 + j / 97) % 26) as u8))
+                .collect();
+            let value = format!(
+                r#"{{"kind":"ConfigMap","apiVersion":"v1","metadata":{{"name":"cm{i:05}","namespace":"ns{}","uid":"u{i}","creationTimestamp":"2026-11-01T00:00:00Z"}},"data":{{"k":"{filler}"}}}}"#,
+                i % 3
+            );
+            (key.into_bytes(), value.into_bytes())
         })
         .collect();
-    let extras = vec![(
-        b"meta".to_vec(),
-        b"consistent_index".to_vec(),
-        (n as u64 + 10).to_be_bytes().to_vec(),
-    )];
-    let f = std::fs::File::create(path).unwrap();
-    reshift::restore::db::write_db(
-        std::io::BufWriter::new(f),
-        path,
-        reshift::restore::db::Keys::Records(&records),
-        &extras,
-    )
-    .unwrap();
+    reshift::restore::db::write_puts_db(path, &puts).unwrap();
 }
 
 /// Runs reshift with stdout to a file; returns (exit code, peak RssAnon in KiB, sampled

@@ -208,6 +208,63 @@ pub fn write_db_into(
     }
 }
 
+/// Writes to `target` (which must not exist) the db etcd would hold after one put of each
+/// (key, value) in turn into an empty store: revisions 2, 3, …, version 1, no lease, the
+/// consistent index at the last put. For measurements and tests at sizes a real etcd takes
+/// minutes to fill; the values are whatever the caller gives.
+pub fn write_puts_db(target: &Path, puts: &[(Vec<u8>, Vec<u8>)]) -> Result<()> {
+    let kvs: Vec<Vec<u8>> = puts
+        .iter()
+        .enumerate()
+        .map(|(i, (k, v))| {
+            let rev = i as i64 + 2;
+            crate::etcd::KeyValueRef {
+                key: k,
+                create_revision: rev,
+                mod_revision: rev,
+                version: 1,
+                value: v,
+                lease: 0,
+            }
+            .encode()
+        })
+        .collect();
+    let records: Vec<crate::etcd::RevRecord<'_>> = kvs
+        .iter()
+        .zip(puts)
+        .enumerate()
+        .map(|(i, (kv, (k, _)))| crate::etcd::RevRecord {
+            rev: crate::etcd::Revision {
+                main: i as i64 + 2,
+                sub: 0,
+            },
+            tombstone: false,
+            key: k,
+            kv,
+        })
+        .collect();
+    let extras = vec![(
+        schema::META.to_vec(),
+        schema::CONSISTENT_INDEX.to_vec(),
+        (puts.len() as u64).to_be_bytes().to_vec(),
+    )];
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let f = o.open(target).map_err(|e| Error::io(target, e))?;
+    let (w, _) = write_db(
+        std::io::BufWriter::with_capacity(1 << 20, f),
+        target,
+        Keys::Records(&records),
+        &extras,
+    )?;
+    let f = w
+        .into_inner()
+        .map_err(|e| Error::io(target, e.into_error()))?;
+    f.sync_all().map_err(|e| Error::io(target, e))
+}
+
 /// Writes a standalone db followed by its sha256 to `target`: a temp file beside it,
 /// fsynced, renamed; an existing target only with `force`.
 pub fn write_db_file(
