@@ -174,7 +174,22 @@ fn restart_and_compare(
     let theirs: serde_json::Value =
         serde_json::from_slice(&e.ctl(&["endpoint", "hashkv", "-w", "json"])).unwrap();
     assert_eq!(h["hash"], theirs[0]["HashKV"]["hash"], "{run}: HashKV");
+    eprintln!(
+        "{run}: {} elected, serving index {} at revision {header} ({} keys); reshift read {}'s db then the newest's log",
+        NAMES[winner],
+        v["served_index"],
+        kvs.len(),
+        v["db_from"]
+    );
     drop(ms);
+    // restore --cluster: a new member from the served keyspace holds the same keys.
+    if run == "l-f1" {
+        let out = root.join(format!("{run}-restored"));
+        ok(&["restore", "--cluster", &c, "--data-dir", out.to_str().unwrap()]);
+        let e = Etcd::start_with(bin, &out, "default", &[]);
+        let (rh, rkvs) = e.get_all(None);
+        assert_eq!((rh, &rkvs), (header, &kvs), "{run}: restored from --cluster");
+    }
     v
 }
 
@@ -195,7 +210,7 @@ fn scenario(bin: Option<&Path>) {
     };
     // Phase 1: all three take writes; F1 is killed while they go on.
     let stop = Arc::new(AtomicBool::new(false));
-    let w = writers(&ms[l].1, "a", 2, 400, &stop);
+    let w = writers(&ms[l].1, "a", 4, 400, &stop);
     std::thread::sleep(Duration::from_millis(1500));
     ms[f1].1.kill();
     // Phase 2: L and F2 commit without F1; then F2 is killed mid-write.
@@ -244,6 +259,7 @@ fn scenario(bin: Option<&Path>) {
         p2.to_str().unwrap(),
     ]))
     .unwrap();
+    eprintln!("{table}");
     assert!(
         table.contains(&format!("newest member: {}", NAMES[l])),
         "{table}"
