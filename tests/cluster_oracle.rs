@@ -185,10 +185,20 @@ fn restart_and_compare(
     // restore --cluster: a new member from the served keyspace holds the same keys.
     if run == "l-f1" {
         let out = root.join(format!("{run}-restored"));
-        ok(&["restore", "--cluster", &c, "--data-dir", out.to_str().unwrap()]);
+        ok(&[
+            "restore",
+            "--cluster",
+            &c,
+            "--data-dir",
+            out.to_str().unwrap(),
+        ]);
         let e = Etcd::start_with(bin, &out, "default", &[]);
         let (rh, rkvs) = e.get_all(None);
-        assert_eq!((rh, &rkvs), (header, &kvs), "{run}: restored from --cluster");
+        assert_eq!(
+            (rh, &rkvs),
+            (header, &kvs),
+            "{run}: restored from --cluster"
+        );
     }
     v
 }

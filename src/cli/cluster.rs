@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  reshift cluster /backup/m1 /backup/m2 /backup/m3\n  reshift cluster /backup/m1,/backup/m2,/backup/m3 -o json\n  reshift dump --cluster /backup/m1,/backup/m2,/backup/m3 > served.jsonl"
+    after_help = "Examples, on the data dirs of three members copied from their nodes (tests/cluster_oracle.rs runs these on a real cluster):\n  reshift cluster /backup/m1 /backup/m2 /backup/m3\n  reshift cluster /backup/m1,/backup/m2,/backup/m3 -o json\n  reshift dump --cluster /backup/m1,/backup/m2,/backup/m3 > served.jsonl"
 )]
 pub struct Args {
     /// Every member's data dir (or member dir), as separate arguments or comma-separated.
@@ -89,7 +89,13 @@ fn table(v: &ClusterView, out: &mut dyn Write) -> std::io::Result<()> {
                 "newest member: {n}; a restart serves its whole log, up to index {s}"
             )?;
             if !v.served_certain {
-                let others: Vec<String> = v
+                let others: Vec<&str> = v
+                    .possible_winners
+                    .iter()
+                    .filter(|w| &w.member != n)
+                    .map(|w| w.member.as_str())
+                    .collect();
+                let shown: Vec<String> = v
                     .possible_winners
                     .iter()
                     .filter(|w| &w.member != n)
@@ -97,7 +103,8 @@ fn table(v: &ClusterView, out: &mut dyn Write) -> std::io::Result<()> {
                     .collect();
                 writeln!(
                     out,
-                    "also electable, depending on election timing: {}; start {n} first, or with the shortest election timeout",
+                    "also electable, depending on election timing: {}; to be sure {n} wins, restart it without {} (ask `reshift cluster` about the members you restart)",
+                    shown.join(", "),
                     others.join(", ")
                 )?;
             }
