@@ -5,6 +5,7 @@ pub use crate::display::printable;
 use crate::error::Result;
 use crate::etcd::Keyspace;
 use crate::etcd::open::{WalState, WalSummary, read_wal};
+use crate::etcd::quorum::ClusterRead;
 use crate::snapshot::Snapshot;
 use crate::source::{Source, SourceKind};
 use crate::wal::Ending;
@@ -21,10 +22,16 @@ pub enum Format {
 #[derive(Debug, clap::Args)]
 pub struct Input {
     /// A data dir (DIR/member/snap/db), a member dir, a db file, or an `etcdctl snapshot save` file.
+    /// With --cluster: DIR1,DIR2,… every member's data dir of one cluster.
     pub path: PathBuf,
     /// Read the db alone: do not replay the WAL entries it has not applied.
     #[arg(long)]
     pub no_wal: bool,
+    /// PATH is DIR1,DIR2,… (comma-separated): every member's data dir of one cluster that
+    /// lost quorum. Read what the cluster serves when these members are restarted: the
+    /// newest member's whole log on the most applied db it continues (see `reshift cluster`).
+    #[arg(long, conflicts_with = "no_wal")]
+    pub cluster: bool,
 }
 
 /// How commands that print objects render them: which release's apiserver output to
@@ -70,22 +77,47 @@ pub struct Opened<'a> {
 }
 
 impl Input {
+    /// Opens the one input; with `--cluster`, an error (the command reads one member).
     pub fn open(&self) -> Result<Source> {
+        if self.cluster {
+            return Err(crate::Error::invalid(
+                "--cluster reads the keyspace a cluster serves; this command reads one member's files: give one PATH",
+            ));
+        }
         Source::open(&self.path)
+    }
+
+    /// The one input opened, or None with `--cluster`.
+    pub fn single(&self) -> Result<Option<Source>> {
+        if self.cluster {
+            return Ok(None);
+        }
+        self.open().map(Some)
+    }
+
+    /// Every path the input names: the member dirs with `--cluster`, else PATH.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        if !self.cluster {
+            return vec![self.path.clone()];
+        }
+        cluster_paths(&self.path)
     }
 
     /// Opens the input, builds its keyspace, replays the WAL onto it unless `--no-wal`,
     /// warns on stderr about a torn or damaged WAL, and hands the result to `f`.
     pub fn with_keyspace<R>(&self, f: impl FnOnce(&Opened<'_>) -> Result<R>) -> Result<R> {
-        self.keyspace_of(self.open()?, f)
+        self.keyspace_of(self.single()?, f)
     }
 
-    /// [`Input::with_keyspace`] for a source already opened.
+    /// [`Input::with_keyspace`] for a source already opened (None with `--cluster`).
     pub fn keyspace_of<R>(
         &self,
-        src: Source,
+        src: Option<Source>,
         f: impl FnOnce(&Opened<'_>) -> Result<R>,
     ) -> Result<R> {
+        let Some(src) = src else {
+            return self.cluster_keyspace(f);
+        };
         if src.kind == SourceKind::ReshiftSnapshot {
             let snap = src.snapshot()?;
             let (flat, ranges) = snap.all_chunks_flat()?;
@@ -117,6 +149,51 @@ impl Input {
             wal: wal.as_ref(),
         })
     }
+}
+
+impl Input {
+    /// The keyspace the cluster of `--cluster` serves after a restart.
+    fn cluster_keyspace<R>(&self, f: impl FnOnce(&Opened<'_>) -> Result<R>) -> Result<R> {
+        let cr = ClusterRead::open(&self.paths())?;
+        let v = &cr.view;
+        if !v.served_certain {
+            let others: Vec<String> = v
+                .possible_winners
+                .iter()
+                .filter(|w| Some(&w.member) != v.newest.as_ref())
+                .map(|w| format!("{} (index {})", w.member, w.last_index))
+                .collect();
+            eprintln!(
+                "reshift: warning: reading what the cluster serves if {} wins the election (index {}); {} could win too, depending on election timing, and would serve its own log",
+                v.newest.as_deref().unwrap_or("?"),
+                v.served_index.unwrap_or(0),
+                others.join(", ")
+            );
+        }
+        let src = cr.db_source()?;
+        let db = src.db()?;
+        let base = Keyspace::build(&db)?;
+        let wal = cr.served(&db, &base)?;
+        warn_wal(&wal.summary);
+        let ks = base.with_replay(&wal.replayed);
+        f(&Opened {
+            src,
+            db: Some(db),
+            snapshot: None,
+            ks,
+            wal: Some(&wal),
+        })
+    }
+}
+
+/// The member dirs of a `--cluster` PATH (comma-separated; empty parts skipped).
+pub fn cluster_paths(p: &std::path::Path) -> Vec<PathBuf> {
+    p.as_os_str()
+        .to_string_lossy()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .collect()
 }
 
 fn warn_wal(s: &WalSummary) {

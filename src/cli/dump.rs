@@ -73,8 +73,11 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     let dec = dec.as_ref();
     let mut failed = 0u64;
     // A snapshot is streamed a chunk at a time: its records are already in key order.
-    let src = a.input.open()?;
-    if src.kind == crate::source::SourceKind::ReshiftSnapshot {
+    let src = a.input.single()?;
+    if let Some(src) = src
+        .as_ref()
+        .filter(|s| s.kind == crate::source::SourceKind::ReshiftSnapshot)
+    {
         let snap = src.snapshot()?;
         let mut line = Vec::with_capacity(4096);
         snap.stream_state(&key_arg(&a.prefix), a.revision, |kv| {

@@ -125,8 +125,11 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     let dec = a.decryption.load(&a.k8s_prefix)?;
     let not_found = || Error::invalid(format!("key {:?} not found", a.key));
     // A snapshot answers from the one chunk its index points to.
-    let src = a.input.open()?;
-    if src.kind == crate::source::SourceKind::ReshiftSnapshot {
+    let src = a.input.single()?;
+    if let Some(src) = src
+        .as_ref()
+        .filter(|s| s.kind == crate::source::SourceKind::ReshiftSnapshot)
+    {
         let snap = src.snapshot()?;
         let f = &snap.facts;
         let oldest = if f.mode == "history" {

@@ -3,6 +3,7 @@
 
 mod bbolt;
 mod check;
+mod cluster;
 mod common;
 mod decode;
 mod decrypt;
@@ -56,6 +57,9 @@ enum Command {
     Restore(restore::Args),
     /// Every raft entry in the WAL with its decoded request.
     Wal(wal::Args),
+    /// Several members of one cluster after quorum loss: each member's raft position, the
+    /// newest member, what was committed and what a restart serves.
+    Cluster(cluster::Args),
     /// The raw bbolt view: buckets, keys, values, dump.
     Bbolt(bbolt::Args),
     /// Print a shell completion script.
@@ -91,6 +95,7 @@ pub fn main() -> i32 {
         Command::Snapshot(a) => snapshot::run(a, &mut out).map(|_| true),
         Command::Restore(a) => restore::run(a, &mut out).map(|_| true),
         Command::Wal(a) => wal::run(a, &mut out).map(|_| true),
+        Command::Cluster(a) => cluster::run(a, &mut out).map(|_| true),
         Command::Bbolt(a) => bbolt::run(a, &mut out).map(|_| true),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "reshift", &mut out);

@@ -85,14 +85,19 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     if a.bump_revision > i64::MAX as u64 / 2 {
         return Err(Error::invalid("--bump-revision is too large"));
     }
-    if let Some(d) = &a.db_out {
-        crate::source::refuse_output_over_input(&a.input.path, d, "--db-out")?;
+    for input in a.input.paths() {
+        if let Some(d) = &a.db_out {
+            crate::source::refuse_output_over_input(&input, d, "--db-out")?;
+        }
+        if let Some(d) = &a.data_dir {
+            crate::source::refuse_output_over_input(&input, d, "--data-dir")?;
+        }
     }
-    if let Some(d) = &a.data_dir {
-        crate::source::refuse_output_over_input(&a.input.path, d, "--data-dir")?;
-    }
-    let src = a.input.open()?;
-    if src.kind == crate::source::SourceKind::ReshiftSnapshot && !filtered {
+    let src = a.input.single()?;
+    if let Some(src) = src
+        .as_ref()
+        .filter(|s| s.kind == crate::source::SourceKind::ReshiftSnapshot && !filtered)
+    {
         // Straight from the chunks into the new db, in flat memory, when the snapshot
         // carries its records' heads (format 3).
         let snap = src.snapshot()?;

@@ -89,7 +89,9 @@ fn now() -> i64 {
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
-    crate::source::refuse_output_over_input(&a.input.path, &a.output, "-o")?;
+    for input in a.input.paths() {
+        crate::source::refuse_output_over_input(&input, &a.output, "-o")?;
+    }
     let opts = Options {
         history: a.history,
         revision: a.revision,

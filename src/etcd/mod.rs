@@ -13,6 +13,7 @@ pub mod kv;
 pub mod lease;
 pub mod meta;
 pub mod open;
+pub mod quorum;
 pub mod replay;
 pub mod revision;
 pub mod schema;

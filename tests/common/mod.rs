@@ -294,3 +294,86 @@ pub fn served_dev() -> &'static Path {
         into.join("apienc-dev")
     })
 }
+
+impl Etcd {
+    /// Spawns one member of a multi-member cluster without waiting for it (a member alone
+    /// has no quorum): peer port `peer_port` (a restart on a copy must reuse the peer URL
+    /// stored in the membership), a new client port, `initial_cluster` as etcd takes it.
+    /// Call [`Etcd::wait_healthy`] once a quorum is spawned.
+    pub fn spawn_member(
+        bin: Option<&Path>,
+        data_dir: &Path,
+        name: &str,
+        peer_port: u16,
+        initial_cluster: &str,
+        extra: &[&str],
+    ) -> Etcd {
+        let c = free_port();
+        let client = format!("http://127.0.0.1:{c}");
+        let peer = format!("http://127.0.0.1:{peer_port}");
+        let log = std::fs::File::create(data_dir.with_extension("etcd.log")).unwrap();
+        let child = etcd_cmd(bin, "etcd")
+            .args(["--name", name, "--data-dir"])
+            .arg(data_dir)
+            .args([
+                "--listen-client-urls",
+                &client,
+                "--advertise-client-urls",
+                &client,
+            ])
+            .args([
+                "--listen-peer-urls",
+                &peer,
+                "--initial-advertise-peer-urls",
+                &peer,
+            ])
+            .args(["--initial-cluster", initial_cluster])
+            .args(["--initial-cluster-token", "reshift-test"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start etcd");
+        Etcd {
+            child,
+            endpoint: format!("127.0.0.1:{c}"),
+            data_dir: data_dir.to_path_buf(),
+            bin: bin.map(Path::to_path_buf),
+        }
+    }
+
+    /// Waits (up to 60 s) until the member answers a quorum read.
+    pub fn wait_healthy(&self) {
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(60) {
+            if self.ctl_ok(&["endpoint", "health"]) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let log =
+            std::fs::read_to_string(self.data_dir.with_extension("etcd.log")).unwrap_or_default();
+        panic!(
+            "etcd did not become healthy on {}:\n{}",
+            self.endpoint,
+            &log[log.len().saturating_sub(3000)..]
+        );
+    }
+
+    /// SIGKILLs the member and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// This member's id and the leader's id it knows (`etcdctl endpoint status`).
+    pub fn status_ids(&self) -> (u64, u64) {
+        let v: serde_json::Value =
+            serde_json::from_slice(&self.ctl(&["endpoint", "status", "-w", "json"])).unwrap();
+        let s = &v[0]["Status"];
+        (
+            s["header"]["member_id"].as_u64().unwrap(),
+            s["leader"].as_u64().unwrap(),
+        )
+    }
+}
