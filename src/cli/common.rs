@@ -71,7 +71,11 @@ pub struct Opened<'a> {
 
 impl Input {
     pub fn open(&self) -> Result<Source> {
-        Source::open(&self.path)
+        let src = Source::open(&self.path)?;
+        if let Some(l) = &src.live {
+            eprintln!("reshift: note: {l}");
+        }
+        Ok(src)
     }
 
     /// Opens the input, builds its keyspace, replays the WAL onto it unless `--no-wal`,
@@ -104,7 +108,10 @@ impl Input {
         let wal = read_wal(&src, &db, &base, !self.no_wal)?;
         let ks = match &wal {
             Some(w) => {
-                warn_wal(&w.summary);
+                // A running member's WAL always ends in the record being written.
+                if src.live.is_none() {
+                    warn_wal(&w.summary);
+                }
                 base.with_replay(&w.replayed)
             }
             None => base,
