@@ -147,7 +147,9 @@ pub fn consistent_copy(path: &Path, name: &FileName, holder: &Holder) -> Result<
     let mut last_fault = None;
     for attempt in 1..=ATTEMPTS {
         if attempt > 1 {
-            std::thread::sleep(std::time::Duration::from_millis(5 * u64::from(attempt.min(10))));
+            std::thread::sleep(std::time::Duration::from_millis(
+                5 * u64::from(attempt.min(10)),
+            ));
         }
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         let head = read(0, len.min(HEAD))?;
@@ -164,7 +166,9 @@ pub fn consistent_copy(path: &Path, name: &FileName, holder: &Holder) -> Result<
             last_fault = Some(Error::corrupt(
                 name,
                 0,
-                format!("the db's high-water mark ({used} bytes) lies beyond its file ({len} bytes)"),
+                format!(
+                    "the db's high-water mark ({used} bytes) lies beyond its file ({len} bytes)"
+                ),
             ));
             continue;
         }

@@ -73,7 +73,10 @@ fn finds(dir: &Path, expect: &str) -> String {
     let out = String::from_utf8_lossy(&out).into_owned();
     assert_eq!(code, 1, "{dir:?}: exit {code}: {out}{err}");
     assert!(out.contains("damage found"), "{dir:?}: {out}");
-    assert!(out.contains(expect), "{dir:?}: expected {expect:?} in:\n{out}");
+    assert!(
+        out.contains(expect),
+        "{dir:?}: expected {expect:?} in:\n{out}"
+    );
     out
 }
 
@@ -160,10 +163,6 @@ fn a_zero_byte_wal_segment_is_a_finding() {
 fn a_db_from_another_member_is_a_finding() {
     let tmp = tempfile::tempdir().unwrap();
     let d = damaged(tmp.path(), "other", |_, _| {});
-    std::fs::copy(
-        testdata("killed/member/snap/db"),
-        d.join("member/snap/db"),
-    )
-    .unwrap();
+    std::fs::copy(testdata("killed/member/snap/db"), d.join("member/snap/db")).unwrap();
     finds(&d, "comes from another member");
 }

@@ -109,12 +109,9 @@ fn member_json_that_does_not_parse_costs_only_that_member() {
 #[test]
 fn a_misnamed_consistent_index_is_refused_not_replayed_again() {
     let tmp = tempfile::tempdir().unwrap();
-    let d = damaged(
-        tmp.path(),
-        b"meta",
-        Some(b"consistent_index"),
-        |b, k, _| b[k] ^= 0x20,
-    );
+    let d = damaged(tmp.path(), b"meta", Some(b"consistent_index"), |b, k, _| {
+        b[k] ^= 0x20
+    });
     let s = d.to_str().unwrap();
     for cmd in ["dump", "inspect", "ls"] {
         let (code, out, err) = run(&[cmd, s]);

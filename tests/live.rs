@@ -127,8 +127,9 @@ fn read_while_running(etcd: &Etcd, dir: &str, stop: &AtomicBool, t: &mut Tally) 
         let (code, out, err) = run(&["check", dir]);
         let out = String::from_utf8_lossy(&out);
         if code != 0 || out.contains("DAMAGED") || !out.contains("intact") {
-            t.failures
-                .push(format!("check on a healthy member (exit {code}): {out}{err}"));
+            t.failures.push(format!(
+                "check on a healthy member (exit {code}): {out}{err}"
+            ));
         }
 
         // The revision inspect reported, and one further back.
@@ -136,7 +137,8 @@ fn read_while_running(etcd: &Etcd, dir: &str, stop: &AtomicBool, t: &mut Tally) 
             t.reads += 1;
             let (code, out, err) = run(&["dump", dir, &format!("--revision={r}")]);
             if code != 0 {
-                t.failures.push(format!("dump --revision={r} exit {code}: {err}"));
+                t.failures
+                    .push(format!("dump --revision={r} exit {code}: {err}"));
                 continue;
             }
             let ours = json_lines(&out);
@@ -157,9 +159,9 @@ fn read_while_running(etcd: &Etcd, dir: &str, stop: &AtomicBool, t: &mut Tally) 
                         ));
                     }
                 }
-                None => t
-                    .failures
-                    .push(format!("etcd never reached revision {r} that reshift reported")),
+                None => t.failures.push(format!(
+                    "etcd never reached revision {r} that reshift reported"
+                )),
             }
         }
     }

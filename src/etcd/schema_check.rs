@@ -240,10 +240,7 @@ fn check_meta(db: &Db<'_>, revisions: u64, f: &mut Findings) {
         if serde_json::from_slice::<serde_json::Value>(v).is_err() {
             f.add(
                 "meta",
-                format!(
-                    "meta bucket offset {}: confState is not JSON",
-                    at(v)
-                ),
+                format!("meta bucket offset {}: confState is not JSON", at(v)),
             );
         }
     }
