@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long each member is written to while it is read.
-const LOAD: Duration = Duration::from_secs(14);
+const LOAD: Duration = Duration::from_secs(16);
 
 /// Fills the member with enough data that its db spans many pages, so that commits during
 /// the reads reuse freed pages.
@@ -132,8 +132,12 @@ fn read_while_running(etcd: &Etcd, dir: &str, stop: &AtomicBool, t: &mut Tally) 
             ));
         }
 
-        // The revision inspect reported, and one further back.
-        for r in [rev, (rev - 1 - round % 17).max(1)] {
+        // The revision inspect reported, one just before, and one further back.
+        for r in [
+            rev,
+            (rev - 1 - round % 17).max(1),
+            (rev - 40 - round * 7).max(1),
+        ] {
             t.reads += 1;
             let (code, out, err) = run(&["dump", dir, &format!("--revision={r}")]);
             if code != 0 {
