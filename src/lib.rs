@@ -11,6 +11,7 @@ pub mod display;
 pub mod error;
 pub mod etcd;
 pub mod k8s;
+pub mod live;
 pub mod mapped;
 pub mod pb;
 pub mod restore;

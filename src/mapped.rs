@@ -1,5 +1,7 @@
 //! Read-only memory maps of input files. Inputs are opened read-only and mapped
 //! read-only; an empty file is represented by an empty slice (mmap rejects length 0).
+//! A file being written by a running etcd is instead held as a private copy (see
+//! [`crate::live`]).
 
 use crate::error::{Error, FileName, Result};
 use memmap2::{Mmap, MmapOptions};
@@ -10,6 +12,8 @@ use std::sync::Arc;
 pub struct Mapped {
     name: FileName,
     map: Option<Mmap>,
+    /// A private copy of the file, used instead of a map.
+    owned: Option<bytes::Bytes>,
 }
 
 impl Mapped {
@@ -53,11 +57,24 @@ impl Mapped {
         Ok(Mapped {
             name: Arc::from(path),
             map,
+            owned: None,
         })
     }
 
+    /// A copy of the file at `path` already read into memory.
+    pub fn owned(path: &Path, bytes: Vec<u8>) -> Self {
+        Mapped {
+            name: Arc::from(path),
+            map: None,
+            owned: Some(bytes::Bytes::from(bytes)),
+        }
+    }
+
     pub fn bytes(&self) -> &[u8] {
-        self.map.as_deref().unwrap_or(&[])
+        match &self.owned {
+            Some(b) => b,
+            None => self.map.as_deref().unwrap_or(&[]),
+        }
     }
 
     pub fn name(&self) -> &FileName {
@@ -69,6 +86,9 @@ impl Mapped {
     /// The map as reference-counted bytes, so that decoded messages can hold slices of it
     /// without copying.
     pub fn into_bytes(self) -> bytes::Bytes {
+        if let Some(b) = self.owned {
+            return b;
+        }
         match self.map {
             Some(m) => bytes::Bytes::from_owner(m),
             None => bytes::Bytes::new(),

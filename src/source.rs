@@ -35,6 +35,20 @@ pub struct Source {
     pub snap_dir: Option<PathBuf>,
     map: Mapped,
     db_len: usize,
+    /// Set when etcd is running on the db: the db is then a consistent private copy.
+    pub live: Option<crate::live::Live>,
+}
+
+/// Maps the db at `path`, or, when a running etcd holds it, takes a consistent copy.
+fn open_db(path: &Path) -> Result<(Mapped, Option<crate::live::Live>)> {
+    match crate::live::holder(path) {
+        Some(h) => {
+            let name: crate::error::FileName = std::sync::Arc::from(path);
+            let (copy, live) = crate::live::consistent_copy(path, &name, &h)?;
+            Ok((Mapped::owned(path, copy), Some(live)))
+        }
+        None => Ok((Mapped::open(path)?, None)),
+    }
 }
 
 impl Source {
@@ -53,7 +67,7 @@ impl Source {
                 )));
             };
             let db_path = member.join("snap/db");
-            let map = Mapped::open(&db_path)?;
+            let (map, live) = open_db(&db_path)?;
             let db_len = map.bytes().len();
             let wal = member.join("wal");
             return Ok(Source {
@@ -64,9 +78,10 @@ impl Source {
                 db_path,
                 map,
                 db_len,
+                live,
             });
         }
-        let map = Mapped::open(path)?;
+        let (map, live) = open_db(path)?;
         let len = map.bytes().len();
         let (kind, db_len) = if crate::snapshot::is_snapshot(map.bytes()) {
             (SourceKind::ReshiftSnapshot, 0)
@@ -93,6 +108,7 @@ impl Source {
             snap_dir: None,
             map,
             db_len,
+            live,
         })
     }
 

@@ -84,7 +84,11 @@ impl Input {
                 "--cluster reads the keyspace a cluster serves; this command reads one member's files: give one PATH",
             ));
         }
-        Source::open(&self.path)
+        let src = Source::open(&self.path)?;
+        if let Some(l) = &src.live {
+            eprintln!("reshift: note: {l}");
+        }
+        Ok(src)
     }
 
     /// The one input opened, or None with `--cluster`.
@@ -136,7 +140,10 @@ impl Input {
         let wal = read_wal(&src, &db, &base, !self.no_wal)?;
         let ks = match &wal {
             Some(w) => {
-                warn_wal(&w.summary);
+                // A running member's WAL always ends in the record being written.
+                if src.live.is_none() {
+                    warn_wal(&w.summary);
+                }
                 base.with_replay(&w.replayed)
             }
             None => base,

@@ -47,6 +47,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
             }
             (None, None) => return Err(crate::Error::invalid("nothing to inspect")),
         };
+        ins.live = o.src.live.clone();
         if let Some(d) = &dec {
             let kvs: Vec<(&[u8], &[u8])> = ks
                 .state(b"", None)?
@@ -66,6 +67,14 @@ fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
 }
 
 fn table(i: &Inspection, out: &mut dyn Write) -> std::io::Result<()> {
+    if let Some(l) = &i.live {
+        let pid = opt(l.pid);
+        writeln!(
+            out,
+            "live               etcd is running (pid {pid}, {} lock); read at bbolt transaction {}",
+            l.lock, l.txid
+        )?;
+    }
     writeln!(out, "revision           {}", i.revision)?;
     writeln!(out, "compact revision   {}", i.compact_revision)?;
     writeln!(out, "consistent index   {}", opt(i.consistent_index))?;

@@ -103,6 +103,16 @@ pub fn main() -> i32 {
         }
     };
     let flushed = out.flush();
+    let skipped = crate::etcd::skipped::take();
+    for s in &skipped {
+        eprintln!("reshift: warning: skipped a damaged record: {s}");
+    }
+    if !skipped.is_empty() {
+        eprintln!(
+            "reshift: warning: {} damaged records skipped; everything else was read",
+            skipped.len()
+        );
+    }
     match result {
         Ok(ok) => {
             if let Err(e) = flushed {

@@ -42,8 +42,15 @@ pub fn read_auth(db: &impl Buckets) -> Result<AuthInfo> {
         ..Default::default()
     };
     for (_, value) in db.entries(schema::AUTH_USERS)? {
-        let u = authpb::User::decode(value)
-            .map_err(|err| db.fault(value, format!("authUsers: authpb.User: {err}")))?;
+        // A record that does not decode is skipped (noted in `skipped`), not fatal.
+        let u = match authpb::User::decode(value) {
+            Ok(u) => u,
+            Err(err) => {
+                let e = db.fault(value, format!("authUsers: authpb.User: {err}"));
+                super::skipped::skip(e.to_string());
+                continue;
+            }
+        };
         info.users.push(User {
             name: String::from_utf8_lossy(&u.name).into_owned(),
             roles: u.roles,
@@ -51,8 +58,14 @@ pub fn read_auth(db: &impl Buckets) -> Result<AuthInfo> {
         });
     }
     for (_, value) in db.entries(schema::AUTH_ROLES)? {
-        let r = authpb::Role::decode(value)
-            .map_err(|err| db.fault(value, format!("authRoles: authpb.Role: {err}")))?;
+        let r = match authpb::Role::decode(value) {
+            Ok(r) => r,
+            Err(err) => {
+                let e = db.fault(value, format!("authRoles: authpb.Role: {err}"));
+                super::skipped::skip(e.to_string());
+                continue;
+            }
+        };
         let permissions = r
             .key_permission
             .iter()

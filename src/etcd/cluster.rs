@@ -48,8 +48,15 @@ fn strings(v: &serde_json::Value, field: &str) -> Vec<String> {
 pub fn read_cluster(db: &impl Buckets) -> Result<ClusterInfo> {
     let mut info = ClusterInfo::default();
     for (key, value) in db.entries(schema::MEMBERS)? {
-        let v: serde_json::Value = serde_json::from_slice(value)
-            .map_err(|err| db.fault(value, format!("members bucket: member JSON: {err}")))?;
+        // A member whose JSON does not parse is skipped (noted in `skipped`), not fatal.
+        let v: serde_json::Value = match serde_json::from_slice(value) {
+            Ok(v) => v,
+            Err(err) => {
+                let e = db.fault(value, format!("members bucket: member JSON: {err}"));
+                super::skipped::skip(e.to_string());
+                continue;
+            }
+        };
         info.members.push(Member {
             id: String::from_utf8_lossy(key).into_owned(),
             name: v["name"].as_str().unwrap_or_default().to_string(),

@@ -55,6 +55,9 @@ pub struct Inspection {
     /// encrypted values decrypt, and why the others do not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decryption: Option<BTreeMap<String, crate::k8s::encryption::Tally>>,
+    /// Set when etcd is running on the member: how its db was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<crate::live::Live>,
 }
 
 /// A lease and the live keys attached to it.
@@ -224,6 +227,7 @@ pub fn inspect(
         encodings: k8s.encodings,
         undecodable: k8s.undecodable,
         decryption: None,
+        live: None,
     })
 }
 

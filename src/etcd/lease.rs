@@ -16,28 +16,17 @@ pub struct LeaseInfo {
     pub remaining_ttl: i64,
 }
 
+/// Every lease. A damaged record (a value that does not decode, a key that is not the
+/// value's ID) is skipped and noted in [`super::skipped`]; the others are returned.
 pub fn read_leases(db: &impl Buckets) -> Result<Vec<LeaseInfo>> {
     let mut out = Vec::new();
     for (key, value) in db.entries(schema::LEASE)? {
+        if let Err(why) = super::schema_check::lease_record(key, value) {
+            super::skipped::skip(format!("lease bucket: {}", db.fault(key, why)));
+            continue;
+        }
         let l = leasepb::Lease::decode(value)
             .map_err(|err| db.fault(value, format!("lease bucket: leasepb.Lease: {err}")))?;
-        let key_id = <[u8; 8]>::try_from(key)
-            .map(i64::from_be_bytes)
-            .map_err(|_| {
-                db.fault(
-                    key,
-                    format!("lease bucket: key of {} bytes, expected 8", key.len()),
-                )
-            })?;
-        if key_id != l.id {
-            return Err(db.fault(
-                key,
-                format!(
-                    "lease bucket: key says lease {key_id:x}, value says {:x}",
-                    l.id
-                ),
-            ));
-        }
         out.push(LeaseInfo {
             id: l.id,
             ttl: l.ttl,

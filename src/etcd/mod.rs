@@ -17,6 +17,8 @@ pub mod quorum;
 pub mod replay;
 pub mod revision;
 pub mod schema;
+pub mod schema_check;
+pub mod skipped;
 pub mod verify;
 
 pub use keyspace::{Keyspace, RevRecord};

@@ -49,8 +49,14 @@ pub fn read_wal(
     let Some(dir) = src.wal_dir.as_ref().filter(|_| use_wal) else {
         return Ok(None);
     };
+    if base.meta.consistent_index.is_none() && base.total_revisions() > 0 {
+        return Err(unknown_meta(db));
+    }
     let wal = Wal::open(dir)?;
-    let log = read_log(&wal);
+    let mut log = read_log(&wal);
+    if src.live.is_some() {
+        log.ending = crate::live::wal_tail(log.ending, &wal);
+    }
     // A sole voter commits its whole log when it restarts; otherwise only what the hard
     // state says is committed can be trusted. Voters come from the latest conf state
     // (learners never count); without any, from the member count as before.
@@ -92,6 +98,26 @@ pub fn read_wal(
         replay: replayed.report.clone(),
     };
     Ok(Some(WalState { summary, replayed }))
+}
+
+/// The error for a db that holds revisions but no applied index: its meta layout is not
+/// one etcd writes (a damaged key name, a missing key), so which WAL entries it already
+/// holds cannot be known, and replaying them all would give a different keyspace.
+fn unknown_meta(db: &Db<'_>) -> crate::Error {
+    use super::buckets::Buckets;
+    let names: Vec<String> = db
+        .entries(super::schema::META)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, _)| crate::display::printable(k).into_owned())
+        .collect();
+    db.fault_at(
+        0,
+        format!(
+            "the meta bucket holds no consistent_index (its keys: {}), yet the db holds revisions: an unknown or damaged meta layout, so which WAL entries the db already holds is unknown; --no-wal reads the db alone",
+            if names.is_empty() { "none".to_string() } else { names.join(", ") }
+        ),
+    )
 }
 
 /// Leases after the replay, or the db's.
