@@ -36,8 +36,7 @@ fn txn(e: &Etcd, user: &str, script: &str) -> (bool, String) {
     let o = child.wait_with_output().unwrap();
     (
         o.status.success(),
-        String::from_utf8_lossy(&o.stdout).into_owned()
-            + &String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
     )
 }
 
@@ -66,7 +65,14 @@ fn scenario(bin: Option<&Path>, v35: bool) {
         &["user", "add", ROOT][..],
         &["user", "grant-role", "root", "root"],
         &["role", "add", "app"],
-        &["role", "grant-permission", "app", "readwrite", "/app/", "--prefix"],
+        &[
+            "role",
+            "grant-permission",
+            "app",
+            "readwrite",
+            "/app/",
+            "--prefix",
+        ],
         &["user", "add", ALICE],
         &["user", "grant-role", "alice", "app"],
         &["put", "/pre", "before auth"],
@@ -150,7 +156,14 @@ fn scenario(bin: Option<&Path>, v35: bool) {
     // Narrowing alice's permission (two auth revisions) changes what she may write.
     for args in [
         &["role", "revoke-permission", "app", "/app/", "--prefix"][..],
-        &["role", "grant-permission", "app", "readwrite", "/app/a/", "--prefix"],
+        &[
+            "role",
+            "grant-permission",
+            "app",
+            "readwrite",
+            "/app/a/",
+            "--prefix",
+        ],
     ] {
         let mut a = vec!["--user", ROOT];
         a.extend(args);
@@ -162,7 +175,14 @@ fn scenario(bin: Option<&Path>, v35: bool) {
     for args in [
         &["user", "add", BOB][..],
         &["role", "add", "bobs"],
-        &["role", "grant-permission", "bobs", "write", "/bob/", "--prefix"],
+        &[
+            "role",
+            "grant-permission",
+            "bobs",
+            "write",
+            "/bob/",
+            "--prefix",
+        ],
         &["user", "grant-role", "bob", "bobs"],
     ] {
         let mut a = vec!["--user", ROOT];
@@ -195,10 +215,7 @@ fn scenario(bin: Option<&Path>, v35: bool) {
     put(ALICE, "/app/a/last", &[], true);
     let (served_rev, _) = e.get_all_as(Some(ROOT), None);
     e.kill();
-    eprintln!(
-        "v35={v35}: {} puts allowed, {} denied",
-        t.allowed, t.denied
-    );
+    eprintln!("v35={v35}: {} puts allowed, {} denied", t.allowed, t.denied);
 
     // reshift, offline.
     let d = data.to_str().unwrap();

@@ -82,8 +82,7 @@ fn learner_member_replay_equals_restarted_etcd_35() {
 fn lease_checkpoints(bin: Option<&Path>, tag: &str) {
     let src = testdata(tag);
     let expected: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(testdata(&format!("{tag}.json"))).unwrap())
-            .unwrap();
+        serde_json::from_slice(&std::fs::read(testdata(&format!("{tag}.json"))).unwrap()).unwrap();
     let s = src.to_str().unwrap();
     let ins = inspect(s);
     let db_alone: serde_json::Value =

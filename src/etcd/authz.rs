@@ -268,7 +268,9 @@ impl AuthStore {
             if a.name.is_empty() || self.users.contains_key(a.name.as_bytes()) {
                 return Err(Invalid);
             }
-            let options = a.options.or(Some(authpb::UserAddOptions { no_password: false }));
+            let options = a
+                .options
+                .or(Some(authpb::UserAddOptions { no_password: false }));
             let no_password = options.is_some_and(|o| o.no_password);
             self.users.insert(
                 a.name.as_bytes().to_vec(),

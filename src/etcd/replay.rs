@@ -338,7 +338,11 @@ impl<'a> Applier<'_, 'a> {
             return true;
         }
         for cmp in &t.compare {
-            if self.auth.permitted(c, &cmp.key, &cmp.range_end, false).is_err() {
+            if self
+                .auth
+                .permitted(c, &cmp.key, &cmp.range_end, false)
+                .is_err()
+            {
                 return false;
             }
         }

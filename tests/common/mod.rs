@@ -244,7 +244,11 @@ impl Etcd {
     }
 
     /// [`Etcd::get_all`] as `user` (`name:password`), for a member with auth enabled.
-    pub fn get_all_as(&self, user: Option<&str>, rev: Option<i64>) -> (i64, Vec<serde_json::Value>) {
+    pub fn get_all_as(
+        &self,
+        user: Option<&str>,
+        rev: Option<i64>,
+    ) -> (i64, Vec<serde_json::Value>) {
         let mut args = vec!["get", "", "--prefix", "-w", "json"];
         if let Some(u) = user {
             args.extend(["--user", u]);
