@@ -48,6 +48,9 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
             (None, None) => return Err(crate::Error::invalid("nothing to inspect")),
         };
         ins.live = o.src.live.clone();
+        if let Some(w) = o.wal {
+            ins.auth = (&w.replayed.auth).into();
+        }
         if let Some(d) = &dec {
             let kvs: Vec<(&[u8], &[u8])> = ks
                 .state(b"", None)?

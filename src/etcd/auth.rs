@@ -31,6 +31,52 @@ pub struct Role {
     pub permissions: Vec<String>,
 }
 
+impl From<&super::authz::AuthStore> for AuthInfo {
+    /// The view of an auth store after a replay (a user added in the WAL by etcd 3.4 shows
+    /// a password: etcd hashed it when it applied the entry).
+    fn from(s: &super::authz::AuthStore) -> AuthInfo {
+        AuthInfo {
+            enabled: s.enabled,
+            revision: (s.revision > 0).then_some(s.revision),
+            users: s.users.values().map(user).collect(),
+            roles: s.roles.values().map(role).collect(),
+        }
+    }
+}
+
+fn user(u: &authpb::User) -> User {
+    User {
+        name: String::from_utf8_lossy(&u.name).into_owned(),
+        roles: u.roles.clone(),
+        has_password: !u.password.is_empty(),
+    }
+}
+
+fn role(r: &authpb::Role) -> Role {
+    let permissions = r
+        .key_permission
+        .iter()
+        .map(|p| {
+            let kind = match p.perm_type {
+                0 => "READ",
+                1 => "WRITE",
+                2 => "READWRITE",
+                _ => "UNKNOWN",
+            };
+            let key = String::from_utf8_lossy(&p.key);
+            if p.range_end.is_empty() {
+                format!("{kind} {key}")
+            } else {
+                format!("{kind} {key}..{}", String::from_utf8_lossy(&p.range_end))
+            }
+        })
+        .collect();
+    Role {
+        name: String::from_utf8_lossy(&r.name).into_owned(),
+        permissions,
+    }
+}
+
 pub fn read_auth(db: &impl Buckets) -> Result<AuthInfo> {
     let mut info = AuthInfo {
         enabled: db
@@ -51,11 +97,7 @@ pub fn read_auth(db: &impl Buckets) -> Result<AuthInfo> {
                 continue;
             }
         };
-        info.users.push(User {
-            name: String::from_utf8_lossy(&u.name).into_owned(),
-            roles: u.roles,
-            has_password: !u.password.is_empty(),
-        });
+        info.users.push(user(&u));
     }
     for (_, value) in db.entries(schema::AUTH_ROLES)? {
         let r = match authpb::Role::decode(value) {
@@ -66,28 +108,7 @@ pub fn read_auth(db: &impl Buckets) -> Result<AuthInfo> {
                 continue;
             }
         };
-        let permissions = r
-            .key_permission
-            .iter()
-            .map(|p| {
-                let kind = match p.perm_type {
-                    0 => "READ",
-                    1 => "WRITE",
-                    2 => "READWRITE",
-                    _ => "UNKNOWN",
-                };
-                let key = String::from_utf8_lossy(&p.key);
-                if p.range_end.is_empty() {
-                    format!("{kind} {key}")
-                } else {
-                    format!("{kind} {key}..{}", String::from_utf8_lossy(&p.range_end))
-                }
-            })
-            .collect();
-        info.roles.push(Role {
-            name: String::from_utf8_lossy(&r.name).into_owned(),
-            permissions,
-        });
+        info.roles.push(role(&r));
     }
     Ok(info)
 }

@@ -2,6 +2,7 @@
 //! applied index and compaction marks in `meta`, and the other buckets etcd keeps.
 
 pub mod auth;
+pub mod authz;
 pub mod buckets;
 pub mod cluster;
 pub mod conf;

@@ -79,7 +79,9 @@ pub fn read_wal(
     } else {
         Commit::HardState
     };
-    let replayed = replay(base, read_leases(db)?, &log, commit);
+    let rules = super::authz::rules_for(&base.meta, cluster.cluster_version.as_deref());
+    let auth = super::authz::read_store(db)?;
+    let replayed = replay(base, read_leases(db)?, auth, rules, &log, commit);
     let summary = WalSummary {
         dir: dir.display().to_string(),
         segments: wal.segments.iter().map(|s| s.name.file.clone()).collect(),

@@ -445,7 +445,18 @@ impl ClusterRead {
             Error::invalid("no member can be elected: the cluster would serve nothing")
         })?;
         let f = &self.files[n];
-        let replayed = replay(base, read_leases(db)?, &f.log, Commit::WholeLog);
+        // The auth state and the applier's rules are those of the db the log continues.
+        let rules =
+            super::authz::rules_for(&base.meta, read_cluster(db)?.cluster_version.as_deref());
+        let auth = super::authz::read_store(db)?;
+        let replayed = replay(
+            base,
+            read_leases(db)?,
+            auth,
+            rules,
+            &f.log,
+            Commit::WholeLog,
+        );
         let summary = WalSummary {
             dir: f.wal_dir.display().to_string(),
             segments: f.segments.clone(),

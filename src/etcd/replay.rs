@@ -6,9 +6,15 @@
 //! txn; the whole txn refused when a put names a missing lease or ignores the value or lease
 //! of a missing key), lease grants, revokes (deleting the attached keys in key order) and
 //! checkpoints, and compactions. A write txn with any change takes the next main revision;
-//! each change takes the next sub revision. Requests that do not touch the keyspace (auth,
-//! alarms, v2 membership, conf changes) advance only the applied index.
+//! each change takes the next sub revision.
+//!
+//! Auth is applied as etcd's auth applier does it ([`super::authz`]): the auth store starts
+//! from the db's auth buckets, auth entries change it (admin only), and each request is
+//! checked against the user and auth revision in its header before it is applied; a
+//! refused request changes nothing. Requests that do not touch the keyspace or the auth
+//! store (alarms, v2 membership, conf changes) advance only the applied index.
 
+use super::authz::{AuthStore, Caller, Rules, needs_admin};
 use super::keyspace::{Keyspace, RevRecord};
 use super::kv::KeyValueRef;
 use super::lease::LeaseInfo;
@@ -37,6 +43,8 @@ pub struct Replayed {
     /// Compactions applied, in order.
     pub compactions: Vec<i64>,
     pub leases: Vec<LeaseInfo>,
+    /// The auth store after the replay.
+    pub auth: AuthStore,
     pub report: ReplayReport,
 }
 
@@ -50,8 +58,16 @@ pub struct ReplayReport {
     pub entries_applied: u64,
     /// Entries after the last applied one that were left out (not committed).
     pub entries_left_out: u64,
-    /// Requests etcd would have refused (no revision taken).
+    /// Requests etcd would have refused (no revision taken), auth refusals included.
     pub requests_refused: u64,
+    /// Of those, the ones refused by the auth checks (permission denied, an old auth
+    /// revision, a non-admin user, or an auth change etcd refuses).
+    pub refused_by_auth: u64,
+    /// Whose applier rules were followed where etcd 3.4 and 3.5 differ.
+    pub rules: Option<Rules>,
+    /// Auth after the replay: enabled, and the auth revision.
+    pub auth_enabled: bool,
+    pub auth_revision: u64,
     pub revision_before: i64,
     pub revision_after: i64,
 }
@@ -72,6 +88,8 @@ struct Applier<'k, 'a> {
     leases: HashMap<i64, LeaseInfo>,
     rev: i64,
     compact: i64,
+    auth: AuthStore,
+    rules: Rules,
     out: Replayed,
 }
 
@@ -283,7 +301,107 @@ impl<'a> Applier<'_, 'a> {
         }
     }
 
+    fn refuse_auth(&mut self) {
+        self.out.report.requests_refused += 1;
+        self.out.report.refused_by_auth += 1;
+    }
+
+    /// etcd's check of a put by `c` (3.5's `checkPutAuth`; 3.4 the same outside txns).
+    fn put_permitted(&mut self, c: Caller<'_>, p: &pb::PutRequest) -> bool {
+        self.auth.permitted(c, &p.key, b"", true).is_ok()
+            && self.lease_keys_permitted(c, p.lease)
+            && (!p.prev_kv || self.auth.permitted(c, &p.key, b"", false).is_ok())
+    }
+
+    fn delete_permitted(&self, c: Caller<'_>, d: &pb::DeleteRangeRequest) -> bool {
+        (!d.prev_kv || self.auth.permitted(c, &d.key, &d.range_end, false).is_ok())
+            && self.auth.permitted(c, &d.key, &d.range_end, true).is_ok()
+    }
+
+    /// Whether `c` may write every key attached to `lease` (none when there is no such
+    /// lease): etcd's `checkLeasePuts`.
+    fn lease_keys_permitted(&mut self, c: Caller<'_>, lease: i64) -> bool {
+        if !self.auth.enabled || !self.leases.contains_key(&lease) {
+            return true;
+        }
+        if self.rules == Rules::V35 && self.auth.admin(c).is_ok() {
+            return true;
+        }
+        self.attached(lease)
+            .iter()
+            .all(|k| self.auth.permitted(c, k, b"", true).is_ok())
+    }
+
+    /// etcd's `checkTxnAuth`: every compare's range read, and the ops of both branches.
+    fn txn_permitted(&mut self, c: Caller<'_>, t: &pb::TxnRequest) -> bool {
+        if !self.auth.enabled {
+            return true;
+        }
+        for cmp in &t.compare {
+            if self
+                .auth
+                .permitted(c, &cmp.key, &cmp.range_end, false)
+                .is_err()
+            {
+                return false;
+            }
+        }
+        for op in t.success.iter().chain(&t.failure) {
+            let ok = match &op.request {
+                Some(request_op::Request::RequestRange(g)) => {
+                    self.auth.permitted(c, &g.key, &g.range_end, false).is_ok()
+                }
+                Some(request_op::Request::RequestPut(p)) => match self.rules {
+                    Rules::V34 => self.auth.permitted(c, &p.key, b"", true).is_ok(),
+                    Rules::V35 => self.put_permitted(c, p),
+                },
+                Some(request_op::Request::RequestDeleteRange(d)) => self.delete_permitted(c, d),
+                // 3.4 does not look into nested txns.
+                Some(request_op::Request::RequestTxn(inner)) => match self.rules {
+                    Rules::V34 => true,
+                    Rules::V35 => self.txn_permitted(c, inner),
+                },
+                None => true,
+            };
+            if !ok {
+                return false;
+            }
+        }
+        true
+    }
+
     fn apply(&mut self, r: &pb::InternalRaftRequest) {
+        let caller = r
+            .header
+            .as_ref()
+            .map(|h| Caller {
+                user: &h.username,
+                revision: h.auth_revision,
+            })
+            .unwrap_or_default();
+        if needs_admin(r) {
+            if self.auth.admin(caller).is_err() || self.auth.apply(r, self.rules).is_err() {
+                self.refuse_auth();
+            }
+            return;
+        }
+        if self.auth.enabled {
+            let permitted = if let Some(p) = &r.put {
+                self.put_permitted(caller, p)
+            } else if let Some(d) = &r.delete_range {
+                self.delete_permitted(caller, d)
+            } else if let Some(t) = &r.txn {
+                self.txn_permitted(caller, t)
+            } else if let Some(l) = &r.lease_revoke {
+                self.lease_keys_permitted(caller, l.id)
+            } else {
+                true
+            };
+            if !permitted {
+                self.refuse_auth();
+                return;
+            }
+        }
         if let Some(p) = &r.put {
             if self.put_refused(p) {
                 self.out.report.requests_refused += 1;
@@ -315,7 +433,8 @@ impl<'a> Applier<'_, 'a> {
             self.compact = c.revision;
             self.out.compactions.push(c.revision);
         } else if let Some(g) = &r.lease_grant {
-            if g.id == 0 || self.leases.contains_key(&g.id) {
+            // etcd's MaxLeaseTTL.
+            if g.id == 0 || g.ttl > 9_000_000_000 || self.leases.contains_key(&g.id) {
                 self.out.report.requests_refused += 1;
                 return;
             }
@@ -389,10 +508,13 @@ impl<'a> Applier<'_, 'a> {
     }
 }
 
-/// Applies the entries of `log` after the db's consistent index to `base`.
+/// Applies the entries of `log` after the db's consistent index to `base`, with the db's
+/// leases and auth store, following `rules`.
 pub fn replay(
     base: &Keyspace<'_>,
     leases: Vec<LeaseInfo>,
+    auth: AuthStore,
+    rules: Rules,
     log: &RaftLog,
     commit: Commit,
 ) -> Replayed {
@@ -408,8 +530,11 @@ pub fn replay(
         leases: leases.into_iter().map(|l| (l.id, l)).collect(),
         rev: base.revision,
         compact: base.compact_revision,
+        auth,
+        rules,
         out: Replayed::default(),
     };
+    a.out.report.rules = Some(rules);
     a.out.report.db_applied_index = applied;
     a.out.report.applied_index = applied;
     a.out.report.revision_before = base.revision;
@@ -426,6 +551,9 @@ pub fn replay(
         a.out.report.applied_index = e.index;
     }
     a.out.report.revision_after = a.rev;
+    a.out.report.auth_enabled = a.auth.enabled;
+    a.out.report.auth_revision = a.auth.revision;
+    a.out.auth = a.auth;
     let mut leases: Vec<LeaseInfo> = a.leases.into_values().collect();
     leases.sort_by_key(|l| l.id);
     a.out.leases = leases;

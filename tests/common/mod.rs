@@ -137,6 +137,8 @@ pub struct Etcd {
     pub data_dir: PathBuf,
     /// The release dir the server and etcdctl come from (None: the system's 3.4).
     pub bin: Option<PathBuf>,
+    /// `name:password` etcdctl runs as unless the call names a `--user` (auth enabled).
+    pub user: Option<String>,
 }
 
 impl Etcd {
@@ -148,6 +150,17 @@ impl Etcd {
 
     /// Starts the etcd of release dir `bin` (None: the system's) with extra flags.
     pub fn start_with(bin: Option<&Path>, data_dir: &Path, name: &str, extra: &[&str]) -> Etcd {
+        Etcd::start_as(bin, data_dir, name, extra, None)
+    }
+
+    /// [`Etcd::start_with`] for a member with auth enabled: etcdctl runs as `user`.
+    pub fn start_as(
+        bin: Option<&Path>,
+        data_dir: &Path,
+        name: &str,
+        extra: &[&str],
+        user: Option<&str>,
+    ) -> Etcd {
         let (c, p) = (free_port(), free_port());
         let client = format!("http://127.0.0.1:{c}");
         let peer = format!("http://127.0.0.1:{p}");
@@ -178,6 +191,7 @@ impl Etcd {
             endpoint: format!("127.0.0.1:{c}"),
             data_dir: data_dir.to_path_buf(),
             bin: bin.map(Path::to_path_buf),
+            user: user.map(str::to_string),
         };
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_secs(60) {
@@ -197,8 +211,11 @@ impl Etcd {
     pub fn ctl_cmd(&self, args: &[&str]) -> Command {
         let mut c = etcd_cmd(self.bin.as_deref(), "etcdctl");
         c.env("ETCDCTL_API", "3")
-            .args(["--endpoints", &self.endpoint])
-            .args(args);
+            .args(["--endpoints", &self.endpoint]);
+        if let Some(u) = self.user.as_deref().filter(|_| !args.contains(&"--user")) {
+            c.args(["--user", u]);
+        }
+        c.args(args);
         c
     }
 
@@ -223,7 +240,19 @@ impl Etcd {
 
     /// `etcdctl get "" --prefix -w json [--rev N]` as (header revision, kvs).
     pub fn get_all(&self, rev: Option<i64>) -> (i64, Vec<serde_json::Value>) {
+        self.get_all_as(None, rev)
+    }
+
+    /// [`Etcd::get_all`] as `user` (`name:password`), for a member with auth enabled.
+    pub fn get_all_as(
+        &self,
+        user: Option<&str>,
+        rev: Option<i64>,
+    ) -> (i64, Vec<serde_json::Value>) {
         let mut args = vec!["get", "", "--prefix", "-w", "json"];
+        if let Some(u) = user {
+            args.extend(["--user", u]);
+        }
         let r;
         if let Some(n) = rev {
             r = format!("--rev={n}");
@@ -234,6 +263,19 @@ impl Etcd {
         let kvs = v["kvs"].as_array().cloned().unwrap_or_default();
         (header_rev, kvs)
     }
+}
+
+impl Etcd {
+    /// Runs etcdctl; returns (succeeded, stdout, stderr) without judging.
+    pub fn ctl_try(&self, args: &[&str]) -> (bool, String, String) {
+        let o = self.ctl_cmd(args).output().unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    }
+
 }
 
 impl Drop for Etcd {
@@ -339,6 +381,7 @@ impl Etcd {
             endpoint: format!("127.0.0.1:{c}"),
             data_dir: data_dir.to_path_buf(),
             bin: bin.map(Path::to_path_buf),
+            user: None,
         }
     }
 
