@@ -5,6 +5,7 @@ pub mod auth;
 pub mod buckets;
 pub mod cluster;
 pub mod conf;
+pub mod diff;
 pub mod hash;
 pub mod inspect;
 pub mod json;
