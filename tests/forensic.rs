@@ -414,3 +414,215 @@ fn analyze_compact_at_is_what_etcd_compaction_removes() {
         before["total"]["revisions"].as_u64().unwrap() - removed
     );
 }
+
+/// The stored object with what export strips removed, by the rules the issue lists.
+fn stripped(mut v: serde_json::Value, exported_uids: &[String]) -> serde_json::Value {
+    let o = v.as_object_mut().unwrap();
+    o.remove("status");
+    let m = o["metadata"].as_object_mut().unwrap();
+    for f in [
+        "uid",
+        "resourceVersion",
+        "creationTimestamp",
+        "generation",
+        "managedFields",
+        "selfLink",
+    ] {
+        m.remove(f);
+    }
+    if let Some(serde_json::Value::Array(refs)) = m.get_mut("ownerReferences") {
+        refs.retain(|r| !exported_uids.iter().any(|u| r["uid"] == *u.as_str()));
+        if refs.is_empty() {
+            m.remove("ownerReferences");
+        }
+    }
+    let kind = v["kind"].as_str().unwrap().to_string();
+    let spec = v.get_mut("spec").and_then(|s| s.as_object_mut());
+    if let Some(spec) = spec {
+        if kind == "Service" && spec.get("clusterIP") != Some(&"None".into()) {
+            spec.remove("clusterIP");
+            spec.remove("clusterIPs");
+        }
+        if kind == "Pod" {
+            spec.remove("nodeName");
+        }
+    }
+    v
+}
+
+fn docs(stream: &[u8]) -> Vec<serde_json::Value> {
+    let text = String::from_utf8(stream.to_vec()).unwrap();
+    text.split("---\n")
+        .filter(|d| !d.is_empty())
+        .map(|d| serde_norway::from_str(d).unwrap())
+        .collect()
+}
+
+#[test]
+fn export_strips_server_fields_and_nothing_else_in_apply_order() {
+    let stored: Vec<serde_json::Value> =
+        json_lines(&ok(&["ls", &clean(), "-o", "objects", "--as-stored"]))
+            .into_iter()
+            .filter(|o| o.get("kind").is_some())
+            .collect();
+    let find = |d: &serde_json::Value| {
+        stored
+            .iter()
+            .find(|s| {
+                s["kind"] == d["kind"]
+                    && s["metadata"]["name"] == d["metadata"]["name"]
+                    && s["metadata"]["namespace"] == d["metadata"]["namespace"]
+            })
+            .unwrap_or_else(|| panic!("no stored object for {d}"))
+            .clone()
+    };
+    for (flags, secrets, owned) in [
+        (vec![], false, false),
+        (vec!["--include-secrets", "--include-owned"], true, true),
+    ] {
+        let mut args = vec!["export", "-o", "-"];
+        let c = clean();
+        args.push(&c);
+        args.extend(flags.iter().copied());
+        let out = ok(&args);
+        let docs = docs(&out);
+        assert!(docs.len() > 50, "{}", docs.len());
+        let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds.contains(&"Secret"), secrets);
+        assert_eq!(kinds.contains(&"Pod"), owned, "pods are owned by replica sets");
+        assert_eq!(kinds.contains(&"Event"), owned);
+        assert_eq!(kinds.contains(&"Lease"), owned);
+        assert!(kinds.contains(&"Namespace") && kinds.contains(&"Service"));
+        let uids: Vec<String> = docs
+            .iter()
+            .map(|d| find(d)["metadata"]["uid"].as_str().unwrap_or("").to_string())
+            .collect();
+        // Each manifest is the stored object less exactly the stripped fields.
+        for d in &docs {
+            assert_eq!(*d, stripped(find(d), &uids));
+            assert!(d.get("status").is_none());
+            assert!(d["metadata"].get("uid").is_none());
+        }
+        // Apply order: every object's namespace (when exported) comes before it, and so
+        // does its CRD.
+        for (i, d) in docs.iter().enumerate() {
+            if let Some(ns) = d["metadata"]["namespace"].as_str() {
+                if let Some(j) = docs.iter().position(|n| {
+                    n["kind"] == "Namespace" && n["metadata"]["name"] == ns
+                }) {
+                    assert!(j < i, "{ns} after {}", d["metadata"]["name"]);
+                }
+            }
+            let av = d["apiVersion"].as_str().unwrap();
+            if let Some((group, _)) = av.split_once('/').filter(|(g, _)| g.contains('.')) {
+                if let Some(j) = docs.iter().position(|n| {
+                    n["kind"] == "CustomResourceDefinition"
+                        && n["spec"]["group"] == group
+                        && n["spec"]["names"]["kind"] == d["kind"]
+                }) {
+                    assert!(j < i);
+                }
+            }
+        }
+        let first_ns = kinds.iter().position(|k| *k == "Namespace").unwrap();
+        assert_eq!(first_ns, 0);
+    }
+    // The same manifests as a tree of 0600 files.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m");
+    let (code, _, err) = run(&["export", &clean(), "-o", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("left out"), "{err}");
+    let stream = docs(&ok(&["export", &clean(), "-o", "-"]));
+    let mut files = Vec::new();
+    let mut stack = vec![out.clone()];
+    while let Some(p) = stack.pop() {
+        for e in std::fs::read_dir(&p).unwrap() {
+            let e = e.unwrap().path();
+            if e.is_dir() {
+                stack.push(e);
+            } else {
+                files.push(e);
+            }
+        }
+    }
+    assert_eq!(files.len(), stream.len());
+    for f in &files {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(f).unwrap().permissions().mode() & 0o777, 0o600);
+        let d: serde_json::Value =
+            serde_norway::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+        assert!(stream.contains(&d), "{}", f.display());
+        let rel = f.strip_prefix(&out).unwrap();
+        let first = rel.iter().next().unwrap().to_str().unwrap();
+        match d["metadata"]["namespace"].as_str() {
+            Some(ns) => assert_eq!(first, ns),
+            None => assert_eq!(first, "_cluster"),
+        }
+        assert_eq!(
+            rel.file_name().unwrap().to_str().unwrap(),
+            format!("{}.yaml", d["metadata"]["name"].as_str().unwrap())
+        );
+    }
+    // Never over the input.
+    let (code, _, _) = run(&["export", &clean(), "-o", &format!("{}/member/out", clean())]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn restore_at_a_revision_serves_what_etcd_served_then() {
+    if !etcd_available("restore_at_a_revision_serves_what_etcd_served_then") {
+        return;
+    }
+    let at = 1200;
+    let dir = tempfile::tempdir().unwrap();
+    // The oracle: a real etcd on a copy of the member, read at that revision.
+    let copy = dir.path().join("copy");
+    copy_tree(&testdata("clean"), &copy);
+    let want = {
+        let e = Etcd::start(&copy, "clean");
+        e.get_all(Some(at)).1
+    };
+    let data = dir.path().join("restored");
+    let (code, out, err) = run(&[
+        "restore",
+        &clean(),
+        "--revision",
+        &at.to_string(),
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("--bump-revision"), "a Kubernetes keyspace: {err}");
+    let said: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(said["revision"], at);
+    let e = Etcd::start(&data, "default");
+    let (rev, got) = e.get_all(None);
+    assert_eq!(rev, at);
+    let strip = |v: &[serde_json::Value]| -> Vec<(String, String, i64, i64, i64)> {
+        v.iter()
+            .map(|kv| {
+                (
+                    kv["key"].as_str().unwrap().to_string(),
+                    kv["value"].as_str().unwrap_or("").to_string(),
+                    kv["create_revision"].as_i64().unwrap(),
+                    kv["mod_revision"].as_i64().unwrap(),
+                    kv["version"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert!(!want.is_empty());
+    assert_eq!(strip(&got), strip(&want));
+    // A revision the source no longer holds is refused.
+    let (code, _, err) = run(&[
+        "restore",
+        &clean(),
+        "--revision",
+        "100",
+        "--db-out",
+        dir.path().join("x.db").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("compacted"), "{err}");
+}
