@@ -31,9 +31,7 @@ fn kvs(list: Vec<serde_json::Value>) -> BTreeMap<String, (Vec<u8>, i64)> {
     list.iter()
         .map(|kv| {
             let k = STANDARD.decode(kv["key"].as_str().unwrap()).unwrap();
-            let v = STANDARD
-                .decode(kv["value"].as_str().unwrap_or(""))
-                .unwrap();
+            let v = STANDARD.decode(kv["value"].as_str().unwrap_or("")).unwrap();
             (
                 String::from_utf8(k).unwrap(),
                 (v, kv["mod_revision"].as_i64().unwrap()),
@@ -291,7 +289,10 @@ fn diff_prints_served_yaml_as_kubectl_does() {
     // An added object is all additions, a removed one all deletions.
     let (_, out, _) = run_diff(&[&clean(), b, "--resource", "pods"]);
     let text = String::from_utf8(out).unwrap();
-    assert!(text.contains("--- /dev/null\n+++ b/registry/pods/"), "{text}");
+    assert!(
+        text.contains("--- /dev/null\n+++ b/registry/pods/"),
+        "{text}"
+    );
     assert!(text.contains("+++ /dev/null\n"), "{text}");
     // --stat prints the table alone.
     let (_, out, _) = run_diff(&[&clean(), b, "--stat"]);
@@ -402,7 +403,14 @@ fn analyze_compact_at_is_what_etcd_compaction_removes() {
     let d = dir.path().join("clean");
     copy_tree(&testdata("clean"), &d);
     let at: i64 = 1200;
-    let before = json_of(&["analyze", d.to_str().unwrap(), "--compact-at", &at.to_string(), "-o", "json"]);
+    let before = json_of(&[
+        "analyze",
+        d.to_str().unwrap(),
+        "--compact-at",
+        &at.to_string(),
+        "-o",
+        "json",
+    ]);
     let removed = before["compaction"]["revisions_removed"].as_u64().unwrap();
     assert!(removed > 0, "{before}");
     {
@@ -495,13 +503,22 @@ fn export_strips_server_fields_and_nothing_else_in_apply_order() {
         assert!(docs.len() > 50, "{}", docs.len());
         let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
         assert_eq!(kinds.contains(&"Secret"), secrets);
-        assert_eq!(kinds.contains(&"Pod"), owned, "pods are owned by replica sets");
+        assert_eq!(
+            kinds.contains(&"Pod"),
+            owned,
+            "pods are owned by replica sets"
+        );
         assert_eq!(kinds.contains(&"Event"), owned);
         assert_eq!(kinds.contains(&"Lease"), owned);
         assert!(kinds.contains(&"Namespace") && kinds.contains(&"Service"));
         let uids: Vec<String> = docs
             .iter()
-            .map(|d| find(d)["metadata"]["uid"].as_str().unwrap_or("").to_string())
+            .map(|d| {
+                find(d)["metadata"]["uid"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
+            })
             .collect();
         // Each manifest is the stored object less exactly the stripped fields.
         for d in &docs {
@@ -513,9 +530,10 @@ fn export_strips_server_fields_and_nothing_else_in_apply_order() {
         // does its CRD.
         for (i, d) in docs.iter().enumerate() {
             if let Some(ns) = d["metadata"]["namespace"].as_str() {
-                if let Some(j) = docs.iter().position(|n| {
-                    n["kind"] == "Namespace" && n["metadata"]["name"] == ns
-                }) {
+                if let Some(j) = docs
+                    .iter()
+                    .position(|n| n["kind"] == "Namespace" && n["metadata"]["name"] == ns)
+                {
                     assert!(j < i, "{ns} after {}", d["metadata"]["name"]);
                 }
             }
@@ -555,7 +573,10 @@ fn export_strips_server_fields_and_nothing_else_in_apply_order() {
     assert_eq!(files.len(), stream.len());
     for f in &files {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(f).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(f).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let d: serde_json::Value =
             serde_norway::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
         assert!(stream.contains(&d), "{}", f.display());
@@ -599,7 +620,10 @@ fn restore_at_a_revision_serves_what_etcd_served_then() {
         data.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("--bump-revision"), "a Kubernetes keyspace: {err}");
+    assert!(
+        err.contains("--bump-revision"),
+        "a Kubernetes keyspace: {err}"
+    );
     let said: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(said["revision"], at);
     let e = Etcd::start(&data, "default");

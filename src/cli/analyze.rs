@@ -75,7 +75,12 @@ fn groups(
             .cmp(&x.1.revision_bytes)
             .then_with(|| x.0.cmp(y.0))
     });
-    let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(title.len());
+    let w = rows
+        .iter()
+        .map(|r| r.0.len())
+        .max()
+        .unwrap_or(0)
+        .max(title.len());
     writeln!(
         out,
         "\n{title:<w$}  {:>9} {:>12} {:>9} {:>12} {:>6}  REVISION BYTES",
@@ -127,11 +132,7 @@ fn table(a: &Analysis, out: &mut dyn Write) -> std::io::Result<()> {
         "revision {}, compacted at {}",
         a.revision, a.compact_revision
     )?;
-    writeln!(
-        out,
-        "live     {} keys, {} value bytes",
-        t.keys, t.bytes
-    )?;
+    writeln!(out, "live     {} keys, {} value bytes", t.keys, t.bytes)?;
     writeln!(
         out,
         "history  {} revisions, {} bytes in the key bucket",

@@ -55,11 +55,10 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     };
     let prefix = super::common::key_arg(&a.prefix);
     a.input.with_keyspace(|o| {
-        let kvs: Vec<(&[u8], &[u8])> = o
-            .ks
-            .state(&prefix, a.revision)?
-            .map(|r| (r.key, r.kv().value))
-            .collect();
+        let kvs: Vec<(&[u8], &[u8])> =
+            o.ks.state(&prefix, a.revision)?
+                .map(|r| (r.key, r.kv().value))
+                .collect();
         let (manifests, skipped) = export(&kvs, &opts);
         if to_stdout {
             for m in &manifests {

@@ -126,7 +126,11 @@ pub fn main() -> i32 {
         Err(e) => {
             eprintln!("reshift: {}", e.to_string().replace('\n', " "));
             // `diff` keeps 1 for "the inputs differ", as diff(1) does.
-            if matches!(cli.command, Command::Diff(_)) { 2 } else { 1 }
+            if matches!(cli.command, Command::Diff(_)) {
+                2
+            } else {
+                1
+            }
         }
     }
 }

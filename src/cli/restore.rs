@@ -97,8 +97,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         crate::source::refuse_output_over_input(&a.input.path, d, "--data-dir")?;
     }
     let src = a.input.open()?;
-    if src.kind == crate::source::SourceKind::ReshiftSnapshot && !filtered && a.revision.is_none()
-    {
+    if src.kind == crate::source::SourceKind::ReshiftSnapshot && !filtered && a.revision.is_none() {
         // Straight from the chunks into the new db, in flat memory, when the snapshot
         // carries its records' heads (format 3).
         let snap = src.snapshot()?;

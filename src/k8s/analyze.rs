@@ -185,10 +185,7 @@ pub fn analyze(
         let key = last.key;
         let mut u = Usage {
             revisions: run.len() as u64,
-            revision_bytes: run
-                .iter()
-                .map(|r| REV_KEY_BYTES + r.kv.len() as u64)
-                .sum(),
+            revision_bytes: run.iter().map(|r| REV_KEY_BYTES + r.kv.len() as u64).sum(),
             ..Usage::default()
         };
         if !last.tombstone {

@@ -142,7 +142,11 @@ pub fn changed_paths(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
             }
         }
         _ if a == b => {}
-        _ => out.push(if path.is_empty() { ".".into() } else { path.into() }),
+        _ => out.push(if path.is_empty() {
+            ".".into()
+        } else {
+            path.into()
+        }),
     }
 }
 
@@ -159,9 +163,8 @@ fn served(key: &[u8], kv: &crate::etcd::KeyValueRef<'_>, o: &Options<'_>) -> Opt
 
 fn yaml_of(v: &Value) -> String {
     let json = v.to_string();
-    crate::k8s::yaml::json_to_yaml(&json).unwrap_or_else(|_| {
-        serde_json::to_string_pretty(v).unwrap_or(json) + "\n"
-    })
+    crate::k8s::yaml::json_to_yaml(&json)
+        .unwrap_or_else(|_| serde_json::to_string_pretty(v).unwrap_or(json) + "\n")
 }
 
 /// Compares the two sides of `pair`. `None` when the filter keeps neither side, or when

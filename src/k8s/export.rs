@@ -82,11 +82,21 @@ pub fn rank(api_version: &str, kind: &str, namespaced: bool) -> u8 {
         _ if !namespaced => 2,
         "ServiceAccount" => 3,
         "ConfigMap" | "Secret" => 4,
-        "Role" | "RoleBinding" | "ResourceQuota" | "LimitRange" | "PersistentVolumeClaim"
+        "Role"
+        | "RoleBinding"
+        | "ResourceQuota"
+        | "LimitRange"
+        | "PersistentVolumeClaim"
         | "NetworkPolicy" => 5,
         "Service" => 6,
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController"
-        | "Job" | "CronJob" | "Pod" => 7,
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "ReplicationController"
+        | "Job"
+        | "CronJob"
+        | "Pod" => 7,
         _ => 8,
     }
 }
@@ -184,6 +194,10 @@ pub fn export(kvs: &[(&[u8], &[u8])], o: &Options<'_>) -> (Vec<Manifest>, Skippe
             if info.resource.is_empty() {
                 return One::Skip("keys that are no Kubernetes objects".into());
             }
+            // Secrets are left out before reading them (they may be encrypted).
+            if info.resource == "secrets" && info.group.is_empty() && !o.include_secrets {
+                return One::Skip("secrets (--include-secrets)".into());
+            }
             let json = match decode_stored_json(k, v, &view, o.dec) {
                 Ok(j) => j,
                 Err(e) if e.contains("not a Kubernetes object") => {
@@ -237,14 +251,22 @@ pub fn export(kvs: &[(&[u8], &[u8])], o: &Options<'_>) -> (Vec<Manifest>, Skippe
     });
     let mut out: Vec<Manifest> = kept.into_iter().map(|(m, _)| m).collect();
     out.sort_by(|a, b| {
-        (a.rank, &a.namespace, &a.resource, &a.name).cmp(&(b.rank, &b.namespace, &b.resource, &b.name))
+        (a.rank, &a.namespace, &a.resource, &a.name).cmp(&(
+            b.rank,
+            &b.namespace,
+            &b.resource,
+            &b.name,
+        ))
     });
     (out, skipped)
 }
 
 /// A name made safe as one path component: `/` and `%` escaped, and `.`/`..` spelled out.
 fn component(s: &str) -> String {
-    let e = s.replace('%', "%25").replace('/', "%2F").replace('\0', "%00");
+    let e = s
+        .replace('%', "%25")
+        .replace('/', "%2F")
+        .replace('\0', "%00");
     match e.as_str() {
         "" => "%".into(),
         "." => "%2E".into(),
@@ -256,7 +278,10 @@ fn component(s: &str) -> String {
 /// Where a manifest goes under the output dir: `<namespace>/<resource>/<name>.yaml`, or
 /// `_cluster/<resource>/<name>.yaml` for cluster-scoped objects.
 pub fn relative_path(m: &Manifest) -> std::path::PathBuf {
-    let ns = m.namespace.as_deref().map_or_else(|| "_cluster".to_string(), component);
+    let ns = m
+        .namespace
+        .as_deref()
+        .map_or_else(|| "_cluster".to_string(), component);
     std::path::PathBuf::from(ns)
         .join(component(&m.resource))
         .join(format!("{}.yaml", component(&m.name)))
@@ -276,7 +301,8 @@ pub fn write_dir(dir: &std::path::Path, manifests: &[Manifest]) -> crate::error:
         }
         let tmp = parent.join(format!(
             ".{}.tmp-{}",
-            path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            path.file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
             std::process::id()
         ));
         let mut opts = std::fs::OpenOptions::new();

@@ -52,9 +52,10 @@ impl ObjectFilter {
             .namespace
             .as_deref()
             .is_none_or(|n| o.namespace == Some(n));
-        let labels_ok = self.selector.as_ref().is_none_or(|s| {
-            s.matches(o.metadata.as_ref().map_or(&no_labels, |m| &m.labels))
-        });
+        let labels_ok = self
+            .selector
+            .as_ref()
+            .is_none_or(|s| s.matches(o.metadata.as_ref().map_or(&no_labels, |m| &m.labels)));
         resource_ok && namespace_ok && labels_ok
     }
 }
@@ -66,7 +67,11 @@ mod tests {
 
     #[test]
     fn resource_namespace_and_labels() {
-        let o = describe(b"/registry/deployments/prod/web", b"not an object", "/registry");
+        let o = describe(
+            b"/registry/deployments/prod/web",
+            b"not an object",
+            "/registry",
+        );
         let keep = |r: Option<&str>, n: Option<&str>, l: Option<&str>| {
             ObjectFilter::new(r, n, l).unwrap().keeps(&o)
         };
