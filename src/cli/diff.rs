@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  reshift diff backup.db /var/lib/etcd\n  reshift diff /var/lib/etcd --from-revision 4200 --to-revision 4800 --stat\n  reshift diff old.snap new.snap --resource deploy -n prod\n  reshift diff a.db b.db -o json | jq -r .key\n\nExit status: 0 no differences, 1 differences, 2 error."
+    after_help = "Examples:\n  reshift diff backup.db /var/lib/etcd\n  reshift diff /var/lib/etcd --from-revision 4200 --to-revision 4800 --stat\n  reshift diff etcd.rsnap /var/lib/etcd --resource deploy -n prod\n  reshift diff backup.db /var/lib/etcd -o json | jq -r .key\n\nExit status: 0 no differences, 1 differences, 2 error."
 )]
 pub struct Args {
     /// The old side: a data dir, member dir, db, etcdctl or reshift snapshot.

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  reshift export /var/lib/etcd -o manifests/\n  reshift export backup.db -n prod -o - | kubectl apply -f -\n  reshift export /var/lib/etcd --revision 4200 --include-secrets -o out/"
+    after_help = "Examples:\n  reshift export /var/lib/etcd -o /srv/manifests\n  reshift export backup.db -n prod -o - | kubectl apply -f -\n  reshift export /var/lib/etcd --revision 4200 --include-secrets -o /srv/at-4200"
 )]
 pub struct Args {
     #[command(flatten)]

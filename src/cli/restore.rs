@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  reshift restore etcd.rsnap --data-dir /var/lib/etcd-new\n  reshift restore /var/lib/etcd --data-dir /srv/etcd --name m1 \\\n    --initial-cluster m1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380,m3=https://10.0.0.3:2380\n  reshift restore etcd.rsnap --db-out restored.db"
+    after_help = "Examples:\n  reshift restore etcd.rsnap --data-dir /var/lib/etcd-new\n  reshift restore /var/lib/etcd --data-dir /srv/etcd --name m1 \\\n    --initial-cluster m1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380,m3=https://10.0.0.3:2380\n  reshift restore etcd.rsnap --db-out restored.db\n  reshift restore /var/lib/etcd --revision 4200 --bump-revision 100000 --mark-compacted --data-dir /srv/etcd-past"
 )]
 #[command(group(clap::ArgGroup::new("target").required(true).args(["data_dir", "db_out"])))]
 pub struct Args {

@@ -179,7 +179,7 @@ pub fn export(kvs: &[(&[u8], &[u8])], o: &Options<'_>) -> (Vec<Manifest>, Skippe
         resource_version: None,
     };
     enum One {
-        Keep(Manifest, Value),
+        Keep(Box<(Manifest, Value)>),
         Skip(String),
         Filtered,
     }
@@ -216,7 +216,7 @@ pub fn export(kvs: &[(&[u8], &[u8])], o: &Options<'_>) -> (Vec<Manifest>, Skippe
             if kind == "RangeAllocation" {
                 return One::Skip("RangeAllocation objects (not served)".into());
             }
-            One::Keep(
+            One::Keep(Box::new((
                 Manifest {
                     key: crate::display::printable(k).into_owned(),
                     rank: rank(&api_version, &kind, info.namespace.is_some()),
@@ -228,14 +228,14 @@ pub fn export(kvs: &[(&[u8], &[u8])], o: &Options<'_>) -> (Vec<Manifest>, Skippe
                     yaml: String::new(),
                 },
                 val,
-            )
+            )))
         })
         .collect();
     let mut skipped = Skipped::new();
     let mut kept = Vec::new();
     for one in ones {
         match one {
-            One::Keep(m, v) => kept.push((m, v)),
+            One::Keep(mv) => kept.push(*mv),
             One::Skip(r) => *skipped.entry(r).or_default() += 1,
             One::Filtered => {}
         }
