@@ -76,6 +76,11 @@ def main():
                        "rm -rf /tmp/rc2 && sync ;; ETCDCTL_API=3 etcdctl snapshot restore %s --skip-hash-check --data-dir /tmp/rc2" % db], a.runs)
         rows.append(("restore a member dir", "reshift restore F --data-dir D", m[0], "etcdctl snapshot restore DB --data-dir D", m[1], m[0] / m[1], "goal <= 1.0; from the compressed snapshot vs the raw db"))
         sh("rm -rf /tmp/rc1 /tmp/rc2")
+    # Issue 17: diff of two states against dump of one; export of every object against
+    # ls -o objects. diff exits 1 when the states differ.
+    compact = json.loads(subprocess.run([r, "inspect", "-o", "json", data], capture_output=True, text=True, check=True).stdout)["compact_revision"]
+    pair("diff the state at the compaction with the latest", "%s diff %s --from-revision %d || test $? = 1" % (r, data, compact), "%s dump %s" % (r, data), "goal < 2.0 (vs dump of one state)")
+    pair("export every object", "%s export %s -o - --include-owned --include-secrets" % (r, data), "%s ls %s -o objects" % (r, data), "goal < 2.0")
     keys = subprocess.run([r, "ls", out, "-o", "json"], capture_output=True, text=True, check=True).stdout.splitlines()
     key = json.loads(keys[len(keys) // 2])["key"]
     m = alternate(["%s get %s '%s' -o kv" % (r, out, key), "true"], a.runs)

@@ -47,6 +47,37 @@ pub struct ObjectArgs {
     pub as_stored: bool,
 }
 
+/// The object filters of `ls` and every command that takes them.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FilterArgs {
+    /// Only objects of this resource, named as kubectl takes it: `pods`, `po`, `deploy`,
+    /// `deployments.apps`, `widgets.example.com`.
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// Only objects in this namespace.
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Only objects whose labels match (kubectl syntax: `a=b,c!=d,e in (f,g),!h`).
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// The apiserver's etcd prefix.
+    #[arg(long, default_value = crate::k8s::DEFAULT_PREFIX)]
+    pub k8s_prefix: String,
+}
+
+impl FilterArgs {
+    /// The filter, with `typed` (a resource given another way) standing in for
+    /// `--resource`.
+    pub fn filter(&self, typed: Option<&str>) -> Result<crate::k8s::filter::ObjectFilter> {
+        crate::k8s::filter::ObjectFilter::new(
+            self.resource.as_deref().or(typed),
+            self.namespace.as_deref(),
+            self.selector.as_deref(),
+        )
+        .map_err(crate::Error::invalid)
+    }
+}
+
 fn parse_release(s: &str) -> std::result::Result<String, String> {
     crate::k8s::schema::Release::parse(s).map(|r| r.to_string())
 }

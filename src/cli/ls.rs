@@ -3,9 +3,7 @@
 
 use super::common::{Input, json_line, key_arg, printable, stdout_err};
 use crate::error::{Error, Result};
-use crate::k8s::key::{ResourceName, resolve_resource};
-use crate::k8s::object::{ObjectInfo, pick_all_with};
-use crate::k8s::selector::Selector;
+use crate::k8s::object::pick_all_with;
 use serde::Serialize;
 use std::io::Write;
 
@@ -24,19 +22,8 @@ pub struct Args {
     /// The state at this revision instead of the latest.
     #[arg(long)]
     pub revision: Option<i64>,
-    /// Only objects of this resource, named as kubectl takes it: `pods`, `po`, `deploy`,
-    /// `deployments.apps`, `widgets.example.com`.
-    #[arg(long)]
-    pub resource: Option<String>,
-    /// Only objects in this namespace.
-    #[arg(short = 'n', long)]
-    pub namespace: Option<String>,
-    /// Only objects whose labels match (kubectl syntax: `a=b,c!=d,e in (f,g),!h`).
-    #[arg(short = 'l', long)]
-    pub selector: Option<String>,
-    /// The apiserver's etcd prefix.
-    #[arg(long, default_value = crate::k8s::DEFAULT_PREFIX)]
-    pub k8s_prefix: String,
+    #[command(flatten)]
+    pub filter: super::common::FilterArgs,
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
     pub format: LsFormat,
     #[command(flatten)]
@@ -122,22 +109,12 @@ struct Hit<'a> {
     encoding: &'static str,
 }
 
-fn resource_matches(o: &ObjectInfo<'_>, want: &ResourceName) -> bool {
-    o.resource == want.resource && want.group.as_deref().is_none_or(|g| g == o.group)
-}
-
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
-    let selector = a
-        .selector
-        .as_deref()
-        .map(Selector::parse)
-        .transpose()
-        .map_err(Error::invalid)?;
     // `reshift ls DIR pods`: a positional word that is not a key prefix is a type.
     let (prefix, typed) = if a.prefix.is_empty() || a.prefix.starts_with('/') {
         (key_arg(&a.prefix), None)
     } else {
-        if a.resource.is_some() {
+        if a.filter.resource.is_some() {
             return Err(Error::invalid(format!(
                 "{:?} is a resource type (a key prefix starts with /); give it or --resource, not both",
                 a.prefix
@@ -145,8 +122,9 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         }
         (Vec::new(), Some(a.prefix.as_str()))
     };
-    let want = a.resource.as_deref().or(typed).map(resolve_resource);
-    let dec = a.decryption.load(&a.k8s_prefix)?;
+    let filter = a.filter.filter(typed)?;
+    let k8s_prefix = &a.filter.k8s_prefix;
+    let dec = a.decryption.load(k8s_prefix)?;
     a.input.with_keyspace(|o| {
         let ks = &o.ks;
         let mut state = ks.state(&prefix, a.revision)?;
@@ -174,14 +152,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
             if recs.is_empty() {
                 return Ok(());
             }
-            list_window(
-                a,
-                &recs,
-                want.as_ref(),
-                selector.as_ref(),
-                dec.as_ref(),
-                out,
-            )?;
+            list_window(a, &recs, &filter, k8s_prefix, dec.as_ref(), out)?;
         }
     })
 }
@@ -194,28 +165,20 @@ const WINDOW_BYTES: usize = 32 << 20;
 fn list_window(
     a: &Args,
     recs: &[crate::etcd::keyspace::RevRecord<'_>],
-    want: Option<&ResourceName>,
-    selector: Option<&Selector>,
+    filter: &crate::k8s::filter::ObjectFilter,
+    k8s_prefix: &str,
     dec: Option<&crate::k8s::encryption::Decryptor>,
     out: &mut dyn Write,
 ) -> Result<()> {
     {
         let kvs: Vec<(&[u8], &[u8])> = recs.iter().map(|r| (r.key, r.kv().value)).collect();
         // Decode and filter on all cores, keeping only what a row shows.
-        // A value with no metadata has no labels.
-        let no_labels = std::collections::BTreeMap::new();
         // Printing objects decrypts them anyway; filtering needs the decrypted labels only
         // for a selector.
         let full = matches!(a.format, LsFormat::Objects | LsFormat::Yaml);
-        let describe_dec = dec.filter(|_| selector.is_some() || !full);
-        let hits = pick_all_with(&kvs, &a.k8s_prefix, describe_dec, |i, obj| {
-            let keep = !(want.is_some_and(|w| !resource_matches(&obj, w))
-                || a.namespace
-                    .as_deref()
-                    .is_some_and(|n| obj.namespace != Some(n))
-                || selector.is_some_and(|s| {
-                    !s.matches(obj.metadata.as_ref().map_or(&no_labels, |m| &m.labels))
-                }));
+        let describe_dec = dec.filter(|_| filter.needs_labels() || !full);
+        let hits = pick_all_with(&kvs, k8s_prefix, describe_dec, |i, obj| {
+            let keep = filter.keeps(&obj);
             keep.then_some({
                 (
                     i,

@@ -1,13 +1,16 @@
 //! The command-line interface: parses arguments, calls the library, prints. Errors become
 //! one line on stderr and a non-zero exit: 1 for bad input or damage, 2 for usage.
 
+mod analyze;
 mod bbolt;
 mod check;
 mod cluster;
 mod common;
 mod decode;
 mod decrypt;
+mod diff;
 mod dump;
+mod export;
 mod get;
 mod hash;
 mod history;
@@ -55,6 +58,12 @@ enum Command {
     Snapshot(snapshot::Args),
     /// Write a new etcd db from any input (a data dir, db, etcdctl or reshift snapshot).
     Restore(restore::Args),
+    /// Clean manifests for `kubectl apply`, server-set fields stripped, in apply order.
+    Export(export::Args),
+    /// What fills the db: bytes and revisions per resource and namespace, largest keys.
+    Analyze(analyze::Args),
+    /// What differs between two sources, or one source at two revisions (exit 1 if any).
+    Diff(diff::Args),
     /// Every raft entry in the WAL with its decoded request.
     Wal(wal::Args),
     /// Several members of one cluster after quorum loss: each member's raft position, the
@@ -94,6 +103,9 @@ pub fn main() -> i32 {
         Command::Decode(a) => decode::run(a, &mut out).map(|_| true),
         Command::Snapshot(a) => snapshot::run(a, &mut out).map(|_| true),
         Command::Restore(a) => restore::run(a, &mut out).map(|_| true),
+        Command::Diff(a) => diff::run(a, &mut out),
+        Command::Export(a) => export::run(a, &mut out).map(|_| true),
+        Command::Analyze(a) => analyze::run(a, &mut out).map(|_| true),
         Command::Wal(a) => wal::run(a, &mut out).map(|_| true),
         Command::Cluster(a) => cluster::run(a, &mut out).map(|_| true),
         Command::Bbolt(a) => bbolt::run(a, &mut out).map(|_| true),
@@ -130,7 +142,12 @@ pub fn main() -> i32 {
         }
         Err(e) => {
             eprintln!("reshift: {}", e.to_string().replace('\n', " "));
-            1
+            // `diff` keeps 1 for "the inputs differ", as diff(1) does.
+            if matches!(cli.command, Command::Diff(_)) {
+                2
+            } else {
+                1
+            }
         }
     }
 }

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  reshift restore etcd.rsnap --data-dir /var/lib/etcd-new\n  reshift restore /var/lib/etcd --data-dir /srv/etcd --name m1 \\\n    --initial-cluster m1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380,m3=https://10.0.0.3:2380\n  reshift restore etcd.rsnap --db-out restored.db"
+    after_help = "Examples:\n  reshift restore etcd.rsnap --data-dir /var/lib/etcd-new\n  reshift restore /var/lib/etcd --data-dir /srv/etcd --name m1 \\\n    --initial-cluster m1=https://10.0.0.1:2380,m2=https://10.0.0.2:2380,m3=https://10.0.0.3:2380\n  reshift restore etcd.rsnap --db-out restored.db\n  reshift restore /var/lib/etcd --revision 4200 --bump-revision 100000 --mark-compacted --data-dir /srv/etcd-past"
 )]
 #[command(group(clap::ArgGroup::new("target").required(true).args(["data_dir", "db_out"])))]
 pub struct Args {
@@ -54,6 +54,11 @@ pub struct Args {
     /// clients watching older revisions must re-list.
     #[arg(long)]
     pub mark_compacted: bool,
+    /// Restore the keyspace as it was at this revision: every revision up to it, the
+    /// store's revision set to it. For a Kubernetes keyspace, --bump-revision and
+    /// --mark-compacted keep apiservers' caches and watchers from trusting what they knew.
+    #[arg(long)]
+    pub revision: Option<i64>,
     /// Replace an existing --db-out file.
     #[arg(long)]
     pub force: bool,
@@ -94,10 +99,9 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         }
     }
     let src = a.input.single()?;
-    if let Some(src) = src
-        .as_ref()
-        .filter(|s| s.kind == crate::source::SourceKind::ReshiftSnapshot && !filtered)
-    {
+    if let Some(src) = src.as_ref().filter(|s| {
+        s.kind == crate::source::SourceKind::ReshiftSnapshot && !filtered && a.revision.is_none()
+    }) {
         // Straight from the chunks into the new db, in flat memory, when the snapshot
         // carries its records' heads (format 3).
         let snap = src.snapshot()?;
@@ -118,17 +122,33 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         }
     }
     a.input.keyspace_of(src, |o| {
-        // A filtered restore keeps the chosen keys' revisions and the store's revision.
+        // A filtered restore keeps the chosen keys' revisions and the store's revision; one
+        // at a revision keeps every revision up to it.
         let kept;
-        let ks = if filtered {
+        if let Some(rev) = a.revision {
+            o.ks.check_revision(rev)?;
+            let kubernetes = o.ks.state(b"/registry/", Some(rev))?.next().is_some();
+            if kubernetes && rev < o.ks.revision && a.bump_revision == 0 && !a.mark_compacted {
+                eprintln!(
+                    "reshift: warning: restoring a Kubernetes keyspace to an earlier revision ({rev} < {}): \
+                     apiservers and controllers hold newer resourceVersions; consider \
+                     --bump-revision {} --mark-compacted so they re-list",
+                    o.ks.revision,
+                    o.ks.revision - rev + 1000
+                );
+            }
+        }
+        let upto = a.revision.unwrap_or(i64::MAX);
+        let ks = if filtered || a.revision.is_some() {
             let recs =
                 o.ks.records()
                     .iter()
                     .copied()
-                    .filter(|r| crate::snapshot::writer::selected(r.key, &filter))
+                    .filter(|r| r.rev.main <= upto)
+                    .filter(|r| !filtered || crate::snapshot::writer::selected(r.key, &filter))
                     .collect();
             let mut k = crate::etcd::Keyspace::from_records(recs, o.ks.meta.clone());
-            k.revision = o.ks.revision;
+            k.revision = a.revision.unwrap_or(o.ks.revision);
             k.compact_revision = o.ks.compact_revision;
             kept = k;
             &kept

@@ -231,6 +231,11 @@ pub fn inspect(
     })
 }
 
+/// Bytes of the db's pages in use, as [`Inspection::db_bytes_in_use`] counts them.
+pub fn db_bytes_in_use(db: &Db<'_>) -> Result<u64> {
+    in_use_bytes(db, &bucket_stats(&db.root_bucket(), b"")?)
+}
+
 fn in_use_bytes(db: &Db<'_>, root: &BucketStats) -> Result<u64> {
     fn allocated(s: &BucketStats) -> u64 {
         s.bytes_allocated + s.children.iter().map(allocated).sum::<u64>()

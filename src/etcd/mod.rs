@@ -6,6 +6,7 @@ pub mod authz;
 pub mod buckets;
 pub mod cluster;
 pub mod conf;
+pub mod diff;
 pub mod hash;
 pub mod inspect;
 pub mod json;

@@ -1,15 +1,21 @@
 //! Kubernetes objects as the apiserver stores them in etcd: the key layout ([`key`]), the
 //! value encodings ([`value`]: protobuf envelope, JSON, CBOR ([`cbor`]), encrypted, raw),
-//! metadata for any object without its schema ([`meta`]), label selectors ([`selector`]),
+//! metadata for any object without its schema ([`meta`]), label selectors ([`selector`]) and the
+//! resource/namespace/label filter every command shares ([`filter`]), what differs between two
+//! states of an object ([`diff`]), what fills a keyspace ([`analyze`]), clean manifests to re-apply ([`export`]),
 //! per-object summaries for a whole keyspace ([`object`]), full decoding as the apiserver
 //! serves objects ([`render`], [`render_json`], [`gojson`], [`jsontree`]), Quantity strings
 //! as the apiserver re-encodes them ([`quantity`]), and the YAML `kubectl get -o yaml`
 //! prints for an object ([`yaml`]). Values encrypted at rest are read with the apiserver's
 //! EncryptionConfiguration ([`encryption`], over [`cipher`] and [`kms`]).
 
+pub mod analyze;
 pub mod cbor;
 pub mod cipher;
+pub mod diff;
 pub mod encryption;
+pub mod export;
+pub mod filter;
 pub mod fuzz;
 pub mod gojson;
 pub mod jsontree;

@@ -275,7 +275,6 @@ impl Etcd {
             String::from_utf8_lossy(&o.stderr).into_owned(),
         )
     }
-
 }
 
 impl Drop for Etcd {

@@ -1,0 +1,328 @@
+//! Clean manifests for `kubectl apply` from stored objects: the fields the apiserver and
+//! controllers set (identity, bookkeeping, status, allocations) stripped, objects that
+//! controllers recreate left out, Secrets only when asked for, in an order that applies in
+//! one pass ([`export`]); and the manifests written as a tree of files, each written whole
+//! under a temporary name, synced and renamed into place ([`write_dir`]). It never writes
+//! anywhere but the output dir it is given.
+
+use super::encryption::Decryptor;
+use super::filter::ObjectFilter;
+use super::object::decode_stored_json;
+use super::render::View;
+use super::schema::Release;
+use rayon::prelude::*;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashSet};
+
+/// `metadata` fields the apiserver sets.
+pub const SERVER_METADATA: &[&str] = &[
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "generation",
+    "managedFields",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+];
+
+/// Kinds whose objects controllers or components recreate (left out unless asked for).
+const RECREATED_KINDS: &[&str] = &["Event", "Lease", "Endpoints", "EndpointSlice", "Node"];
+
+/// Owner kinds whose controllers recreate what they own.
+const CONTROLLERS: &[&str] = &[
+    "ReplicaSet",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "ReplicationController",
+];
+
+pub struct Options<'d> {
+    pub prefix: String,
+    pub release: Release,
+    pub filter: ObjectFilter,
+    /// Keep objects controllers recreate (owned pods and replica sets, events, leases,
+    /// endpoints, nodes).
+    pub include_owned: bool,
+    pub include_secrets: bool,
+    pub dec: Option<&'d Decryptor>,
+}
+
+/// One manifest, ready to write.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// Where it comes from, printable.
+    pub key: String,
+    pub api_version: String,
+    pub kind: String,
+    /// `resource` or `resource.group`.
+    pub resource: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    /// Its place in the apply order (lower first).
+    pub rank: u8,
+    /// The object as YAML, as kubectl prints it.
+    pub yaml: String,
+}
+
+/// What was left out, per reason.
+pub type Skipped = BTreeMap<String, u64>;
+
+/// The place of a kind in the apply order: namespaces, CRDs, cluster-wide policy and
+/// classes, service accounts, config, namespaced policy, services, workloads, the rest,
+/// custom resources last.
+pub fn rank(api_version: &str, kind: &str, namespaced: bool) -> u8 {
+    match kind {
+        "Namespace" => 0,
+        "CustomResourceDefinition" => 1,
+        _ if super::schema::builtin_kind(api_version, kind).is_none() => 9,
+        _ if !namespaced => 2,
+        "ServiceAccount" => 3,
+        "ConfigMap" | "Secret" => 4,
+        "Role"
+        | "RoleBinding"
+        | "ResourceQuota"
+        | "LimitRange"
+        | "PersistentVolumeClaim"
+        | "NetworkPolicy" => 5,
+        "Service" => 6,
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "ReplicationController"
+        | "Job"
+        | "CronJob"
+        | "Pod" => 7,
+        _ => 8,
+    }
+}
+
+/// Why an object is left out, or `None` to export it.
+fn skip_reason(v: &Value, o: &Options<'_>) -> Option<String> {
+    let kind = v["kind"].as_str().unwrap_or("");
+    if kind == "Secret" {
+        if v["type"] == "kubernetes.io/service-account-token" {
+            return Some("service account token secrets".into());
+        }
+        if !o.include_secrets {
+            return Some("secrets (--include-secrets)".into());
+        }
+    }
+    if o.include_owned {
+        return None;
+    }
+    if RECREATED_KINDS.contains(&kind) {
+        return Some(format!("{kind} objects (--include-owned)"));
+    }
+    let owned = v["metadata"]["ownerReferences"]
+        .as_array()
+        .is_some_and(|refs| {
+            refs.iter().any(|r| {
+                r["controller"] == true || CONTROLLERS.contains(&r["kind"].as_str().unwrap_or(""))
+            })
+        });
+    owned.then(|| format!("{kind} objects owned by a controller (--include-owned)"))
+}
+
+/// Removes what the server set from `v`: metadata bookkeeping, status, owner references
+/// to objects also exported (they are recreated with new uids), allocated service IPs and
+/// node ports, and the node a pod was scheduled to.
+pub fn strip(v: &mut Value, exported_uids: &HashSet<String>) {
+    let kind = v["kind"].as_str().unwrap_or("").to_string();
+    if let Some(obj) = v.as_object_mut() {
+        obj.remove("status");
+    }
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        for f in SERVER_METADATA {
+            m.remove(*f);
+        }
+        if let Some(Value::Array(refs)) = m.get_mut("ownerReferences") {
+            refs.retain(|r| !r["uid"].as_str().is_some_and(|u| exported_uids.contains(u)));
+            if refs.is_empty() {
+                m.remove("ownerReferences");
+            }
+        }
+    }
+    let Some(spec) = v.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    match kind.as_str() {
+        "Service" => {
+            if spec.get("clusterIP").and_then(Value::as_str) != Some("None") {
+                spec.remove("clusterIP");
+                spec.remove("clusterIPs");
+            }
+            spec.remove("healthCheckNodePort");
+            if let Some(Value::Array(ports)) = spec.get_mut("ports") {
+                for p in ports.iter_mut().filter_map(Value::as_object_mut) {
+                    p.remove("nodePort");
+                }
+            }
+        }
+        "Pod" => {
+            spec.remove("nodeName");
+        }
+        _ => {}
+    }
+}
+
+/// The manifests of the live objects `kvs` (key, value) that the options keep, in apply
+/// order, and what was left out. Values that are not objects, or that cannot be decoded,
+/// are counted as left out with the reason.
+pub fn export(kvs: &[(&[u8], &[u8])], o: &Options<'_>) -> (Vec<Manifest>, Skipped) {
+    let view = View {
+        release: o.release,
+        resource_version: None,
+    };
+    enum One {
+        Keep(Box<(Manifest, Value)>),
+        Skip(String),
+        Filtered,
+    }
+    let label_dec = o.dec.filter(|_| o.filter.needs_labels());
+    let ones: Vec<One> = kvs
+        .par_iter()
+        .map(|(k, v)| {
+            let info = super::object::describe_with(k, v, &o.prefix, label_dec);
+            if !o.filter.keeps(&info) {
+                return One::Filtered;
+            }
+            if info.resource.is_empty() {
+                return One::Skip("keys that are no Kubernetes objects".into());
+            }
+            // Secrets are left out before reading them (they may be encrypted).
+            if info.resource == "secrets" && info.group.is_empty() && !o.include_secrets {
+                return One::Skip("secrets (--include-secrets)".into());
+            }
+            let json = match decode_stored_json(k, v, &view, o.dec) {
+                Ok(j) => j,
+                Err(e) if e.contains("not a Kubernetes object") => {
+                    return One::Skip("keys that are no Kubernetes objects".into());
+                }
+                Err(e) => return One::Skip(format!("undecodable: {e}")),
+            };
+            let Ok(val) = serde_json::from_str::<Value>(&json) else {
+                return One::Skip("undecodable".into());
+            };
+            if let Some(r) = skip_reason(&val, o) {
+                return One::Skip(r);
+            }
+            let api_version = val["apiVersion"].as_str().unwrap_or("").to_string();
+            let kind = val["kind"].as_str().unwrap_or("").to_string();
+            if kind == "RangeAllocation" {
+                return One::Skip("RangeAllocation objects (not served)".into());
+            }
+            One::Keep(Box::new((
+                Manifest {
+                    key: crate::display::printable(k).into_owned(),
+                    rank: rank(&api_version, &kind, info.namespace.is_some()),
+                    api_version,
+                    kind,
+                    resource: super::diff::resource_label(&info),
+                    namespace: info.namespace.map(str::to_string),
+                    name: info.name.to_string(),
+                    yaml: String::new(),
+                },
+                val,
+            )))
+        })
+        .collect();
+    let mut skipped = Skipped::new();
+    let mut kept = Vec::new();
+    for one in ones {
+        match one {
+            One::Keep(mv) => kept.push(*mv),
+            One::Skip(r) => *skipped.entry(r).or_default() += 1,
+            One::Filtered => {}
+        }
+    }
+    let uids: HashSet<String> = kept
+        .iter()
+        .filter_map(|(_, v)| v["metadata"]["uid"].as_str().map(str::to_string))
+        .collect();
+    kept.par_iter_mut().for_each(|(m, v)| {
+        strip(v, &uids);
+        m.yaml = super::yaml::json_to_yaml(&v.to_string())
+            .unwrap_or_else(|_| serde_json::to_string_pretty(v).unwrap_or_default() + "\n");
+    });
+    let mut out: Vec<Manifest> = kept.into_iter().map(|(m, _)| m).collect();
+    out.sort_by(|a, b| {
+        (a.rank, &a.namespace, &a.resource, &a.name).cmp(&(
+            b.rank,
+            &b.namespace,
+            &b.resource,
+            &b.name,
+        ))
+    });
+    (out, skipped)
+}
+
+/// A name made safe as one path component: `/` and `%` escaped, and `.`/`..` spelled out.
+fn component(s: &str) -> String {
+    let e = s
+        .replace('%', "%25")
+        .replace('/', "%2F")
+        .replace('\0', "%00");
+    match e.as_str() {
+        "" => "%".into(),
+        "." => "%2E".into(),
+        ".." => "%2E%2E".into(),
+        _ => e,
+    }
+}
+
+/// Where a manifest goes under the output dir: `<namespace>/<resource>/<name>.yaml`, or
+/// `_cluster/<resource>/<name>.yaml` for cluster-scoped objects.
+pub fn relative_path(m: &Manifest) -> std::path::PathBuf {
+    let ns = m
+        .namespace
+        .as_deref()
+        .map_or_else(|| "_cluster".to_string(), component);
+    std::path::PathBuf::from(ns)
+        .join(component(&m.resource))
+        .join(format!("{}.yaml", component(&m.name)))
+}
+
+/// Writes each manifest to its [`relative_path`] under `dir` (created as needed): written
+/// to a temporary name in the same dir with mode 0600, synced, renamed into place.
+pub fn write_dir(dir: &std::path::Path, manifests: &[Manifest]) -> crate::error::Result<u64> {
+    use crate::error::Error;
+    use std::io::Write;
+    let mut dirs = HashSet::new();
+    for m in manifests {
+        let path = dir.join(relative_path(m));
+        let parent = path.parent().unwrap_or(dir).to_path_buf();
+        if dirs.insert(parent.clone()) {
+            std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+        }
+        let tmp = parent.join(format!(
+            ".{}.tmp-{}",
+            path.file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            std::process::id()
+        ));
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let written = f
+            .write_all(m.yaml.as_bytes())
+            .and_then(|()| f.sync_all())
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Error::io(&path, e));
+        }
+    }
+    for d in &dirs {
+        if let Ok(f) = std::fs::File::open(d) {
+            let _ = f.sync_all();
+        }
+    }
+    Ok(manifests.len() as u64)
+}
