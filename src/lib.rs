@@ -14,6 +14,7 @@ pub mod k8s;
 pub mod mapped;
 pub mod pb;
 pub mod restore;
+pub mod serve;
 pub mod snapshot;
 pub mod source;
 pub mod space;

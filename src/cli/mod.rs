@@ -14,6 +14,7 @@ mod inspect;
 mod ls;
 mod progress;
 mod restore;
+mod serve;
 mod snapshot;
 mod wal;
 
@@ -56,6 +57,8 @@ enum Command {
     Restore(restore::Args),
     /// Every raft entry in the WAL with its decoded request.
     Wal(wal::Args),
+    /// A read-only Kubernetes API over the keyspace, for kubectl against a dead cluster.
+    Serve(serve::Args),
     /// The raw bbolt view: buckets, keys, values, dump.
     Bbolt(bbolt::Args),
     /// Print a shell completion script.
@@ -89,6 +92,7 @@ pub fn main() -> i32 {
         Command::Snapshot(a) => snapshot::run(a, &mut out).map(|_| true),
         Command::Restore(a) => restore::run(a, &mut out).map(|_| true),
         Command::Wal(a) => wal::run(a, &mut out).map(|_| true),
+        Command::Serve(a) => serve::run(a, &mut out).map(|_| true),
         Command::Bbolt(a) => bbolt::run(a, &mut out).map(|_| true),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "reshift", &mut out);
