@@ -863,7 +863,7 @@ fn watch_resp(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, want: Want) -> 
     let timeout = opts.timeout.unwrap_or(1800);
     let bookmarks = opts.bookmarks;
     let gv = t.res.group_version();
-    tokio::task::spawn_blocking(move || {
+    let sending = tokio::task::spawn_blocking(move || {
         let now = now();
         let events: Vec<(&'static str, RevRecord<'static>, i64)> = match opts.since {
             Some(since) => history_events(&store2, &prefix, since),
@@ -910,7 +910,7 @@ fn watch_resp(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, want: Want) -> 
             };
             first = false;
             if tx.blocking_send(Ok(Bytes::from(event_line(ty, &object)))).is_err() {
-                return;
+                return None;
             }
         }
         if bookmarks {
@@ -921,14 +921,16 @@ fn watch_resp(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, want: Want) -> 
             });
             let _ = tx.blocking_send(Ok(Bytes::from(event_line("BOOKMARK", &b.to_string()))));
         }
-        // Nothing changes: hold the stream open until the timeout or the client leaves.
-        let rt = tokio::runtime::Handle::current();
-        rt.block_on(async move {
+        Some(tx)
+    });
+    // Nothing changes: hold the stream open until the timeout or the client leaves.
+    tokio::spawn(async move {
+        if let Ok(Some(tx)) = sending.await {
             tokio::select! {
                 _ = tx.closed() => {}
                 _ = tokio::time::sleep(std::time::Duration::from_secs(timeout)) => {}
             }
-        });
+        }
     });
     Response::builder()
         .status(StatusCode::OK)
