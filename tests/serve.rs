@@ -84,7 +84,8 @@ fn generated() -> Option<&'static Path> {
         if !etcd_available("serve") {
             return None;
         }
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("serve-gen-{}", std::process::id()));
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("serve-gen-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&out);
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/gen_etcd.py");
         let port = free_port().to_string();
@@ -101,7 +102,11 @@ fn generated() -> Option<&'static Path> {
         // The widgets' CRD, with printer columns, stored as the apiserver stores a
         // JSON object.
         let etcd = Etcd::start(&out, "gen");
-        etcd.ctl(&["put", "/registry/apiextensions.k8s.io/customresourcedefinitions/widgets.example.com", CRD]);
+        etcd.ctl(&[
+            "put",
+            "/registry/apiextensions.k8s.io/customresourcedefinitions/widgets.example.com",
+            CRD,
+        ]);
         drop(etcd);
         Some(out)
     })
@@ -124,7 +129,10 @@ fn objects(data: &Path, ty: &str) -> Vec<Value> {
 
 fn ns_name(o: &Value) -> (String, String) {
     (
-        o["metadata"]["namespace"].as_str().unwrap_or("").to_string(),
+        o["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
         o["metadata"]["name"].as_str().unwrap().to_string(),
     )
 }
@@ -153,7 +161,10 @@ fn kubectl_reads_a_dead_cluster() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&srv.kubeconfig).unwrap().permissions().mode();
+        let mode = std::fs::metadata(&srv.kubeconfig)
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
@@ -163,7 +174,10 @@ fn kubectl_reads_a_dead_cluster() {
     let want: BTreeSet<_> = pods.iter().map(ns_name).collect();
     let out = srv.ok(&["get", "pods", "-A"]);
     let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
-    assert_eq!(header, ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE"]);
+    assert_eq!(
+        header,
+        ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    );
     let got = rows_ns_name(&out.lines().skip(1).collect::<Vec<_>>().join("\n"));
     assert_eq!(got, want);
     // Paged (kubectl's --chunk-size sends limit and continue): the same rows.
@@ -175,7 +189,10 @@ fn kubectl_reads_a_dead_cluster() {
     let row = srv.ok(&["get", "pod", &name0, "-n", &ns0, "--no-headers"]);
     let total = p0["spec"]["containers"].as_array().map_or(0, Vec::len);
     assert!(
-        row.split_whitespace().nth(1).unwrap().ends_with(&format!("/{total}")),
+        row.split_whitespace()
+            .nth(1)
+            .unwrap()
+            .ends_with(&format!("/{total}")),
         "{row}"
     );
 
@@ -191,7 +208,16 @@ fn kubectl_reads_a_dead_cluster() {
     let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(
         header,
-        ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]
+        [
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR"
+        ]
     );
     let got: BTreeSet<String> = out
         .lines()
@@ -203,11 +229,38 @@ fn kubectl_reads_a_dead_cluster() {
     // get secret -o yaml: byte for byte what `reshift get -o yaml` prints.
     let secrets = objects(data, "secrets");
     let (sns, sname) = ns_name(&secrets[0]);
-    let got = srv.ok(&["get", "secret", &sname, "-n", &sns, "-o", "yaml", "--show-managed-fields"]);
-    let want = ok(&["get", d, &format!("secret/{sname}"), "-n", &sns, "-o", "yaml"]);
+    let got = srv.ok(&[
+        "get",
+        "secret",
+        &sname,
+        "-n",
+        &sns,
+        "-o",
+        "yaml",
+        "--show-managed-fields",
+    ]);
+    let want = ok(&[
+        "get",
+        d,
+        &format!("secret/{sname}"),
+        "-n",
+        &sns,
+        "-o",
+        "yaml",
+    ]);
     assert_eq!(got, String::from_utf8(want).unwrap());
     // And -o json of a pod is the served object.
-    let got: Value = serde_json::from_str(&srv.ok(&["get", "pod", &name0, "-n", &ns0, "-o", "json", "--show-managed-fields"])).unwrap();
+    let got: Value = serde_json::from_str(&srv.ok(&[
+        "get",
+        "pod",
+        &name0,
+        "-n",
+        &ns0,
+        "-o",
+        "json",
+        "--show-managed-fields",
+    ]))
+    .unwrap();
     assert_eq!(&got, p0);
 
     // A label selector with a field selector: the pods that match both.
@@ -233,10 +286,20 @@ fn kubectl_reads_a_dead_cluster() {
         &format!("spec.nodeName={node}"),
     ]);
     assert_eq!(rows_ns_name(&out), want);
-    let out = srv.ok(&["get", "pods", "-A", "--no-headers", "--field-selector", &format!("spec.nodeName!={node}")]);
+    let out = srv.ok(&[
+        "get",
+        "pods",
+        "-A",
+        "--no-headers",
+        "--field-selector",
+        &format!("spec.nodeName!={node}"),
+    ]);
     assert_eq!(
         rows_ns_name(&out),
-        pods.iter().filter(|p| p["spec"]["nodeName"] != node).map(ns_name).collect()
+        pods.iter()
+            .filter(|p| p["spec"]["nodeName"] != node)
+            .map(ns_name)
+            .collect()
     );
     // A field the apiserver does not index is refused, as the apiserver refuses it.
     let o = srv.kubectl(&["get", "pods", "-A", "--field-selector", "spec.priority=3"]);
@@ -254,7 +317,10 @@ fn kubectl_reads_a_dead_cluster() {
         "custom-columns=NS:.metadata.namespace,NAME:.metadata.name,LAST:.lastTimestamp",
         "--no-headers",
     ]);
-    let lasts: Vec<&str> = out.lines().map(|l| l.split_whitespace().nth(2).unwrap()).collect();
+    let lasts: Vec<&str> = out
+        .lines()
+        .map(|l| l.split_whitespace().nth(2).unwrap())
+        .collect();
     let mut sorted = lasts.clone();
     sorted.sort();
     assert_eq!(lasts, sorted);
@@ -262,17 +328,45 @@ fn kubectl_reads_a_dead_cluster() {
     // The default event table too.
     let out = srv.ok(&["get", "events", "-A", "--sort-by=.lastTimestamp"]);
     let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
-    assert_eq!(header, ["NAMESPACE", "LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]);
+    assert_eq!(
+        header,
+        [
+            "NAMESPACE",
+            "LAST",
+            "SEEN",
+            "TYPE",
+            "REASON",
+            "OBJECT",
+            "MESSAGE"
+        ]
+    );
 
     // describe pod: its name, namespace and node.
     let out = srv.ok(&["describe", "pod", &name0, "-n", &ns0]);
-    assert!(out.lines().any(|l| l.starts_with("Name:") && l.ends_with(&name0)), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("Namespace:") && l.ends_with(&ns0)));
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("Name:") && l.ends_with(&name0)),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("Namespace:") && l.ends_with(&ns0))
+    );
 
     // api-resources: the built-ins and the custom resource the keyspace holds.
     let out = srv.ok(&["api-resources", "--no-headers"]);
-    for r in ["pods", "deployments", "events", "secrets", "widgets", "customresourcedefinitions"] {
-        assert!(out.lines().any(|l| l.starts_with(&format!("{r} "))), "{r} in {out}");
+    for r in [
+        "pods",
+        "deployments",
+        "events",
+        "secrets",
+        "widgets",
+        "customresourcedefinitions",
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(&format!("{r} "))),
+            "{r} in {out}"
+        );
     }
     // The custom resource, named as kubectl names it.
     let widgets = objects(data, "widgets.example.com");
@@ -299,7 +393,11 @@ fn kubectl_reads_a_dead_cluster() {
                 Value::Null => "<none>".to_string(),
                 v => v.to_string(),
             };
-            (ns_name(w).1, cell(&w["spec"]["color"]), cell(&w["spec"]["size"]))
+            (
+                ns_name(w).1,
+                cell(&w["spec"]["color"]),
+                cell(&w["spec"]["size"]),
+            )
         })
         .collect();
     assert_eq!(got, want);
@@ -308,7 +406,10 @@ fn kubectl_reads_a_dead_cluster() {
     let o = srv.kubectl(&["delete", "pod", &name0, "-n", &ns0]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("MethodNotAllowed") && err.contains("read-only"), "{err}");
+    assert!(
+        err.contains("MethodNotAllowed") && err.contains("read-only"),
+        "{err}"
+    );
     let o = srv.kubectl(&["logs", &name0, "-n", &ns0]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("offline copy"));
@@ -318,7 +419,15 @@ fn kubectl_reads_a_dead_cluster() {
     let o = Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(&srv.kubeconfig)
-        .args(["get", "pods", "-n", &ns0, "--watch", "--request-timeout=3s", "--no-headers"])
+        .args([
+            "get",
+            "pods",
+            "-n",
+            &ns0,
+            "--watch",
+            "--request-timeout=3s",
+            "--no-headers",
+        ])
         .output()
         .unwrap();
     assert!(t0.elapsed() < Duration::from_secs(20));
@@ -357,7 +466,11 @@ fn kubectl_reads_a_dead_cluster() {
             .iter()
             .map(|p| {
                 let (n, m) = ns_name(p);
-                (n, m, p["spec"]["nodeName"].as_str().unwrap_or("None").to_string())
+                (
+                    n,
+                    m,
+                    p["spec"]["nodeName"].as_str().unwrap_or("None").to_string(),
+                )
             })
             .collect();
         assert_eq!(got, want);
@@ -374,7 +487,10 @@ fn watch_replays_what_etcd_watches() {
     let Some(data) = generated() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let srv = start_server(data, tmp.path(), &[]);
-    let rev: i64 = srv.ok(&["get", "--raw", "/api/v1/pods?limit=1"]).parse::<Value>().unwrap()["metadata"]["resourceVersion"]
+    let rev: i64 = srv
+        .ok(&["get", "--raw", "/api/v1/pods?limit=1"])
+        .parse::<Value>()
+        .unwrap()["metadata"]["resourceVersion"]
         .as_str()
         .unwrap()
         .parse()
@@ -392,8 +508,15 @@ fn watch_replays_what_etcd_watches() {
             let o = &e["object"];
             (
                 e["type"].as_str().unwrap().to_string(),
-                format!("{}/{}", o["metadata"]["namespace"].as_str().unwrap(), o["metadata"]["name"].as_str().unwrap()),
-                o["metadata"]["resourceVersion"].as_str().unwrap().to_string(),
+                format!(
+                    "{}/{}",
+                    o["metadata"]["namespace"].as_str().unwrap(),
+                    o["metadata"]["name"].as_str().unwrap()
+                ),
+                o["metadata"]["resourceVersion"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
             )
         })
         .collect();
@@ -403,7 +526,14 @@ fn watch_replays_what_etcd_watches() {
     copy_tree(data, &copy);
     let etcd = Etcd::start(&copy, "gen");
     let mut child = etcd
-        .ctl_cmd(&["watch", "--prefix", "/registry/pods/", &format!("--rev={}", since + 1), "-w", "json"])
+        .ctl_cmd(&[
+            "watch",
+            "--prefix",
+            "/registry/pods/",
+            &format!("--rev={}", since + 1),
+            "-w",
+            "json",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -432,7 +562,9 @@ fn watch_replays_what_etcd_watches() {
     let _ = child.wait();
     let mut want = Vec::new();
     for l in &lines {
-        let Ok(v) = serde_json::from_str::<Value>(l) else { continue };
+        let Ok(v) = serde_json::from_str::<Value>(l) else {
+            continue;
+        };
         for ev in v["Events"].as_array().into_iter().flatten() {
             let kv = &ev["kv"];
             let key = String::from_utf8(base64_decode(kv["key"].as_str().unwrap())).unwrap();

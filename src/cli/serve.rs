@@ -81,7 +81,10 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
                 out.write_all(config.as_bytes())
                     .and_then(|()| out.flush())
                     .map_err(super::common::stdout_err)?;
-                eprintln!("reshift: serving revision {} on http://{addr}", store.revision);
+                eprintln!(
+                    "reshift: serving revision {} on http://{addr}",
+                    store.revision
+                );
             }
         }
         crate::serve::serve(std::sync::Arc::new(store), listener)

@@ -60,7 +60,15 @@ const BUILTINS: &[Builtin] = &[
     ("", "v1", "configmaps", "ConfigMap", true, &["cm"], false),
     ("", "v1", "endpoints", "Endpoints", true, &["ep"], false),
     ("", "v1", "events", "Event", true, &["ev"], false),
-    ("", "v1", "limitranges", "LimitRange", true, &["limits"], false),
+    (
+        "",
+        "v1",
+        "limitranges",
+        "LimitRange",
+        true,
+        &["limits"],
+        false,
+    ),
     ("", "v1", "namespaces", "Namespace", false, &["ns"], false),
     ("", "v1", "nodes", "Node", false, &["no"], false),
     (
@@ -131,7 +139,15 @@ const BUILTINS: &[Builtin] = &[
         &["deploy"],
         true,
     ),
-    ("apps", "v1", "replicasets", "ReplicaSet", true, &["rs"], true),
+    (
+        "apps",
+        "v1",
+        "replicasets",
+        "ReplicaSet",
+        true,
+        &["rs"],
+        true,
+    ),
     (
         "apps",
         "v1",
@@ -152,7 +168,15 @@ const BUILTINS: &[Builtin] = &[
         &["hpa"],
         true,
     ),
-    ("coordination.k8s.io", "v1", "leases", "Lease", true, &[], false),
+    (
+        "coordination.k8s.io",
+        "v1",
+        "leases",
+        "Lease",
+        true,
+        &[],
+        false,
+    ),
     (
         "discovery.k8s.io",
         "v1",
@@ -243,7 +267,15 @@ const BUILTINS: &[Builtin] = &[
         &[],
         false,
     ),
-    ("storage.k8s.io", "v1", "csinodes", "CSINode", false, &[], false),
+    (
+        "storage.k8s.io",
+        "v1",
+        "csinodes",
+        "CSINode",
+        false,
+        &[],
+        false,
+    ),
     (
         "storage.k8s.io",
         "v1",
@@ -469,7 +501,11 @@ impl Catalog {
         out
     }
 
-    fn in_version<'s>(&'s self, group: &'s str, version: &'s str) -> impl Iterator<Item = &'s Resource> {
+    fn in_version<'s>(
+        &'s self,
+        group: &'s str,
+        version: &'s str,
+    ) -> impl Iterator<Item = &'s Resource> {
         self.resources
             .iter()
             .filter(move |r| r.group == group && r.version == version)
@@ -561,7 +597,12 @@ impl Catalog {
                                 );
                                 o.insert(
                                     "scope".into(),
-                                    if r.namespaced { "Namespaced" } else { "Cluster" }.into(),
+                                    if r.namespaced {
+                                        "Namespaced"
+                                    } else {
+                                        "Cluster"
+                                    }
+                                    .into(),
                                 );
                                 o.insert("singularResource".into(), r.singular.clone().into());
                                 o.insert("verbs".into(), json!(["get", "list", "watch"]));
@@ -623,12 +664,20 @@ fn crd_resources(crd: &Value) -> Vec<Resource> {
     };
     let list = |v: &Value| -> Vec<String> {
         v.as_array()
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let mut versions: Vec<&Value> = spec["versions"]
         .as_array()
-        .map(|a| a.iter().filter(|v| v["served"].as_bool() != Some(false)).collect())
+        .map(|a| {
+            a.iter()
+                .filter(|v| v["served"].as_bool() != Some(false))
+                .collect()
+        })
         .unwrap_or_default();
     versions.sort_by_key(|v| v["storage"].as_bool() != Some(true));
     versions

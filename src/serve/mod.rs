@@ -115,7 +115,12 @@ impl Store {
     /// The served JSON of one record.
     fn object_json(&self, r: &RevRecord<'_>) -> std::result::Result<String, String> {
         let kv = r.kv();
-        crate::k8s::object::decode_stored_json(kv.key, kv.value, &self.view(kv.mod_revision), self.dec.as_ref())
+        crate::k8s::object::decode_stored_json(
+            kv.key,
+            kv.value,
+            &self.view(kv.mod_revision),
+            self.dec.as_ref(),
+        )
     }
 
     /// The key prefix of a resource's objects: in one namespace, or all of them.
@@ -232,9 +237,7 @@ async fn handle(store: Arc<Store>, req: Request<Body>) -> Response {
     let segs: Vec<String> = path
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            percent_decode(s)
-        })
+        .map(percent_decode)
         .collect();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let want = accepts(req.headers());
@@ -262,22 +265,22 @@ async fn handle(store: Arc<Store>, req: Request<Body>) -> Response {
             return ok_json(&store.catalog.group_list());
         }
         ["api", "v1"] => {
-            return store
-                .catalog
-                .resource_list("", "v1")
-                .map_or_else(|| not_found("the server could not find the requested resource"), |v| ok_json(&v));
+            return store.catalog.resource_list("", "v1").map_or_else(
+                || not_found("the server could not find the requested resource"),
+                |v| ok_json(&v),
+            );
         }
         ["apis", g] => {
-            return store
-                .catalog
-                .group(g)
-                .map_or_else(|| not_found("the server could not find the requested resource"), |v| ok_json(&v));
+            return store.catalog.group(g).map_or_else(
+                || not_found("the server could not find the requested resource"),
+                |v| ok_json(&v),
+            );
         }
         ["apis", g, v] => {
-            return store
-                .catalog
-                .resource_list(g, v)
-                .map_or_else(|| not_found("the server could not find the requested resource"), |v| ok_json(&v));
+            return store.catalog.resource_list(g, v).map_or_else(
+                || not_found("the server could not find the requested resource"),
+                |v| ok_json(&v),
+            );
         }
         _ => {}
     }
@@ -292,7 +295,10 @@ async fn handle(store: Arc<Store>, req: Request<Body>) -> Response {
         ));
     };
     if let Some(sub) = &t.sub {
-        if matches!(sub.as_str(), "exec" | "attach" | "portforward" | "log" | "proxy") {
+        if matches!(
+            sub.as_str(),
+            "exec" | "attach" | "portforward" | "log" | "proxy"
+        ) {
             return status(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "MethodNotAllowed",
@@ -347,7 +353,10 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' && i + 2 < b.len() {
-            if let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            if let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 out.push(v);
                 i += 3;
                 continue;
@@ -413,9 +422,16 @@ fn target<'s>(store: &'s Store, group: &str, version: &str, rest: &[&str]) -> Op
 }
 
 fn get_one(store: &Store, t: &Target<'_>, name: &str, want: Want) -> Response {
-    let ns = if t.res.namespaced { t.namespace.as_deref() } else { None };
+    let ns = if t.res.namespaced {
+        t.namespace.as_deref()
+    } else {
+        None
+    };
     if t.res.namespaced && ns.is_none() {
-        return not_found(&format!("{} {name:?}: a namespace is needed", t.res.resource));
+        return not_found(&format!(
+            "{} {name:?}: a namespace is needed",
+            t.res.resource
+        ));
     }
     let key = store.object_key(t.res, ns, name);
     let rec = match store.ks.get(key.as_bytes(), Some(store.revision)) {
@@ -444,7 +460,11 @@ fn get_one(store: &Store, t: &Target<'_>, name: &str, want: Want) -> Response {
     };
     if want == Want::Table {
         let Ok(obj) = serde_json::from_str::<Value>(&text) else {
-            return status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "bad JSON");
+            return status(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                "bad JSON",
+            );
         };
         let printer = Printer::of(t.res);
         let row = table_row(&printer, &obj, now(), IncludeObject::Metadata);
@@ -575,7 +595,11 @@ struct ListOpts {
 }
 
 impl ListOpts {
-    fn parse(q: &[(String, String)], res: &Resource, name: Option<&str>) -> std::result::Result<ListOpts, String> {
+    fn parse(
+        q: &[(String, String)],
+        res: &Resource,
+        name: Option<&str>,
+    ) -> std::result::Result<ListOpts, String> {
         let param = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         let labels = match param("labelSelector") {
             Some(s) if !s.is_empty() => Some(Selector::parse(s)?),
@@ -591,13 +615,22 @@ impl ListOpts {
                 } else if let Some((k, v)) = term.split_once('=') {
                     (k, v, false)
                 } else {
-                    return Err(format!("invalid field selector: {term:?}: expected = or !="));
+                    return Err(format!(
+                        "invalid field selector: {term:?}: expected = or !="
+                    ));
                 };
                 let k = k.trim();
-                if k != "metadata.name" && k != "metadata.namespace" && !selectable(res).contains(&k) {
+                if k != "metadata.name"
+                    && k != "metadata.namespace"
+                    && !selectable(res).contains(&k)
+                {
                     return Err(format!("field label not supported: {k}"));
                 }
-                fields.push((k.to_string(), v.trim().replace("\\,", ",").replace("\\=", "="), neg));
+                fields.push((
+                    k.to_string(),
+                    v.trim().replace("\\,", ",").replace("\\=", "="),
+                    neg,
+                ));
             }
         }
         if let Some(n) = name {
@@ -618,7 +651,10 @@ impl ListOpts {
         };
         let since = match param("resourceVersion") {
             Some("") | Some("0") | None => None,
-            Some(r) => Some(r.parse::<i64>().map_err(|_| format!("resourceVersion {r:?} is not a number"))?),
+            Some(r) => Some(
+                r.parse::<i64>()
+                    .map_err(|_| format!("resourceVersion {r:?} is not a number"))?,
+            ),
         };
         let include = match param("includeObject") {
             Some("None") => IncludeObject::None,
@@ -710,7 +746,13 @@ fn list_head(store: &Store, t: &Target<'_>, want: Want, cont: Option<&str>) -> S
 
 /// Renders one batch of records to the list items that pass the selectors (`None`: not
 /// passed). Decoding runs on all cores.
-fn render_batch(store: &Store, printer: Option<&Printer>, opts: &ListOpts, recs: &[RevRecord<'static>], now: i64) -> Vec<Option<String>> {
+fn render_batch(
+    store: &Store,
+    printer: Option<&Printer>,
+    opts: &ListOpts,
+    recs: &[RevRecord<'static>],
+    now: i64,
+) -> Vec<Option<String>> {
     use rayon::prelude::*;
     recs.par_iter()
         .map(|r| {
@@ -731,25 +773,26 @@ fn render_batch(store: &Store, printer: Option<&Printer>, opts: &ListOpts, recs:
 }
 
 fn list(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, want: Want) -> Response {
-    let ns = if t.res.namespaced { t.namespace.clone() } else { None };
+    let ns = if t.res.namespaced {
+        t.namespace.clone()
+    } else {
+        None
+    };
     let prefix = store.key_prefix(t.res, ns.as_deref());
     let printer = (want == Want::Table).then(|| Printer::of(t.res));
-    let recs: Vec<RevRecord<'static>> = match store.ks.state(prefix.as_bytes(), Some(store.revision)) {
-        Ok(it) => it
-            .filter(|r| {
-                opts.after
-                    .as_deref()
-                    .is_none_or(|a| r.key > a.as_bytes())
-            })
-            // A resource whose prefix is another's (`services/specs/x` under a
-            // namespace) keeps only its own depth.
-            .filter(|r| {
-                let depth = r.key[prefix.len()..].iter().filter(|&&c| c == b'/').count();
-                depth == usize::from(t.res.namespaced && ns.is_none())
-            })
-            .collect(),
-        Err(e) => return status(StatusCode::GONE, "Expired", &e.to_string()),
-    };
+    let recs: Vec<RevRecord<'static>> =
+        match store.ks.state(prefix.as_bytes(), Some(store.revision)) {
+            Ok(it) => it
+                .filter(|r| opts.after.as_deref().is_none_or(|a| r.key > a.as_bytes()))
+                // A resource whose prefix is another's (`services/specs/x` under a
+                // namespace) keeps only its own depth.
+                .filter(|r| {
+                    let depth = r.key[prefix.len()..].iter().filter(|&&c| c == b'/').count();
+                    depth == usize::from(t.res.namespaced && ns.is_none())
+                })
+                .collect(),
+            Err(e) => return status(StatusCode::GONE, "Expired", &e.to_string()),
+        };
     let now = now();
     if let Some(limit) = opts.limit {
         // A page: bounded, so built here.
@@ -758,7 +801,10 @@ fn list(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, want: Want) -> Respon
         let mut i = 0;
         while i < recs.len() && items.len() < limit {
             let end = (i + BATCH.min(limit * 2)).min(recs.len());
-            for (k, item) in render_batch(&store, printer.as_ref(), &opts, &recs[i..end], now).into_iter().enumerate() {
+            for (k, item) in render_batch(&store, printer.as_ref(), &opts, &recs[i..end], now)
+                .into_iter()
+                .enumerate()
+            {
                 if items.len() == limit {
                     break;
                 }
@@ -769,9 +815,8 @@ fn list(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, want: Want) -> Respon
             }
             i = end;
         }
-        let cont = (items.len() == limit && last + 1 < recs.len()).then(|| {
-            encode_continue(store.revision, &String::from_utf8_lossy(recs[last].key))
-        });
+        let cont = (items.len() == limit && last + 1 < recs.len())
+            .then(|| encode_continue(store.revision, &String::from_utf8_lossy(recs[last].key)));
         let mut body = list_head(&store, t, want, cont.as_deref());
         body.push_str(&items.join(","));
         body.push_str("]}");
@@ -788,7 +833,10 @@ fn list(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, want: Want) -> Respon
         let mut first = true;
         for chunk in recs.chunks(BATCH) {
             let mut buf = String::new();
-            for item in render_batch(&store2, printer.as_ref(), &opts, chunk, now).into_iter().flatten() {
+            for item in render_batch(&store2, printer.as_ref(), &opts, chunk, now)
+                .into_iter()
+                .flatten()
+            {
                 if !first {
                     buf.push(',');
                 }
@@ -804,7 +852,9 @@ fn list(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, want: Want) -> Respon
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx)))
+        .body(Body::from_stream(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        ))
         .expect("a valid response")
 }
 
@@ -815,7 +865,11 @@ fn event_line(ty: &str, object: &str) -> String {
 
 /// The history of the keys under `prefix` in `(since, rev]` as watch events, in revision
 /// order: (type, record to show).
-fn history_events(store: &Store, prefix: &str, since: i64) -> Vec<(&'static str, RevRecord<'static>, i64)> {
+fn history_events(
+    store: &Store,
+    prefix: &str,
+    since: i64,
+) -> Vec<(&'static str, RevRecord<'static>, i64)> {
     let mut out = Vec::new();
     let mut prev: Option<RevRecord<'static>> = None;
     for r in store.ks.all_by_key(prefix.as_bytes()) {
@@ -841,7 +895,11 @@ fn history_events(store: &Store, prefix: &str, since: i64) -> Vec<(&'static str,
 }
 
 fn watch_resp(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, want: Want) -> Response {
-    let ns = if t.res.namespaced { t.namespace.clone() } else { None };
+    let ns = if t.res.namespaced {
+        t.namespace.clone()
+    } else {
+        None
+    };
     let prefix = store.key_prefix(t.res, ns.as_deref());
     if let Some(since) = opts.since {
         if since < store.ks.compact_revision {
@@ -877,7 +935,12 @@ fn watch_resp(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, want: Want) -> 
             let kv = r.kv();
             // A deleted object is shown as it was, at the deletion's revision.
             let view = store2.view(if ty == "DELETED" { at } else { kv.mod_revision });
-            let Ok(text) = crate::k8s::object::decode_stored_json(kv.key, kv.value, &view, store2.dec.as_ref()) else {
+            let Ok(text) = crate::k8s::object::decode_stored_json(
+                kv.key,
+                kv.value,
+                &view,
+                store2.dec.as_ref(),
+            ) else {
                 continue;
             };
             let Some(parsed) = opts.matches(&text) else {
@@ -909,7 +972,10 @@ fn watch_resp(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, want: Want) -> 
                 }
             };
             first = false;
-            if tx.blocking_send(Ok(Bytes::from(event_line(ty, &object)))).is_err() {
+            if tx
+                .blocking_send(Ok(Bytes::from(event_line(ty, &object))))
+                .is_err()
+            {
                 return None;
             }
         }
@@ -936,7 +1002,9 @@ fn watch_resp(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, want: Want) -> 
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::TRANSFER_ENCODING, "chunked")
-        .body(Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx)))
+        .body(Body::from_stream(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        ))
         .expect("a valid response")
 }
 
@@ -959,7 +1027,8 @@ pub fn write_private(path: &Path, text: &str) -> Result<()> {
         o.mode(0o600);
     }
     let mut f = o.open(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    f.write_all(text.as_bytes()).map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| Error::io(&tmp, e))?;
     f.sync_all().map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }

@@ -353,7 +353,11 @@ impl Printer {
                 "endpointslices" => {
                     let ports: Vec<String> = arr(&o["ports"])
                         .iter()
-                        .map(|p| p["port"].as_i64().map_or("<unset>".into(), |x| x.to_string()))
+                        .map(|p| {
+                            p["port"]
+                                .as_i64()
+                                .map_or("<unset>".into(), |x| x.to_string())
+                        })
                         .collect();
                     let eps: Vec<String> = arr(&o["endpoints"])
                         .iter()
@@ -476,8 +480,14 @@ fn selector(sel: &Value) -> String {
 fn containers(pod_spec: &Value) -> (String, String) {
     let cs = arr(&pod_spec["containers"]);
     (
-        cs.iter().map(|c| s(&c["name"])).collect::<Vec<_>>().join(","),
-        cs.iter().map(|c| s(&c["image"])).collect::<Vec<_>>().join(","),
+        cs.iter()
+            .map(|c| s(&c["name"]))
+            .collect::<Vec<_>>()
+            .join(","),
+        cs.iter()
+            .map(|c| s(&c["image"]))
+            .collect::<Vec<_>>()
+            .join(","),
     )
 }
 
@@ -499,7 +509,8 @@ pub fn parse_time(t: &str) -> Option<i64> {
         "Z" | "z" => 0,
         r if r.len() == 6 => {
             let sign = if r.starts_with('-') { -1 } else { 1 };
-            sign * (r.get(1..3)?.parse::<i64>().ok()? * 3600 + r.get(4..6)?.parse::<i64>().ok()? * 60)
+            sign * (r.get(1..3)?.parse::<i64>().ok()? * 3600
+                + r.get(4..6)?.parse::<i64>().ok()? * 60)
         }
         _ => return None,
     };
@@ -611,7 +622,10 @@ fn pod_cells(o: &Value, now: i64) -> Vec<Value> {
                 _ if i(&term["signal"]) != 0 => format!("Init:Signal:{}", i(&term["signal"])),
                 _ => format!("Init:ExitCode:{}", i(&term["exitCode"])),
             }
-        } else if wait.is_object() && !s(&wait["reason"]).is_empty() && s(&wait["reason"]) != "PodInitializing" {
+        } else if wait.is_object()
+            && !s(&wait["reason"]).is_empty()
+            && s(&wait["reason"]) != "PodInitializing"
+        {
             format!("Init:{}", s(&wait["reason"]))
         } else {
             format!("Init:{k}/{n_init}")
@@ -678,9 +692,9 @@ fn pod_cells(o: &Value, now: i64) -> Vec<Value> {
         let true_conds = gates
             .iter()
             .filter(|g| {
-                arr(&st["conditions"]).iter().any(|c| {
-                    s(&c["type"]) == s(&g["conditionType"]) && s(&c["status"]) == "True"
-                })
+                arr(&st["conditions"])
+                    .iter()
+                    .any(|c| s(&c["type"]) == s(&g["conditionType"]) && s(&c["status"]) == "True")
             })
             .count();
         format!("{true_conds}/{}", gates.len())
@@ -892,7 +906,11 @@ fn event_cells(o: &Value, now: i64) -> Vec<Value> {
         age_of(&last, now)
     };
     let inv = &o["involvedObject"];
-    let object = format!("{}/{}", s(&inv["kind"]).to_ascii_lowercase(), s(&inv["name"]));
+    let object = format!(
+        "{}/{}",
+        s(&inv["kind"]).to_ascii_lowercase(),
+        s(&inv["name"])
+    );
     let src = &o["source"];
     let source = match (s(&src["component"]), s(&src["host"])) {
         (c, h) if !h.is_empty() => format!("{c}, {h}"),
@@ -964,7 +982,10 @@ mod tests {
         }
         assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_time("2023-11-14T22:13:39Z"), Some(1_700_000_019));
-        assert_eq!(parse_time("2023-11-14T22:13:39.5+01:00"), Some(1_699_996_419));
+        assert_eq!(
+            parse_time("2023-11-14T22:13:39.5+01:00"),
+            Some(1_699_996_419)
+        );
         assert_eq!(
             crate::k8s::meta::rfc3339(parse_time("2004-02-29T01:01:01Z").unwrap()),
             "2004-02-29T01:01:01Z"
