@@ -15,6 +15,7 @@ pub mod live;
 pub mod mapped;
 pub mod pb;
 pub mod restore;
+pub mod serve;
 pub mod snapshot;
 pub mod source;
 pub mod space;

@@ -18,6 +18,7 @@ mod inspect;
 mod ls;
 mod progress;
 mod restore;
+mod serve;
 mod snapshot;
 mod wal;
 
@@ -69,6 +70,8 @@ enum Command {
     /// Several members of one cluster after quorum loss: each member's raft position, the
     /// newest member, what was committed and what a restart serves.
     Cluster(cluster::Args),
+    /// A read-only Kubernetes API over the keyspace, for kubectl against a dead cluster.
+    Serve(serve::Args),
     /// The raw bbolt view: buckets, keys, values, dump.
     Bbolt(bbolt::Args),
     /// Print a shell completion script.
@@ -108,6 +111,7 @@ pub fn main() -> i32 {
         Command::Analyze(a) => analyze::run(a, &mut out).map(|_| true),
         Command::Wal(a) => wal::run(a, &mut out).map(|_| true),
         Command::Cluster(a) => cluster::run(a, &mut out).map(|_| true),
+        Command::Serve(a) => serve::run(a, &mut out).map(|_| true),
         Command::Bbolt(a) => bbolt::run(a, &mut out).map(|_| true),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "reshift", &mut out);

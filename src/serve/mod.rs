@@ -1,0 +1,1034 @@
+//! `reshift serve`: the read side of the Kubernetes API over a frozen keyspace, so kubectl,
+//! client libraries and dashboards work against a dead cluster. Discovery ([`api`]), GET
+//! and LIST with label and field selectors and paging, server-side printing ([`table`]),
+//! and WATCH replaying the kept history; objects are the served form the renderers give.
+//! It never writes: every write verb and every subresource that needs a live node answers
+//! a metav1 Status saying so.
+
+pub mod api;
+pub mod table;
+
+use crate::error::{Error, Result};
+use crate::etcd::Keyspace;
+use crate::etcd::keyspace::RevRecord;
+use crate::k8s::encryption::Decryptor;
+use crate::k8s::render::View;
+use crate::k8s::schema::Release;
+use crate::k8s::selector::Selector;
+use crate::source::{Source, SourceKind};
+use api::{Catalog, Resource};
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::response::Response;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+use table::Printer;
+
+/// Objects decoded at a time while a list streams.
+const BATCH: usize = 256;
+
+/// What the server serves: the keyspace frozen at one revision.
+pub struct Store {
+    ks: &'static Keyspace<'static>,
+    /// The served revision: every read is at it.
+    pub revision: i64,
+    prefix: String,
+    release: Release,
+    dec: Option<Decryptor>,
+    pub catalog: Catalog,
+    /// Warnings met while opening (a torn or damaged WAL).
+    pub warnings: Vec<String>,
+}
+
+/// Opens `path` (any input reshift reads) for the life of the process: the maps and the
+/// keyspace are kept until exit, which the server needs.
+fn open_keyspace(path: &Path, use_wal: bool) -> Result<(&'static Keyspace<'static>, Vec<String>)> {
+    let src: &'static Source = Box::leak(Box::new(Source::open(path)?));
+    if src.kind == SourceKind::ReshiftSnapshot {
+        let snap: &'static crate::snapshot::Snapshot<'static> =
+            Box::leak(Box::new(src.snapshot()?));
+        let (flat, ranges) = snap.all_chunks_flat()?;
+        let flat: &'static _ = Box::leak(Box::new(flat));
+        let chunks: Vec<&'static [u8]> = ranges.into_iter().map(|r| &flat[r]).collect();
+        let chunks: &'static [&'static [u8]] = Box::leak(chunks.into_boxed_slice());
+        let ks = crate::snapshot::open::keyspace(snap, chunks)?;
+        return Ok((Box::leak(Box::new(ks)), vec![]));
+    }
+    let db: &'static crate::bbolt::Db<'static> = Box::leak(Box::new(src.db()?));
+    let base = Keyspace::build(db)?;
+    let wal = crate::etcd::open::read_wal(src, db, &base, use_wal)?;
+    let mut warnings = Vec::new();
+    let ks = match wal {
+        Some(w) => {
+            match &w.summary.ending {
+                crate::wal::Ending::Clean => {}
+                crate::wal::Ending::Torn { segment, offset, reason } => warnings.push(format!(
+                    "the WAL ends in a torn record ({segment} offset {offset}: {reason}); every entry before it was replayed"
+                )),
+                crate::wal::Ending::Damaged { segment, offset, reason } => warnings.push(format!(
+                    "the WAL is damaged at {segment} offset {offset}: {reason}; replay stopped before it"
+                )),
+            }
+            let w: &'static crate::etcd::open::WalState = Box::leak(Box::new(w));
+            base.with_replay(&w.replayed)
+        }
+        None => base,
+    };
+    Ok((Box::leak(Box::new(ks)), warnings))
+}
+
+impl Store {
+    /// Opens `path` at `revision` (the latest when `None`).
+    pub fn open(
+        path: &Path,
+        use_wal: bool,
+        revision: Option<i64>,
+        prefix: &str,
+        release: Release,
+        dec: Option<Decryptor>,
+    ) -> Result<Store> {
+        let (ks, warnings) = open_keyspace(path, use_wal)?;
+        let revision = match revision {
+            Some(r) => {
+                ks.check_revision(r)?;
+                r
+            }
+            None => ks.revision,
+        };
+        let catalog = Catalog::build(ks, revision, prefix, dec.as_ref());
+        Ok(Store {
+            ks,
+            revision,
+            prefix: prefix.trim_end_matches('/').to_string(),
+            release,
+            dec,
+            catalog,
+            warnings,
+        })
+    }
+
+    fn view(&self, mod_revision: i64) -> View {
+        View::served(self.release, mod_revision)
+    }
+
+    /// The served JSON of one record.
+    fn object_json(&self, r: &RevRecord<'_>) -> std::result::Result<String, String> {
+        let kv = r.kv();
+        crate::k8s::object::decode_stored_json(
+            kv.key,
+            kv.value,
+            &self.view(kv.mod_revision),
+            self.dec.as_ref(),
+        )
+    }
+
+    /// The key prefix of a resource's objects: in one namespace, or all of them.
+    fn key_prefix(&self, r: &Resource, namespace: Option<&str>) -> String {
+        let name = crate::k8s::key::ResourceName {
+            resource: r.resource.clone(),
+            group: Some(r.group.clone()),
+        };
+        let keys = name.keys(&self.prefix, namespace.unwrap_or("-"), "");
+        match namespace {
+            Some(_) if r.namespaced => keys[0].clone(),
+            _ => keys[1].clone(),
+        }
+    }
+
+    /// The key of one object.
+    fn object_key(&self, r: &Resource, namespace: Option<&str>, name: &str) -> String {
+        format!("{}{name}", self.key_prefix(r, namespace))
+    }
+}
+
+/// Serves `store` on `listener` until the process ends.
+pub async fn serve(store: Arc<Store>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    let app = axum::Router::new().fallback(move |req: Request<Body>| {
+        let store = store.clone();
+        async move { handle(store, req).await }
+    });
+    axum::serve(listener, app).await
+}
+
+/// A metav1 Status answer.
+fn status(code: StatusCode, reason: &str, message: &str) -> Response {
+    let body = json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code.as_u16(),
+    });
+    json_response(code, "application/json", body.to_string())
+}
+
+fn json_response(code: StatusCode, ctype: &str, body: String) -> Response {
+    Response::builder()
+        .status(code)
+        .header(header::CONTENT_TYPE, ctype)
+        .body(Body::from(body))
+        .expect("a valid response")
+}
+
+fn ok_json(v: &Value) -> Response {
+    json_response(StatusCode::OK, "application/json", v.to_string())
+}
+
+/// The query string's parameters, decoded.
+fn query(req: &Request<Body>) -> Vec<(String, String)> {
+    req.uri()
+        .query()
+        .map(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// What a client asked for in `Accept`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Json,
+    Table,
+    /// Aggregated discovery, apidiscovery.k8s.io v2 or v2beta1.
+    Aggregated(&'static str),
+}
+
+fn accepts(h: &HeaderMap) -> Want {
+    let a = h
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // The first of the client's choices that is served wins.
+    for choice in a.split(',') {
+        let c = choice.replace(' ', "");
+        if c.contains("as=Table") && c.contains("g=meta.k8s.io") && c.contains("v=v1") {
+            return Want::Table;
+        }
+        if c.contains("as=APIGroupDiscoveryList") && c.contains("g=apidiscovery.k8s.io") {
+            if c.contains("v=v2beta1") {
+                return Want::Aggregated("v2beta1");
+            }
+            if c.contains("v=v2") {
+                return Want::Aggregated("v2");
+            }
+        }
+        if c.starts_with("application/json") || c.starts_with("*/*") || c.is_empty() {
+            return Want::Json;
+        }
+    }
+    Want::Json
+}
+
+/// A request for objects, parsed from its path.
+struct Target<'s> {
+    res: &'s Resource,
+    namespace: Option<String>,
+    name: Option<String>,
+    sub: Option<String>,
+}
+
+async fn handle(store: Arc<Store>, req: Request<Body>) -> Response {
+    let path = req.uri().path().trim_end_matches('/').to_string();
+    let segs: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let want = accepts(req.headers());
+    let is_read = req.method() == Method::GET || req.method() == Method::HEAD;
+    // Discovery.
+    match segs.as_slice() {
+        ["version"] => return ok_json(&version_json(store.release)),
+        ["healthz"] | ["livez"] | ["readyz"] => {
+            return json_response(StatusCode::OK, "text/plain", "ok".into());
+        }
+        ["api"] => {
+            if let Want::Aggregated(v) = want {
+                return aggregated(&store, true, v);
+            }
+            return ok_json(&json!({
+                "kind": "APIVersions",
+                "versions": ["v1"],
+                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}],
+            }));
+        }
+        ["apis"] => {
+            if let Want::Aggregated(v) = want {
+                return aggregated(&store, false, v);
+            }
+            return ok_json(&store.catalog.group_list());
+        }
+        ["api", "v1"] => {
+            return store.catalog.resource_list("", "v1").map_or_else(
+                || not_found("the server could not find the requested resource"),
+                |v| ok_json(&v),
+            );
+        }
+        ["apis", g] => {
+            return store.catalog.group(g).map_or_else(
+                || not_found("the server could not find the requested resource"),
+                |v| ok_json(&v),
+            );
+        }
+        ["apis", g, v] => {
+            return store.catalog.resource_list(g, v).map_or_else(
+                || not_found("the server could not find the requested resource"),
+                |v| ok_json(&v),
+            );
+        }
+        _ => {}
+    }
+    let (group, version, rest) = match segs.as_slice() {
+        ["api", v, rest @ ..] => ("", *v, rest),
+        ["apis", g, v, rest @ ..] => (*g, *v, rest),
+        _ => return not_found("the server could not find the requested resource"),
+    };
+    let Some(t) = target(&store, group, version, rest) else {
+        return not_found(&format!(
+            "the server could not find the requested resource ({path})"
+        ));
+    };
+    if let Some(sub) = &t.sub {
+        if matches!(
+            sub.as_str(),
+            "exec" | "attach" | "portforward" | "log" | "proxy"
+        ) {
+            return status(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                &format!(
+                    "{}/{} {sub}: this cluster is an offline copy read from etcd files by reshift serve (revision {}); there is no node to reach",
+                    t.res.resource,
+                    t.name.as_deref().unwrap_or(""),
+                    store.revision
+                ),
+            );
+        }
+        if sub != "status" {
+            return not_found(&format!("{}/{sub} is not served", t.res.resource));
+        }
+    }
+    if !is_read {
+        let what = match &t.name {
+            Some(n) => format!("{} {n:?}", t.res.resource),
+            None => t.res.resource.clone(),
+        };
+        return status(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            &format!(
+                "{} {what}: reshift serve is read-only: this cluster is an offline copy read from etcd files (revision {})",
+                req.method().as_str().to_lowercase(),
+                store.revision
+            ),
+        );
+    }
+    let q = query(&req);
+    let param = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let watch = matches!(param("watch"), Some("true" | "1"));
+    if let Some(name) = &t.name {
+        if !watch {
+            return get_one(&store, &t, name, want);
+        }
+    }
+    let opts = match ListOpts::parse(&q, t.res, t.name.as_deref()) {
+        Ok(o) => o,
+        Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", &e),
+    };
+    if watch {
+        return watch_resp(store.clone(), &t, opts, want);
+    }
+    list(store.clone(), &t, opts, want)
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn not_found(msg: &str) -> Response {
+    status(StatusCode::NOT_FOUND, "NotFound", msg)
+}
+
+fn aggregated(store: &Store, legacy: bool, version: &'static str) -> Response {
+    let body = store.catalog.aggregated(legacy, version).to_string();
+    json_response(
+        StatusCode::OK,
+        &format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList"),
+        body,
+    )
+}
+
+fn version_json(release: Release) -> Value {
+    json!({
+        "major": "1",
+        "minor": release.minor().to_string(),
+        "emulationMajor": "1",
+        "emulationMinor": release.minor().to_string(),
+        "minCompatibilityMajor": "1",
+        "minCompatibilityMinor": (release.minor() - 1).to_string(),
+        "gitVersion": format!("v1.{}.0", release.minor()),
+        "gitCommit": "",
+        "gitTreeState": "",
+        "buildDate": "",
+        "goVersion": "",
+        "compiler": "reshift",
+        "platform": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+    })
+}
+
+/// `rest` after the group version: `[namespaces/NS/]RESOURCE[/NAME[/SUB]]`, or the
+/// namespaces resource itself.
+fn target<'s>(store: &'s Store, group: &str, version: &str, rest: &[&str]) -> Option<Target<'s>> {
+    let find = |r: &str| store.catalog.find(group, version, r);
+    let (ns, rest) = match rest {
+        ["namespaces", ns, r, more @ ..] if find(r).is_some_and(|x| x.namespaced) => {
+            (Some(ns.to_string()), [&[*r][..], more].concat())
+        }
+        _ => (None, rest.to_vec()),
+    };
+    let res = find(rest.first()?)?;
+    if rest.len() > 3 {
+        return None;
+    }
+    Some(Target {
+        res,
+        namespace: ns,
+        name: rest.get(1).map(|s| s.to_string()),
+        sub: rest.get(2).map(|s| s.to_string()),
+    })
+}
+
+fn get_one(store: &Store, t: &Target<'_>, name: &str, want: Want) -> Response {
+    let ns = if t.res.namespaced {
+        t.namespace.as_deref()
+    } else {
+        None
+    };
+    if t.res.namespaced && ns.is_none() {
+        return not_found(&format!(
+            "{} {name:?}: a namespace is needed",
+            t.res.resource
+        ));
+    }
+    let key = store.object_key(t.res, ns, name);
+    let rec = match store.ks.get(key.as_bytes(), Some(store.revision)) {
+        Ok(Some(r)) => r,
+        _ => {
+            return not_found(&format!(
+                "{}{} {name:?} not found",
+                t.res.resource,
+                if t.res.group.is_empty() {
+                    String::new()
+                } else {
+                    format!(".{}", t.res.group)
+                }
+            ));
+        }
+    };
+    let text = match store.object_json(&rec) {
+        Ok(t) => t,
+        Err(e) => {
+            return status(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                &format!("{key}: {e}"),
+            );
+        }
+    };
+    if want == Want::Table {
+        let Ok(obj) = serde_json::from_str::<Value>(&text) else {
+            return status(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                "bad JSON",
+            );
+        };
+        let printer = Printer::of(t.res);
+        let row = table_row(&printer, &obj, now(), IncludeObject::Metadata);
+        let body = json!({
+            "kind": "Table",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
+            "columnDefinitions": printer.column_json(),
+            "rows": [row],
+        });
+        return ok_json(&body);
+    }
+    json_response(StatusCode::OK, "application/json", text)
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum IncludeObject {
+    None,
+    Metadata,
+    Object,
+}
+
+fn table_row(p: &Printer, obj: &Value, now: i64, inc: IncludeObject) -> Value {
+    let cells = p.cells(obj, now);
+    let object = match inc {
+        IncludeObject::None => Value::Null,
+        IncludeObject::Metadata => json!({
+            "kind": "PartialObjectMetadata",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": obj["metadata"],
+        }),
+        IncludeObject::Object => obj.clone(),
+    };
+    if object.is_null() {
+        json!({"cells": cells})
+    } else {
+        json!({"cells": cells, "object": object})
+    }
+}
+
+/// One field selector requirement: path, wanted value, whether negated.
+type FieldReq = (String, String, bool);
+
+/// The fields the apiserver lets a kind be selected on, beyond metadata.name and
+/// metadata.namespace.
+fn selectable(res: &Resource) -> &'static [&'static str] {
+    if !res.builtin {
+        return &[];
+    }
+    match (res.group.as_str(), res.resource.as_str()) {
+        ("", "pods") => &[
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.podIPs",
+            "status.nominatedNodeName",
+        ],
+        ("", "events") => &[
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ],
+        ("", "secrets") => &["type"],
+        ("", "namespaces") => &["status.phase"],
+        ("", "nodes") => &["spec.unschedulable"],
+        ("", "replicationcontrollers") => &["status.replicas"],
+        ("", "persistentvolumeclaims") => &["spec.volumeName"],
+        ("batch", "jobs") => &["status.successful"],
+        ("certificates.k8s.io", "certificatesigningrequests") => &["spec.signerName"],
+        _ => &[],
+    }
+}
+
+/// The value a field selector compares for `path` on the served object `o`, as the
+/// apiserver's field sets write it.
+fn field_value(o: &Value, path: &str) -> String {
+    let v = match path {
+        "source" => &o["source"]["component"],
+        "status.successful" => &o["status"]["succeeded"],
+        "status.podIPs" => &o["status"]["podIP"],
+        p => {
+            let mut cur = o;
+            for part in p.split('.') {
+                cur = &cur[part];
+            }
+            cur
+        }
+    };
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Null if path == "spec.hostNetwork" || path == "spec.unschedulable" => "false".into(),
+        Value::Null if path == "status.replicas" || path == "status.successful" => "0".into(),
+        _ => String::new(),
+    }
+}
+
+struct ListOpts {
+    labels: Option<Selector>,
+    fields: Vec<FieldReq>,
+    limit: Option<usize>,
+    /// Continue after this key.
+    after: Option<String>,
+    /// Watch: events after this revision (`None`: the current state as ADDED events).
+    since: Option<i64>,
+    include: IncludeObject,
+    timeout: Option<u64>,
+    bookmarks: bool,
+}
+
+impl ListOpts {
+    fn parse(
+        q: &[(String, String)],
+        res: &Resource,
+        name: Option<&str>,
+    ) -> std::result::Result<ListOpts, String> {
+        let param = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let labels = match param("labelSelector") {
+            Some(s) if !s.is_empty() => Some(Selector::parse(s)?),
+            _ => None,
+        };
+        let mut fields = Vec::new();
+        if let Some(fs) = param("fieldSelector") {
+            for term in fs.split(',').filter(|t| !t.is_empty()) {
+                let (k, v, neg) = if let Some((k, v)) = term.split_once("!=") {
+                    (k, v, true)
+                } else if let Some((k, v)) = term.split_once("==") {
+                    (k, v, false)
+                } else if let Some((k, v)) = term.split_once('=') {
+                    (k, v, false)
+                } else {
+                    return Err(format!(
+                        "invalid field selector: {term:?}: expected = or !="
+                    ));
+                };
+                let k = k.trim();
+                if k != "metadata.name"
+                    && k != "metadata.namespace"
+                    && !selectable(res).contains(&k)
+                {
+                    return Err(format!("field label not supported: {k}"));
+                }
+                fields.push((
+                    k.to_string(),
+                    v.trim().replace("\\,", ",").replace("\\=", "="),
+                    neg,
+                ));
+            }
+        }
+        if let Some(n) = name {
+            // A watch of one object (`/pods/NAME?watch=true`).
+            fields.push(("metadata.name".into(), n.to_string(), false));
+        }
+        let limit = match param("limit") {
+            Some(l) => match l.parse::<i64>() {
+                Ok(n) if n > 0 => Some(n as usize),
+                Ok(_) => None,
+                Err(_) => return Err(format!("limit {l:?} is not a number")),
+            },
+            None => None,
+        };
+        let after = match param("continue") {
+            Some(c) if !c.is_empty() => Some(decode_continue(c)?),
+            _ => None,
+        };
+        let since = match param("resourceVersion") {
+            Some("") | Some("0") | None => None,
+            Some(r) => Some(
+                r.parse::<i64>()
+                    .map_err(|_| format!("resourceVersion {r:?} is not a number"))?,
+            ),
+        };
+        let include = match param("includeObject") {
+            Some("None") => IncludeObject::None,
+            Some("Object") => IncludeObject::Object,
+            _ => IncludeObject::Metadata,
+        };
+        Ok(ListOpts {
+            labels,
+            fields,
+            limit,
+            after,
+            since,
+            include,
+            timeout: param("timeoutSeconds").and_then(|t| t.parse().ok()),
+            bookmarks: matches!(param("allowWatchBookmarks"), Some("true" | "1")),
+        })
+    }
+
+    /// Whether the served object (as text) passes the selectors; parses it when a
+    /// selector needs its fields.
+    fn matches(&self, text: &str) -> Option<Option<Value>> {
+        if self.labels.is_none() && self.fields.is_empty() {
+            return Some(None);
+        }
+        let v: Value = serde_json::from_str(text).ok()?;
+        if let Some(sel) = &self.labels {
+            let mut labels = std::collections::BTreeMap::new();
+            if let Some(m) = v["metadata"]["labels"].as_object() {
+                for (k, x) in m {
+                    labels.insert(
+                        std::borrow::Cow::Borrowed(k.as_str()),
+                        std::borrow::Cow::Borrowed(x.as_str().unwrap_or("")),
+                    );
+                }
+            }
+            if !sel.matches(&labels) {
+                return None;
+            }
+        }
+        for (k, want, neg) in &self.fields {
+            if (field_value(&v, k) == *want) == *neg {
+                return None;
+            }
+        }
+        Some(Some(v))
+    }
+}
+
+fn encode_continue(rev: i64, key: &str) -> String {
+    use base64::Engine;
+    let j = json!({"v": "meta.k8s.io/v1", "rv": rev, "start": format!("{key}\u{0}")});
+    base64::engine::general_purpose::URL_SAFE.encode(j.to_string())
+}
+
+fn decode_continue(c: &str) -> std::result::Result<String, String> {
+    use base64::Engine;
+    let bad = || "continue key is not valid".to_string();
+    let raw = base64::engine::general_purpose::URL_SAFE
+        .decode(c)
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(c))
+        .map_err(|_| bad())?;
+    let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
+    let start = v["start"].as_str().ok_or_else(bad)?;
+    Ok(start.trim_end_matches('\u{0}').to_string())
+}
+
+/// The list's kind: `<Kind>List`, or a Table.
+fn list_head(store: &Store, t: &Target<'_>, want: Want, cont: Option<&str>) -> String {
+    let mut meta = serde_json::Map::new();
+    meta.insert("resourceVersion".into(), store.revision.to_string().into());
+    if let Some(c) = cont {
+        meta.insert("continue".into(), c.into());
+    }
+    let meta = Value::Object(meta);
+    if want == Want::Table {
+        let p = Printer::of(t.res);
+        format!(
+            "{{\"kind\":\"Table\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":{meta},\"columnDefinitions\":{},\"rows\":[",
+            p.column_json()
+        )
+    } else {
+        format!(
+            "{{\"kind\":{},\"apiVersion\":{},\"metadata\":{meta},\"items\":[",
+            Value::String(format!("{}List", t.res.kind)),
+            Value::String(t.res.group_version())
+        )
+    }
+}
+
+/// Renders one batch of records to the list items that pass the selectors (`None`: not
+/// passed). Decoding runs on all cores.
+fn render_batch(
+    store: &Store,
+    printer: Option<&Printer>,
+    opts: &ListOpts,
+    recs: &[RevRecord<'static>],
+    now: i64,
+) -> Vec<Option<String>> {
+    use rayon::prelude::*;
+    recs.par_iter()
+        .map(|r| {
+            let text = store.object_json(r).ok()?;
+            let parsed = opts.matches(&text)?;
+            match printer {
+                None => Some(text),
+                Some(p) => {
+                    let v = match parsed {
+                        Some(v) => v,
+                        None => serde_json::from_str(&text).ok()?,
+                    };
+                    Some(table_row(p, &v, now, opts.include).to_string())
+                }
+            }
+        })
+        .collect()
+}
+
+fn list(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, want: Want) -> Response {
+    let ns = if t.res.namespaced {
+        t.namespace.clone()
+    } else {
+        None
+    };
+    let prefix = store.key_prefix(t.res, ns.as_deref());
+    let printer = (want == Want::Table).then(|| Printer::of(t.res));
+    let recs: Vec<RevRecord<'static>> =
+        match store.ks.state(prefix.as_bytes(), Some(store.revision)) {
+            Ok(it) => it
+                .filter(|r| opts.after.as_deref().is_none_or(|a| r.key > a.as_bytes()))
+                // A resource whose prefix is another's (`services/specs/x` under a
+                // namespace) keeps only its own depth.
+                .filter(|r| {
+                    let depth = r.key[prefix.len()..].iter().filter(|&&c| c == b'/').count();
+                    depth == usize::from(t.res.namespaced && ns.is_none())
+                })
+                .collect(),
+            Err(e) => return status(StatusCode::GONE, "Expired", &e.to_string()),
+        };
+    let now = now();
+    if let Some(limit) = opts.limit {
+        // A page: bounded, so built here.
+        let mut items = Vec::new();
+        let mut last = 0;
+        let mut i = 0;
+        while i < recs.len() && items.len() < limit {
+            let end = (i + BATCH.min(limit * 2)).min(recs.len());
+            for (k, item) in render_batch(&store, printer.as_ref(), &opts, &recs[i..end], now)
+                .into_iter()
+                .enumerate()
+            {
+                if items.len() == limit {
+                    break;
+                }
+                if let Some(x) = item {
+                    items.push(x);
+                    last = i + k;
+                }
+            }
+            i = end;
+        }
+        let cont = (items.len() == limit && last + 1 < recs.len())
+            .then(|| encode_continue(store.revision, &String::from_utf8_lossy(recs[last].key)));
+        let mut body = list_head(&store, t, want, cont.as_deref());
+        body.push_str(&items.join(","));
+        body.push_str("]}");
+        return json_response(StatusCode::OK, "application/json", body);
+    }
+    // The whole list: streamed batch by batch.
+    let head = list_head(&store, t, want, None);
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::result::Result<Bytes, std::io::Error>>(4);
+    let store2 = store.clone();
+    tokio::task::spawn_blocking(move || {
+        if tx.blocking_send(Ok(Bytes::from(head))).is_err() {
+            return;
+        }
+        let mut first = true;
+        for chunk in recs.chunks(BATCH) {
+            let mut buf = String::new();
+            for item in render_batch(&store2, printer.as_ref(), &opts, chunk, now)
+                .into_iter()
+                .flatten()
+            {
+                if !first {
+                    buf.push(',');
+                }
+                first = false;
+                buf.push_str(&item);
+            }
+            if !buf.is_empty() && tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                return;
+            }
+        }
+        let _ = tx.blocking_send(Ok(Bytes::from_static(b"]}")));
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        ))
+        .expect("a valid response")
+}
+
+/// One watch event's line.
+fn event_line(ty: &str, object: &str) -> String {
+    format!("{{\"type\":\"{ty}\",\"object\":{object}}}\n")
+}
+
+/// The history of the keys under `prefix` in `(since, rev]` as watch events, in revision
+/// order: (type, record to show).
+fn history_events(
+    store: &Store,
+    prefix: &str,
+    since: i64,
+) -> Vec<(&'static str, RevRecord<'static>, i64)> {
+    let mut out = Vec::new();
+    let mut prev: Option<RevRecord<'static>> = None;
+    for r in store.ks.all_by_key(prefix.as_bytes()) {
+        if prev.is_some_and(|p| p.key != r.key) {
+            prev = None;
+        }
+        let main = r.rev.main;
+        if main > since && main <= store.revision {
+            if r.tombstone {
+                if let Some(p) = prev.filter(|p| !p.tombstone) {
+                    out.push(("DELETED", p, main));
+                }
+            } else if r.kv().version == 1 {
+                out.push(("ADDED", r, main));
+            } else {
+                out.push(("MODIFIED", r, main));
+            }
+        }
+        prev = Some(r);
+    }
+    out.sort_by_key(|(_, r, main)| (*main, r.rev.sub));
+    out
+}
+
+fn watch_resp(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, want: Want) -> Response {
+    let ns = if t.res.namespaced {
+        t.namespace.clone()
+    } else {
+        None
+    };
+    let prefix = store.key_prefix(t.res, ns.as_deref());
+    if let Some(since) = opts.since {
+        if since < store.ks.compact_revision {
+            return status(
+                StatusCode::GONE,
+                "Expired",
+                &format!(
+                    "too old resource version: {since} ({})",
+                    store.ks.compact_revision
+                ),
+            );
+        }
+    }
+    let printer = (want == Want::Table).then(|| Printer::of(t.res));
+    let columns = printer.as_ref().map(Printer::column_json);
+    let res_kind = t.res.kind.clone();
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::result::Result<Bytes, std::io::Error>>(4);
+    let store2 = store.clone();
+    let timeout = opts.timeout.unwrap_or(1800);
+    let bookmarks = opts.bookmarks;
+    let gv = t.res.group_version();
+    let sending = tokio::task::spawn_blocking(move || {
+        let now = now();
+        let events: Vec<(&'static str, RevRecord<'static>, i64)> = match opts.since {
+            Some(since) => history_events(&store2, &prefix, since),
+            None => match store2.ks.state(prefix.as_bytes(), Some(store2.revision)) {
+                Ok(it) => it.map(|r| ("ADDED", r, 0)).collect(),
+                Err(_) => vec![],
+            },
+        };
+        let mut first = true;
+        for (ty, r, at) in events {
+            let kv = r.kv();
+            // A deleted object is shown as it was, at the deletion's revision.
+            let view = store2.view(if ty == "DELETED" { at } else { kv.mod_revision });
+            let Ok(text) = crate::k8s::object::decode_stored_json(
+                kv.key,
+                kv.value,
+                &view,
+                store2.dec.as_ref(),
+            ) else {
+                continue;
+            };
+            let Some(parsed) = opts.matches(&text) else {
+                continue;
+            };
+            let object = match &printer {
+                None => text,
+                Some(p) => {
+                    let v = match parsed {
+                        Some(v) => v,
+                        None => match serde_json::from_str(&text) {
+                            Ok(v) => v,
+                            Err(_) => continue,
+                        },
+                    };
+                    let row = table_row(p, &v, now, opts.include);
+                    let mut tbl = json!({
+                        "kind": "Table",
+                        "apiVersion": "meta.k8s.io/v1",
+                        "metadata": {"resourceVersion": v["metadata"]["resourceVersion"]},
+                    });
+                    if first {
+                        tbl["columnDefinitions"] = columns.clone().unwrap_or(Value::Null);
+                    } else {
+                        tbl["columnDefinitions"] = Value::Null;
+                    }
+                    tbl["rows"] = json!([row]);
+                    tbl.to_string()
+                }
+            };
+            first = false;
+            if tx
+                .blocking_send(Ok(Bytes::from(event_line(ty, &object))))
+                .is_err()
+            {
+                return None;
+            }
+        }
+        if bookmarks {
+            let b = json!({
+                "kind": res_kind,
+                "apiVersion": gv,
+                "metadata": {"resourceVersion": store2.revision.to_string(), "annotations": {"k8s.io/initial-events-end": "true"}},
+            });
+            let _ = tx.blocking_send(Ok(Bytes::from(event_line("BOOKMARK", &b.to_string()))));
+        }
+        Some(tx)
+    });
+    // Nothing changes: hold the stream open until the timeout or the client leaves.
+    tokio::spawn(async move {
+        if let Ok(Some(tx)) = sending.await {
+            tokio::select! {
+                _ = tx.closed() => {}
+                _ = tokio::time::sleep(std::time::Duration::from_secs(timeout)) => {}
+            }
+        }
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::TRANSFER_ENCODING, "chunked")
+        .body(Body::from_stream(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        ))
+        .expect("a valid response")
+}
+
+/// The kubeconfig that points kubectl at `addr`.
+pub fn kubeconfig(addr: &std::net::SocketAddr) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: reshift\n  cluster:\n    server: http://{addr}\ncontexts:\n- name: reshift\n  context:\n    cluster: reshift\n    user: reshift\ncurrent-context: reshift\nusers:\n- name: reshift\n  user: {{}}\n"
+    )
+}
+
+/// Writes `text` to `path` with mode 0600 (a temp name, fsync, rename).
+pub fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp-reshift");
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut f = o.open(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| Error::io(&tmp, e))?;
+    f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}

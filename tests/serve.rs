@@ -1,0 +1,591 @@
+//! `reshift serve` against the real kubectl (and the Python client when installed), over a
+//! data dir a real etcd 3.4 wrote with Kubernetes objects (../shared/tools/gen_etcd.py).
+//! What kubectl shows is checked against what the source holds (`reshift ls`/`get`), and
+//! the watch history against a real etcd's own watch of the same files.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `reshift serve`, killed and reaped on drop.
+struct Server {
+    child: Child,
+    kubeconfig: PathBuf,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(data: &Path, dir: &Path, extra: &[&str]) -> Server {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let kubeconfig = dir.join(format!("kubeconfig-{port}"));
+    let child = reshift()
+        .arg("serve")
+        .arg(data)
+        .args(["--listen", &addr, "--kubeconfig"])
+        .arg(&kubeconfig)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let s = Server {
+        child,
+        kubeconfig,
+        addr,
+    };
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(60) {
+        if s.kubeconfig.exists() && std::net::TcpStream::connect(&s.addr).is_ok() {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("reshift serve did not start on {}", s.addr);
+}
+
+impl Server {
+    fn kubectl(&self, args: &[&str]) -> Output {
+        Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(["--request-timeout", "30s"])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// kubectl's stdout; panics when it fails.
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.kubectl(args);
+        assert!(
+            o.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+}
+
+/// A small data dir a real etcd 3.4 wrote (`gen_etcd.py`), made once per test binary.
+fn generated() -> Option<&'static Path> {
+    static DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        if !etcd_available("serve") {
+            return None;
+        }
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("serve-gen-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/gen_etcd.py");
+        let port = free_port().to_string();
+        let st = Command::new("python3")
+            .arg(&script)
+            .arg("--out")
+            .arg(&out)
+            .args(["--objects", "400", "--updates", "120", "--deletes", "20"])
+            .args(["--seed", "11", "--port", &port])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "gen_etcd.py failed");
+        // The widgets' CRD, with printer columns, stored as the apiserver stores a
+        // JSON object.
+        let etcd = Etcd::start(&out, "gen");
+        etcd.ctl(&[
+            "put",
+            "/registry/apiextensions.k8s.io/customresourcedefinitions/widgets.example.com",
+            CRD,
+        ]);
+        drop(etcd);
+        Some(out)
+    })
+    .as_deref()
+}
+
+const CRD: &str = r#"{"kind":"CustomResourceDefinition","apiVersion":"apiextensions.k8s.io/v1","metadata":{"name":"widgets.example.com","uid":"0b6f3c1e-3a55-4d7e-9d0e-1f2a3b4c5d6e","generation":1,"creationTimestamp":"2023-11-14T22:00:00Z"},"spec":{"group":"example.com","names":{"plural":"widgets","singular":"widget","shortNames":["wd"],"kind":"Widget","listKind":"WidgetList"},"scope":"Namespaced","versions":[{"name":"v1","served":true,"storage":true,"schema":{"openAPIV3Schema":{"type":"object","x-kubernetes-preserve-unknown-fields":true}},"additionalPrinterColumns":[{"name":"Color","type":"string","jsonPath":".spec.color"},{"name":"Size","type":"integer","jsonPath":".spec.size"},{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}]}],"conversion":{"strategy":"None"}},"status":{"conditions":[],"acceptedNames":{"plural":"widgets","singular":"widget","shortNames":["wd"],"kind":"Widget","listKind":"WidgetList"},"storedVersions":["v1"]}}"#;
+
+fn kubectl_available() -> bool {
+    Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Every object of a resource in the source, as `reshift ls -o objects` gives them.
+fn objects(data: &Path, ty: &str) -> Vec<Value> {
+    json_lines(&ok(&["ls", data.to_str().unwrap(), ty, "-o", "objects"]))
+}
+
+fn ns_name(o: &Value) -> (String, String) {
+    (
+        o["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+        o["metadata"]["name"].as_str().unwrap().to_string(),
+    )
+}
+
+/// `NAMESPACE NAME ...` rows of `kubectl get -A --no-headers` as (namespace, name).
+fn rows_ns_name(text: &str) -> BTreeSet<(String, String)> {
+    text.lines()
+        .map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next().unwrap().to_string(), w.next().unwrap().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn kubectl_reads_a_dead_cluster() {
+    if !kubectl_available() {
+        return;
+    }
+    let Some(data) = generated() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = start_server(data, tmp.path(), &[]);
+    let d = data.to_str().unwrap();
+
+    // The kubeconfig is private.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&srv.kubeconfig)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // get pods -A: exactly the pods the source holds, with kubectl's columns.
+    let pods = objects(data, "pods");
+    assert!(pods.len() > 20, "the generated data has pods");
+    let want: BTreeSet<_> = pods.iter().map(ns_name).collect();
+    let out = srv.ok(&["get", "pods", "-A"]);
+    let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    );
+    let got = rows_ns_name(&out.lines().skip(1).collect::<Vec<_>>().join("\n"));
+    assert_eq!(got, want);
+    // Paged (kubectl's --chunk-size sends limit and continue): the same rows.
+    let paged = srv.ok(&["get", "pods", "-A", "--no-headers", "--chunk-size=7"]);
+    assert_eq!(rows_ns_name(&paged), want);
+    // READY is ready/total containers of each pod.
+    let p0 = &pods[0];
+    let (ns0, name0) = ns_name(p0);
+    let row = srv.ok(&["get", "pod", &name0, "-n", &ns0, "--no-headers"]);
+    let total = p0["spec"]["containers"].as_array().map_or(0, Vec::len);
+    assert!(
+        row.split_whitespace()
+            .nth(1)
+            .unwrap()
+            .ends_with(&format!("/{total}")),
+        "{row}"
+    );
+
+    // get deploy -n X -o wide: the deployments of that namespace, wide columns.
+    let deps = objects(data, "deployments");
+    let ns = deps[0]["metadata"]["namespace"].as_str().unwrap();
+    let want: BTreeSet<String> = deps
+        .iter()
+        .filter(|o| o["metadata"]["namespace"] == ns)
+        .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    let out = srv.ok(&["get", "deploy", "-n", ns, "-o", "wide"]);
+    let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR"
+        ]
+    );
+    let got: BTreeSet<String> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
+    assert_eq!(got, want);
+
+    // get secret -o yaml: byte for byte what `reshift get -o yaml` prints.
+    let secrets = objects(data, "secrets");
+    let (sns, sname) = ns_name(&secrets[0]);
+    let got = srv.ok(&[
+        "get",
+        "secret",
+        &sname,
+        "-n",
+        &sns,
+        "-o",
+        "yaml",
+        "--show-managed-fields",
+    ]);
+    let want = ok(&[
+        "get",
+        d,
+        &format!("secret/{sname}"),
+        "-n",
+        &sns,
+        "-o",
+        "yaml",
+    ]);
+    assert_eq!(got, String::from_utf8(want).unwrap());
+    // And -o json of a pod is the served object.
+    let got: Value = serde_json::from_str(&srv.ok(&[
+        "get",
+        "pod",
+        &name0,
+        "-n",
+        &ns0,
+        "-o",
+        "json",
+        "--show-managed-fields",
+    ]))
+    .unwrap();
+    assert_eq!(&got, p0);
+
+    // A label selector with a field selector: the pods that match both.
+    let with = pods
+        .iter()
+        .find(|p| p["metadata"]["labels"]["app"].is_string() && p["spec"]["nodeName"].is_string())
+        .expect("a pod with an app label and a node");
+    let app = with["metadata"]["labels"]["app"].as_str().unwrap();
+    let node = with["spec"]["nodeName"].as_str().unwrap();
+    let want: BTreeSet<_> = pods
+        .iter()
+        .filter(|p| p["metadata"]["labels"]["app"] == app && p["spec"]["nodeName"] == node)
+        .map(ns_name)
+        .collect();
+    let out = srv.ok(&[
+        "get",
+        "pods",
+        "-A",
+        "--no-headers",
+        "-l",
+        &format!("app={app}"),
+        "--field-selector",
+        &format!("spec.nodeName={node}"),
+    ]);
+    assert_eq!(rows_ns_name(&out), want);
+    let out = srv.ok(&[
+        "get",
+        "pods",
+        "-A",
+        "--no-headers",
+        "--field-selector",
+        &format!("spec.nodeName!={node}"),
+    ]);
+    assert_eq!(
+        rows_ns_name(&out),
+        pods.iter()
+            .filter(|p| p["spec"]["nodeName"] != node)
+            .map(ns_name)
+            .collect()
+    );
+    // A field the apiserver does not index is refused, as the apiserver refuses it.
+    let o = srv.kubectl(&["get", "pods", "-A", "--field-selector", "spec.priority=3"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("field label not supported"));
+
+    // Events sorted by lastTimestamp: every event, in order.
+    let events = objects(data, "events");
+    let out = srv.ok(&[
+        "get",
+        "events",
+        "-A",
+        "--sort-by=.lastTimestamp",
+        "-o",
+        "custom-columns=NS:.metadata.namespace,NAME:.metadata.name,LAST:.lastTimestamp",
+        "--no-headers",
+    ]);
+    let lasts: Vec<&str> = out
+        .lines()
+        .map(|l| l.split_whitespace().nth(2).unwrap())
+        .collect();
+    let mut sorted = lasts.clone();
+    sorted.sort();
+    assert_eq!(lasts, sorted);
+    assert_eq!(rows_ns_name(&out), events.iter().map(ns_name).collect());
+    // The default event table too.
+    let out = srv.ok(&["get", "events", "-A", "--sort-by=.lastTimestamp"]);
+    let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAMESPACE",
+            "LAST",
+            "SEEN",
+            "TYPE",
+            "REASON",
+            "OBJECT",
+            "MESSAGE"
+        ]
+    );
+
+    // describe pod: its name, namespace and node.
+    let out = srv.ok(&["describe", "pod", &name0, "-n", &ns0]);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("Name:") && l.ends_with(&name0)),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("Namespace:") && l.ends_with(&ns0))
+    );
+
+    // api-resources: the built-ins and the custom resource the keyspace holds.
+    let out = srv.ok(&["api-resources", "--no-headers"]);
+    for r in [
+        "pods",
+        "deployments",
+        "events",
+        "secrets",
+        "widgets",
+        "customresourcedefinitions",
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(&format!("{r} "))),
+            "{r} in {out}"
+        );
+    }
+    // The custom resource, named as kubectl names it.
+    let widgets = objects(data, "widgets.example.com");
+    assert!(!widgets.is_empty());
+    let out = srv.ok(&["get", "widgets.example.com", "-A", "--no-headers"]);
+    assert_eq!(rows_ns_name(&out), widgets.iter().map(ns_name).collect());
+    // Its CRD's short name and printer columns.
+    let out = srv.ok(&["get", "wd", "-A"]);
+    let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAMESPACE", "NAME", "COLOR", "SIZE", "AGE"]);
+    let got: BTreeSet<(String, String, String)> = out
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w[1].to_string(), w[2].to_string(), w[3].to_string())
+        })
+        .collect();
+    let want: BTreeSet<(String, String, String)> = widgets
+        .iter()
+        .map(|w| {
+            let cell = |v: &Value| match v {
+                Value::String(s) => s.clone(),
+                Value::Null => "<none>".to_string(),
+                v => v.to_string(),
+            };
+            (
+                ns_name(w).1,
+                cell(&w["spec"]["color"]),
+                cell(&w["spec"]["size"]),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+
+    // A write is refused, saying why.
+    let o = srv.kubectl(&["delete", "pod", &name0, "-n", &ns0]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("MethodNotAllowed") && err.contains("read-only"),
+        "{err}"
+    );
+    let o = srv.kubectl(&["logs", &name0, "-n", &ns0]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("offline copy"));
+
+    // get pods --watch: the list, then the stream held open until kubectl gives up.
+    let t0 = Instant::now();
+    let o = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&srv.kubeconfig)
+        .args([
+            "get",
+            "pods",
+            "-n",
+            &ns0,
+            "--watch",
+            "--request-timeout=3s",
+            "--no-headers",
+        ])
+        .output()
+        .unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(20));
+    let got: BTreeSet<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
+    let want: BTreeSet<String> = pods
+        .iter()
+        .filter(|p| p["metadata"]["namespace"] == ns0.as_str())
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(got, want);
+
+    // The Python client (Debian's python3-kubernetes), when installed.
+    let py = Command::new("/usr/bin/python3")
+        .args(["-c", "import kubernetes"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if py {
+        let script = "import sys\nfrom kubernetes import client, config\nconfig.load_kube_config(sys.argv[1])\nfor p in client.CoreV1Api().list_pod_for_all_namespaces().items:\n    print(p.metadata.namespace, p.metadata.name, p.spec.node_name)\n";
+        let o = Command::new("/usr/bin/python3")
+            .args(["-c", script])
+            .arg(&srv.kubeconfig)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let got: BTreeSet<_> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| {
+                let w: Vec<&str> = l.split(' ').collect();
+                (w[0].to_string(), w[1].to_string(), w[2].to_string())
+            })
+            .collect();
+        let want: BTreeSet<_> = pods
+            .iter()
+            .map(|p| {
+                let (n, m) = ns_name(p);
+                (
+                    n,
+                    m,
+                    p["spec"]["nodeName"].as_str().unwrap_or("None").to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(got, want);
+    }
+}
+
+/// The watch history since a revision is what a real etcd's watch of the same files
+/// reports: one event per put and delete of a pod, in revision order.
+#[test]
+fn watch_replays_what_etcd_watches() {
+    if !kubectl_available() {
+        return;
+    }
+    let Some(data) = generated() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let srv = start_server(data, tmp.path(), &[]);
+    let rev: i64 = srv
+        .ok(&["get", "--raw", "/api/v1/pods?limit=1"])
+        .parse::<Value>()
+        .unwrap()["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let since = rev / 2;
+    let body = srv.ok(&[
+        "get",
+        "--raw",
+        &format!("/api/v1/pods?watch=true&resourceVersion={since}&timeoutSeconds=1"),
+    ]);
+    let got: Vec<(String, String, String)> = body
+        .lines()
+        .map(|l| {
+            let e: Value = serde_json::from_str(l).unwrap();
+            let o = &e["object"];
+            (
+                e["type"].as_str().unwrap().to_string(),
+                format!(
+                    "{}/{}",
+                    o["metadata"]["namespace"].as_str().unwrap(),
+                    o["metadata"]["name"].as_str().unwrap()
+                ),
+                o["metadata"]["resourceVersion"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    drop(srv);
+    // A real etcd over a copy of the same files, watching the same prefix from there.
+    let copy = tmp.path().join("etcd-copy");
+    copy_tree(data, &copy);
+    let etcd = Etcd::start(&copy, "gen");
+    let mut child = etcd
+        .ctl_cmd(&[
+            "watch",
+            "--prefix",
+            "/registry/pods/",
+            &format!("--rev={}", since + 1),
+            "-w",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Its responses until it has been quiet for 2 s (at most 30 s).
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for l in std::io::BufReader::new(stdout).lines() {
+            if l.as_ref().is_err() || tx.send(l.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let t0 = Instant::now();
+    let mut lines = Vec::new();
+    while t0.elapsed() < Duration::from_secs(30) {
+        let wait = if lines.is_empty() { 20 } else { 2 };
+        match rx.recv_timeout(Duration::from_secs(wait)) {
+            Ok(l) => lines.push(l),
+            Err(_) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut want = Vec::new();
+    for l in &lines {
+        let Ok(v) = serde_json::from_str::<Value>(l) else {
+            continue;
+        };
+        for ev in v["Events"].as_array().into_iter().flatten() {
+            let kv = &ev["kv"];
+            let key = String::from_utf8(base64_decode(kv["key"].as_str().unwrap())).unwrap();
+            let nsn = key.trim_start_matches("/registry/pods/").to_string();
+            let mod_rev = kv["mod_revision"].as_i64().unwrap();
+            // etcdctl's JSON leaves out the PUT type (0); a delete is 1.
+            let ty = if ev["type"] == 1 || ev["type"] == "DELETE" {
+                "DELETED"
+            } else if kv["version"].as_i64() == Some(1) {
+                "ADDED"
+            } else {
+                "MODIFIED"
+            };
+            want.push((ty.to_string(), nsn, mod_rev.to_string()));
+        }
+    }
+    assert!(want.len() > 5, "the history has pod events after {since}");
+    assert_eq!(got, want);
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
