@@ -12,6 +12,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Temp paths not yet renamed into place: (guard id, path).
 static LIVE: Mutex<Vec<(u64, PathBuf)>> = Mutex::new(Vec::new());
 static NEXT: AtomicU64 = AtomicU64::new(1);
+/// Set by the signal thread before it removes anything.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// When a signal is being handled, waits for the handler to exit the process (so that an
+/// error the removal causes in the command is neither printed nor its exit code used).
+pub fn wait_if_interrupted() {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        loop {
+            std::thread::park();
+        }
+    }
+}
 
 /// A registered temp path (a file, or a dir and everything in it).
 #[derive(Debug)]
@@ -83,6 +95,7 @@ pub fn remove_on_signals() {
             .name("signals".into())
             .spawn(move || {
                 if let Some(sig) = signals.forever().next() {
+                    INTERRUPTED.store(true, Ordering::SeqCst);
                     for (_, p) in live().drain(..) {
                         remove(&p);
                     }

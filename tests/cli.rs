@@ -225,7 +225,22 @@ fn every_help_example_runs() {
                     w => w.to_string(),
                 })
                 .collect();
-            let args: Vec<&str> = mapped.iter().map(String::as_str).collect();
+            let mut args: Vec<&str> = mapped
+                .iter()
+                .map(String::as_str)
+                .filter(|w| *w != "&")
+                .collect();
+            if args.first() == Some(&"serve") {
+                // A server does not exit: it must come up and answer, then it is stopped.
+                let listen = format!("127.0.0.1:{}", free_port());
+                match args.iter().position(|w| *w == "--listen") {
+                    Some(i) => args[i + 1] = &listen,
+                    None => args.extend(["--listen", &listen]),
+                }
+                serves(&args, &listen, ex);
+                ran += 1;
+                continue;
+            }
             let (code, _, err) = run(&args);
             // Keys and revisions in examples are a real cluster's; testdata may lack them.
             let absent = ["not found", "in the future", "compacted"]
@@ -242,4 +257,50 @@ fn every_help_example_runs() {
         }
     }
     assert!(ran >= 25, "only {ran} examples ran");
+}
+
+/// Starts `reshift ARGS` (a server listening on `listen`), asserts that it answers
+/// `GET /version` within 60 s, and stops it.
+fn serves(args: &[&str], listen: &str, ex: &str) {
+    use std::io::{Read, Write};
+    let mut child = reshift()
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let mut answered = false;
+    while t0.elapsed() < std::time::Duration::from_secs(60) && !answered {
+        if let Some(s) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+            // As for every example: a revision or key testdata does not hold is a plain
+            // refusal.
+            let absent = ["not found", "in the future", "compacted"]
+                .iter()
+                .any(|m| err.contains(m));
+            assert!(
+                s.code() == Some(1) && absent,
+                "example `{ex}` (run as {args:?}) exited {s}: {err}"
+            );
+            return;
+        }
+        if let Ok(mut c) = std::net::TcpStream::connect(listen) {
+            let _ = write!(
+                c,
+                "GET /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            );
+            let mut reply = String::new();
+            let _ = c.read_to_string(&mut reply);
+            answered = reply.starts_with("HTTP/1.1 200");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        answered,
+        "example `{ex}` (run as {args:?}) did not answer GET /version"
+    );
 }

@@ -3,7 +3,7 @@
 
 use super::common::{FilterArgs, Input, ObjectArgs, stdout_err};
 use crate::error::{Error, Result};
-use crate::k8s::export::{Options, export, write_dir};
+use crate::k8s::export::{DirWriter, Options, export};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -59,20 +59,22 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
             o.ks.state(&prefix, a.revision)?
                 .map(|r| (r.key, r.kv().value))
                 .collect();
-        let (manifests, skipped) = export(&kvs, &opts);
-        if to_stdout {
-            for m in &manifests {
+        let mut files = (!to_stdout).then(|| DirWriter::new(&a.output));
+        let skipped = export(&kvs, &opts, |m| match files.as_mut() {
+            Some(w) => w.write(m),
+            None => {
                 out.write_all(b"---\n").map_err(stdout_err)?;
-                out.write_all(m.yaml.as_bytes()).map_err(stdout_err)?;
+                out.write_all(m.yaml.as_bytes()).map_err(stdout_err)
             }
-        } else {
-            let n = write_dir(&a.output, &manifests)?;
+        })?;
+        if let Some(w) = files {
+            let n = w.finish();
             eprintln!("reshift: wrote {n} manifests under {}", a.output.display());
         }
         for (why, n) in &skipped {
             eprintln!("reshift: left out {n} {why}");
         }
-        if manifests.is_empty() && kvs.is_empty() {
+        if kvs.is_empty() {
             return Err(Error::invalid("nothing to export: no live keys match"));
         }
         Ok(())

@@ -118,6 +118,9 @@ pub fn main() -> i32 {
             Ok(true)
         }
     };
+    // An interrupt removes the temp outputs under the command's feet: what it then fails
+    // on is the interrupt's doing, and the signal thread exits with its own code.
+    crate::tempout::wait_if_interrupted();
     let flushed = out.flush();
     let skipped = crate::etcd::skipped::take();
     for s in &skipped {

@@ -170,23 +170,46 @@ pub fn strip(v: &mut Value, exported_uids: &HashSet<String>) {
     }
 }
 
-/// The manifests of the live objects `kvs` (key, value) that the options keep, in apply
-/// order, and what was left out. Values that are not objects, or that cannot be decoded,
-/// are counted as left out with the reason.
-pub fn export(kvs: &[(&[u8], &[u8])], o: &Options<'_>) -> (Vec<Manifest>, Skipped) {
+/// Objects decoded, stripped and rendered at a time in the second pass.
+const WINDOW: usize = 512;
+
+/// The manifests of the live objects `kvs` (key, value) that the options keep, handed to
+/// `emit` one by one in apply order, and what was left out. Values that are not
+/// objects, or that cannot be decoded, are counted as left out with the reason.
+///
+/// Two passes, so that memory does not grow with the object count: the first decodes
+/// every object on all cores to decide whether it is kept and where it goes in the order,
+/// keeping only that (and its uid); the second decodes the kept ones again, in order and
+/// a window at a time, strips and renders them.
+pub fn export(
+    kvs: &[(&[u8], &[u8])],
+    o: &Options<'_>,
+    mut emit: impl FnMut(&Manifest) -> crate::error::Result<()>,
+) -> crate::error::Result<Skipped> {
     let view = View {
         release: o.release,
         resource_version: None,
     };
     enum One {
-        Keep(Box<(Manifest, Value)>),
+        Keep(Box<(Manifest, usize, Option<String>)>),
         Skip(String),
         Filtered,
     }
     let label_dec = o.dec.filter(|_| o.filter.needs_labels());
+    let decode = |k: &[u8], v: &[u8]| -> std::result::Result<Value, String> {
+        let json = match decode_stored_json(k, v, &view, o.dec) {
+            Ok(j) => j,
+            Err(e) if e.contains("not a Kubernetes object") => {
+                return Err("keys that are no Kubernetes objects".into());
+            }
+            Err(e) => return Err(format!("undecodable: {e}")),
+        };
+        serde_json::from_str::<Value>(&json).map_err(|_| "undecodable".to_string())
+    };
     let ones: Vec<One> = kvs
         .par_iter()
-        .map(|(k, v)| {
+        .enumerate()
+        .map(|(i, (k, v))| {
             let info = super::object::describe_with(k, v, &o.prefix, label_dec);
             if !o.filter.keeps(&info) {
                 return One::Filtered;
@@ -198,15 +221,9 @@ pub fn export(kvs: &[(&[u8], &[u8])], o: &Options<'_>) -> (Vec<Manifest>, Skippe
             if info.resource == "secrets" && info.group.is_empty() && !o.include_secrets {
                 return One::Skip("secrets (--include-secrets)".into());
             }
-            let json = match decode_stored_json(k, v, &view, o.dec) {
-                Ok(j) => j,
-                Err(e) if e.contains("not a Kubernetes object") => {
-                    return One::Skip("keys that are no Kubernetes objects".into());
-                }
-                Err(e) => return One::Skip(format!("undecodable: {e}")),
-            };
-            let Ok(val) = serde_json::from_str::<Value>(&json) else {
-                return One::Skip("undecodable".into());
+            let val = match decode(k, v) {
+                Ok(v) => v,
+                Err(why) => return One::Skip(why),
             };
             if let Some(r) = skip_reason(&val, o) {
                 return One::Skip(r);
@@ -216,6 +233,7 @@ pub fn export(kvs: &[(&[u8], &[u8])], o: &Options<'_>) -> (Vec<Manifest>, Skippe
             if kind == "RangeAllocation" {
                 return One::Skip("RangeAllocation objects (not served)".into());
             }
+            let uid = val["metadata"]["uid"].as_str().map(str::to_string);
             One::Keep(Box::new((
                 Manifest {
                     key: crate::display::printable(k).into_owned(),
@@ -227,30 +245,26 @@ pub fn export(kvs: &[(&[u8], &[u8])], o: &Options<'_>) -> (Vec<Manifest>, Skippe
                     name: info.name.to_string(),
                     yaml: String::new(),
                 },
-                val,
+                i,
+                uid,
             )))
         })
         .collect();
     let mut skipped = Skipped::new();
     let mut kept = Vec::new();
+    let mut uids = HashSet::new();
     for one in ones {
         match one {
-            One::Keep(mv) => kept.push(*mv),
+            One::Keep(mv) => {
+                let (m, i, uid) = *mv;
+                uids.extend(uid);
+                kept.push((m, i));
+            }
             One::Skip(r) => *skipped.entry(r).or_default() += 1,
             One::Filtered => {}
         }
     }
-    let uids: HashSet<String> = kept
-        .iter()
-        .filter_map(|(_, v)| v["metadata"]["uid"].as_str().map(str::to_string))
-        .collect();
-    kept.par_iter_mut().for_each(|(m, v)| {
-        strip(v, &uids);
-        m.yaml = super::yaml::json_to_yaml(&v.to_string())
-            .unwrap_or_else(|_| serde_json::to_string_pretty(v).unwrap_or_default() + "\n");
-    });
-    let mut out: Vec<Manifest> = kept.into_iter().map(|(m, _)| m).collect();
-    out.sort_by(|a, b| {
+    kept.sort_by(|(a, _), (b, _)| {
         (a.rank, &a.namespace, &a.resource, &a.name).cmp(&(
             b.rank,
             &b.namespace,
@@ -258,7 +272,24 @@ pub fn export(kvs: &[(&[u8], &[u8])], o: &Options<'_>) -> (Vec<Manifest>, Skippe
             &b.name,
         ))
     });
-    (out, skipped)
+    for window in kept.chunks_mut(WINDOW) {
+        window.par_iter_mut().for_each(|(m, i)| {
+            let (k, v) = kvs[*i];
+            // Decoded the same way as in the first pass, which kept it.
+            if let Ok(mut val) = decode(k, v) {
+                strip(&mut val, &uids);
+                m.yaml = super::yaml::json_to_yaml(&val.to_string()).unwrap_or_else(|_| {
+                    serde_json::to_string_pretty(&val).unwrap_or_default() + "\n"
+                });
+            }
+        });
+        for (m, _) in window.iter_mut() {
+            emit(m)?;
+            // Rendered text is freed as soon as it is written.
+            m.yaml = String::new();
+        }
+    }
+    Ok(skipped)
 }
 
 /// A name made safe as one path component: `/` and `%` escaped, and `.`/`..` spelled out.
@@ -287,17 +318,32 @@ pub fn relative_path(m: &Manifest) -> std::path::PathBuf {
         .join(format!("{}.yaml", component(&m.name)))
 }
 
-/// Writes each manifest to its [`relative_path`] under `dir` (created as needed): written
-/// to a temporary name in the same dir with mode 0600, synced, renamed into place.
-pub fn write_dir(dir: &std::path::Path, manifests: &[Manifest]) -> crate::error::Result<u64> {
-    use crate::error::Error;
-    use std::io::Write;
-    let mut dirs = HashSet::new();
-    for m in manifests {
-        let path = dir.join(relative_path(m));
-        let parent = path.parent().unwrap_or(dir).to_path_buf();
-        if dirs.insert(parent.clone()) {
+/// Writes manifests to their [`relative_path`] under a dir (created as needed): each to a
+/// temporary name in the same dir with mode 0600, synced, renamed into place; the dirs
+/// written into are synced at [`DirWriter::finish`].
+pub struct DirWriter {
+    dir: std::path::PathBuf,
+    dirs: HashSet<std::path::PathBuf>,
+    pub written: u64,
+}
+
+impl DirWriter {
+    pub fn new(dir: &std::path::Path) -> DirWriter {
+        DirWriter {
+            dir: dir.to_path_buf(),
+            dirs: HashSet::new(),
+            written: 0,
+        }
+    }
+
+    pub fn write(&mut self, m: &Manifest) -> crate::error::Result<()> {
+        use crate::error::Error;
+        use std::io::Write;
+        let path = self.dir.join(relative_path(m));
+        let parent = path.parent().unwrap_or(&self.dir).to_path_buf();
+        if !self.dirs.contains(&parent) {
             std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+            self.dirs.insert(parent.clone());
         }
         let tmp = parent.join(format!(
             ".{}.tmp-{}",
@@ -310,19 +356,24 @@ pub fn write_dir(dir: &std::path::Path, manifests: &[Manifest]) -> crate::error:
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
         let mut f = opts.open(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        let written = f
-            .write_all(m.yaml.as_bytes())
+        // Removed on error and on SIGINT/SIGTERM unless renamed into place.
+        let guard = crate::tempout::TempGuard::new(tmp.clone());
+        f.write_all(m.yaml.as_bytes())
             .and_then(|()| f.sync_all())
-            .and_then(|()| std::fs::rename(&tmp, &path));
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(Error::io(&path, e));
-        }
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| Error::io(&path, e))?;
+        guard.keep();
+        self.written += 1;
+        Ok(())
     }
-    for d in &dirs {
-        if let Ok(f) = std::fs::File::open(d) {
-            let _ = f.sync_all();
+
+    /// Syncs every dir written into; returns how many manifests were written.
+    pub fn finish(self) -> u64 {
+        for d in &self.dirs {
+            if let Ok(f) = std::fs::File::open(d) {
+                let _ = f.sync_all();
+            }
         }
+        self.written
     }
-    Ok(manifests.len() as u64)
 }
