@@ -101,6 +101,27 @@ pub fn rank(api_version: &str, kind: &str, namespaced: bool) -> u8 {
     }
 }
 
+/// [`skip_reason`] from an object's summary, for every kind but Secrets (whose type is in
+/// the object, not its metadata): the same rules, read from the kind and the owner
+/// references.
+fn skip_reason_of(
+    kind: &str,
+    meta: &super::meta::ObjectMeta<'_>,
+    o: &Options<'_>,
+) -> Option<String> {
+    if o.include_owned {
+        return None;
+    }
+    if RECREATED_KINDS.contains(&kind) {
+        return Some(format!("{kind} objects (--include-owned)"));
+    }
+    let owned = meta
+        .owner_references
+        .iter()
+        .any(|r| r.controller == Some(true) || CONTROLLERS.contains(&r.kind.as_ref()));
+    owned.then(|| format!("{kind} objects owned by a controller (--include-owned)"))
+}
+
 /// Why an object is left out, or `None` to export it.
 fn skip_reason(v: &Value, o: &Options<'_>) -> Option<String> {
     let kind = v["kind"].as_str().unwrap_or("");
@@ -177,10 +198,11 @@ const WINDOW: usize = 512;
 /// `emit` one by one in apply order, and what was left out. Values that are not
 /// objects, or that cannot be decoded, are counted as left out with the reason.
 ///
-/// Two passes, so that memory does not grow with the object count: the first decodes
-/// every object on all cores to decide whether it is kept and where it goes in the order,
-/// keeping only that (and its uid); the second decodes the kept ones again, in order and
-/// a window at a time, strips and renders them.
+/// Two passes, so that memory does not grow with the object count: the first reads every
+/// object's summary (kind, metadata, owners; a Secret or an object without a summary is
+/// decoded whole) on all cores to decide whether it is kept and where it goes in the order,
+/// keeping only that and its uid; the second decodes the kept ones, in order and a window
+/// at a time, strips and renders them.
 pub fn export(
     kvs: &[(&[u8], &[u8])],
     o: &Options<'_>,
@@ -195,7 +217,6 @@ pub fn export(
         Skip(String),
         Filtered,
     }
-    let label_dec = o.dec.filter(|_| o.filter.needs_labels());
     let decode = |k: &[u8], v: &[u8]| -> std::result::Result<Value, String> {
         let json = match decode_stored_json(k, v, &view, o.dec) {
             Ok(j) => j,
@@ -206,50 +227,77 @@ pub fn export(
         };
         serde_json::from_str::<Value>(&json).map_err(|_| "undecodable".to_string())
     };
-    let ones: Vec<One> = kvs
-        .par_iter()
-        .enumerate()
-        .map(|(i, (k, v))| {
-            let info = super::object::describe_with(k, v, &o.prefix, label_dec);
-            if !o.filter.keeps(&info) {
-                return One::Filtered;
-            }
-            if info.resource.is_empty() {
-                return One::Skip("keys that are no Kubernetes objects".into());
-            }
-            // Secrets are left out before reading them (they may be encrypted).
-            if info.resource == "secrets" && info.group.is_empty() && !o.include_secrets {
-                return One::Skip("secrets (--include-secrets)".into());
-            }
-            let val = match decode(k, v) {
-                Ok(v) => v,
-                Err(why) => return One::Skip(why),
-            };
-            if let Some(r) = skip_reason(&val, o) {
-                return One::Skip(r);
-            }
-            let api_version = val["apiVersion"].as_str().unwrap_or("").to_string();
-            let kind = val["kind"].as_str().unwrap_or("").to_string();
-            if kind == "RangeAllocation" {
-                return One::Skip("RangeAllocation objects (not served)".into());
-            }
-            let uid = val["metadata"]["uid"].as_str().map(str::to_string);
-            One::Keep(Box::new((
-                Manifest {
-                    key: crate::display::printable(k).into_owned(),
-                    rank: rank(&api_version, &kind, info.namespace.is_some()),
-                    api_version,
-                    kind,
-                    resource: super::diff::resource_label(&info),
-                    namespace: info.namespace.map(str::to_string),
-                    name: info.name.to_string(),
-                    yaml: String::new(),
-                },
-                i,
-                uid,
-            )))
-        })
-        .collect();
+    let ones: Vec<One> =
+        kvs.par_iter()
+            .enumerate()
+            .map(|(i, (k, v))| {
+                // Encrypted values are described decrypted: their kind and owners decide.
+                let info = super::object::describe_with(k, v, &o.prefix, o.dec);
+                if !o.filter.keeps(&info) {
+                    return One::Filtered;
+                }
+                if info.resource.is_empty() {
+                    return One::Skip("keys that are no Kubernetes objects".into());
+                }
+                // Secrets are left out before reading them (they may be encrypted).
+                if info.resource == "secrets" && info.group.is_empty() && !o.include_secrets {
+                    return One::Skip("secrets (--include-secrets)".into());
+                }
+                // The summary decides for every kind but Secrets, without decoding the object.
+                if let Some(meta) = info.metadata.as_ref().filter(|_| {
+                    !info.kind.is_empty() && info.kind != "Secret" && info.error.is_none()
+                }) {
+                    if let Some(r) = skip_reason_of(&info.kind, meta, o) {
+                        return One::Skip(r);
+                    }
+                    if info.kind == "RangeAllocation" {
+                        return One::Skip("RangeAllocation objects (not served)".into());
+                    }
+                    let uid = (!meta.uid.is_empty()).then(|| meta.uid.to_string());
+                    return One::Keep(Box::new((
+                        Manifest {
+                            key: crate::display::printable(k).into_owned(),
+                            rank: rank(&info.api_version, &info.kind, info.namespace.is_some()),
+                            api_version: info.api_version.to_string(),
+                            kind: info.kind.to_string(),
+                            resource: super::diff::resource_label(&info),
+                            namespace: info.namespace.map(str::to_string),
+                            name: info.name.to_string(),
+                            yaml: String::new(),
+                        },
+                        i,
+                        uid,
+                    )));
+                }
+                let val = match decode(k, v) {
+                    Ok(v) => v,
+                    Err(why) => return One::Skip(why),
+                };
+                if let Some(r) = skip_reason(&val, o) {
+                    return One::Skip(r);
+                }
+                let api_version = val["apiVersion"].as_str().unwrap_or("").to_string();
+                let kind = val["kind"].as_str().unwrap_or("").to_string();
+                if kind == "RangeAllocation" {
+                    return One::Skip("RangeAllocation objects (not served)".into());
+                }
+                let uid = val["metadata"]["uid"].as_str().map(str::to_string);
+                One::Keep(Box::new((
+                    Manifest {
+                        key: crate::display::printable(k).into_owned(),
+                        rank: rank(&api_version, &kind, info.namespace.is_some()),
+                        api_version,
+                        kind,
+                        resource: super::diff::resource_label(&info),
+                        namespace: info.namespace.map(str::to_string),
+                        name: info.name.to_string(),
+                        yaml: String::new(),
+                    },
+                    i,
+                    uid,
+                )))
+            })
+            .collect();
     let mut skipped = Skipped::new();
     let mut kept = Vec::new();
     let mut uids = HashSet::new();
@@ -273,17 +321,28 @@ pub fn export(
         ))
     });
     for window in kept.chunks_mut(WINDOW) {
-        window.par_iter_mut().for_each(|(m, i)| {
-            let (k, v) = kvs[*i];
-            // Decoded the same way as in the first pass, which kept it.
-            if let Ok(mut val) = decode(k, v) {
-                strip(&mut val, &uids);
-                m.yaml = super::yaml::json_to_yaml(&val.to_string()).unwrap_or_else(|_| {
-                    serde_json::to_string_pretty(&val).unwrap_or_default() + "\n"
-                });
+        let failed: Vec<Option<String>> = window
+            .par_iter_mut()
+            .map(|(m, i)| {
+                let (k, v) = kvs[*i];
+                match decode(k, v) {
+                    Ok(mut val) => {
+                        strip(&mut val, &uids);
+                        m.yaml = super::yaml::json_to_yaml(&val.to_string()).unwrap_or_else(|_| {
+                            serde_json::to_string_pretty(&val).unwrap_or_default() + "\n"
+                        });
+                        None
+                    }
+                    // Kept from its summary, it does not decode: left out, with the reason.
+                    Err(why) => Some(why),
+                }
+            })
+            .collect();
+        for ((m, _), why) in window.iter_mut().zip(failed) {
+            if let Some(why) = why {
+                *skipped.entry(why).or_default() += 1;
+                continue;
             }
-        });
-        for (m, _) in window.iter_mut() {
             emit(m)?;
             // Rendered text is freed as soon as it is written.
             m.yaml = String::new();
