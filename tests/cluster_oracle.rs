@@ -24,7 +24,11 @@ fn initial_cluster(ports: &[u16; 3]) -> String {
 }
 
 /// Members batch their db writes for a long time, so the last writes are in the WAL only.
-const FLAGS: &[&str] = &["--backend-batch-interval=3s"];
+const FLAGS: &[&str] = &[
+    "--backend-batch-interval=3s",
+    "--initial-cluster-token",
+    "reshift-test",
+];
 
 /// Starts the members `which` on `dirs` (fresh or restarted copies) and waits for a leader.
 fn start(

@@ -244,6 +244,16 @@ impl ClusterRead {
                     .filter(|n| !n.is_empty())
             });
             let (last_index, last_term) = last_of(&f.log);
+            // A db killed before its first backend commit has no consistent index and no
+            // revisions: etcd applies the member's whole log to it, as from index 0. A db
+            // with revisions and no consistent index is damaged and is never chosen.
+            let applied_index = match meta.consistent_index {
+                Some(c) => Some(c),
+                None => {
+                    use super::buckets::Buckets;
+                    db.entries(super::schema::KEY)?.is_empty().then_some(0)
+                }
+            };
             members.push(MemberView {
                 path: p.display().to_string(),
                 name,
@@ -253,7 +263,7 @@ impl ClusterRead {
                 first_index: f.log.first_index(),
                 last_index,
                 last_term,
-                applied_index: meta.consistent_index,
+                applied_index,
                 voters: f.conf.voters.iter().copied().map(hex).collect(),
                 learners: f.conf.learners.iter().copied().map(hex).collect(),
                 is_voter: false,

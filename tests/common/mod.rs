@@ -161,51 +161,12 @@ impl Etcd {
         extra: &[&str],
         user: Option<&str>,
     ) -> Etcd {
-        let (c, p) = (free_port(), free_port());
-        let client = format!("http://127.0.0.1:{c}");
-        let peer = format!("http://127.0.0.1:{p}");
-        let log = std::fs::File::create(data_dir.with_extension("etcd.log")).unwrap();
-        let child = etcd_cmd(bin, "etcd")
-            .args(["--name", name, "--data-dir"])
-            .arg(data_dir)
-            .args([
-                "--listen-client-urls",
-                &client,
-                "--advertise-client-urls",
-                &client,
-            ])
-            .args([
-                "--listen-peer-urls",
-                &peer,
-                "--initial-advertise-peer-urls",
-                &peer,
-            ])
-            .args(["--initial-cluster", &format!("{name}={peer}")])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start etcd");
-        let e = Etcd {
-            child,
-            endpoint: format!("127.0.0.1:{c}"),
-            data_dir: data_dir.to_path_buf(),
-            bin: bin.map(Path::to_path_buf),
-            user: user.map(str::to_string),
-        };
-        let t0 = Instant::now();
-        while t0.elapsed() < Duration::from_secs(60) {
-            if e.ctl_ok(&["endpoint", "health"]) {
-                return e;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        let log = std::fs::read_to_string(data_dir.with_extension("etcd.log")).unwrap_or_default();
-        panic!(
-            "etcd did not become healthy on {}:\n{}",
-            e.endpoint,
-            &log[log.len().saturating_sub(3000)..]
-        );
+        let p = free_port();
+        let cluster = format!("{name}=http://127.0.0.1:{p}");
+        let mut e = Etcd::spawn_member(bin, data_dir, name, p, &cluster, extra);
+        e.user = user.map(str::to_string);
+        e.wait_healthy();
+        e
     }
 
     pub fn ctl_cmd(&self, args: &[&str]) -> Command {
@@ -337,8 +298,8 @@ pub fn served_dev() -> &'static Path {
 }
 
 impl Etcd {
-    /// Spawns one member of a multi-member cluster without waiting for it (a member alone
-    /// has no quorum): peer port `peer_port` (a restart on a copy must reuse the peer URL
+    /// Spawns one member (of a multi-member cluster, or alone) without waiting for it (a
+    /// member of several alone has no quorum): peer port `peer_port` (a restart on a copy must reuse the peer URL
     /// stored in the membership), a new client port, `initial_cluster` as etcd takes it.
     /// Call [`Etcd::wait_healthy`] once a quorum is spawned.
     pub fn spawn_member(
@@ -369,7 +330,6 @@ impl Etcd {
                 &peer,
             ])
             .args(["--initial-cluster", initial_cluster])
-            .args(["--initial-cluster-token", "reshift-test"])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(log)
