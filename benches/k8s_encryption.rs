@@ -136,38 +136,11 @@ resources:
 
 /// Writes a db holding `kvs` at revisions 2, 3, ... into `path`.
 fn write_db(path: &std::path::Path, kvs: &[(String, Vec<u8>)]) {
-    use reshift::etcd::{KeyValueRef, RevRecord, Revision};
-    let encoded: Vec<Vec<u8>> = kvs
+    let puts: Vec<(Vec<u8>, Vec<u8>)> = kvs
         .iter()
-        .enumerate()
-        .map(|(i, (k, v))| {
-            KeyValueRef {
-                key: k.as_bytes(),
-                create_revision: i as i64 + 2,
-                mod_revision: i as i64 + 2,
-                version: 1,
-                value: v,
-                lease: 0,
-            }
-            .encode()
-        })
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.clone()))
         .collect();
-    let recs: Vec<RevRecord<'_>> = encoded
-        .iter()
-        .enumerate()
-        .map(|(i, kv)| RevRecord {
-            rev: Revision {
-                main: i as i64 + 2,
-                sub: 0,
-            },
-            tombstone: false,
-            key: KeyValueRef::decode(kv).unwrap().key,
-            kv,
-        })
-        .collect();
-    let f = std::fs::File::create(path).unwrap();
-    reshift::restore::db::write_db(f, path, reshift::restore::db::Keys::Records(&recs), &[])
-        .unwrap();
+    reshift::restore::db::write_puts_db(path, &puts).unwrap();
 }
 
 /// `reshift ls DB -o objects --encryption-provider-config F > /dev/null`, in process: open

@@ -12,7 +12,6 @@ mod common;
 mod kms_plugin;
 
 use common::{reshift, run};
-use reshift::etcd::{KeyValueRef, RevRecord, Revision};
 use reshift::k8s::cipher::{Cbc, Gcm, SecretBox, kdf_seal};
 use reshift::k8s::encryption::Decryptor;
 use reshift::k8s::kms::{EncryptedObject, SOURCE_AES_GCM_KEY, SOURCE_HKDF_SEED, join_v1};
@@ -97,38 +96,11 @@ fn plaintexts() -> Vec<Plain> {
 
 /// Writes a db file holding `entries` (key, value) at revisions 2, 3, ...
 fn write_db(path: &Path, entries: &[(String, Vec<u8>)]) {
-    let kvs: Vec<Vec<u8>> = entries
+    let puts: Vec<(Vec<u8>, Vec<u8>)> = entries
         .iter()
-        .enumerate()
-        .map(|(i, (k, v))| {
-            let rev = i as i64 + 2;
-            KeyValueRef {
-                key: k.as_bytes(),
-                create_revision: rev,
-                mod_revision: rev,
-                version: 1,
-                value: v,
-                lease: 0,
-            }
-            .encode()
-        })
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.clone()))
         .collect();
-    let recs: Vec<RevRecord<'_>> = kvs
-        .iter()
-        .enumerate()
-        .map(|(i, kv)| RevRecord {
-            rev: Revision {
-                main: i as i64 + 2,
-                sub: 0,
-            },
-            tombstone: false,
-            key: KeyValueRef::decode(kv).unwrap().key,
-            kv,
-        })
-        .collect();
-    let f = std::fs::File::create(path).unwrap();
-    reshift::restore::db::write_db(f, path, reshift::restore::db::Keys::Records(&recs), &[])
-        .unwrap();
+    reshift::restore::db::write_puts_db(path, &puts).unwrap();
 }
 
 fn b64(b: &[u8]) -> String {
