@@ -170,74 +170,72 @@ fn list_window(
     dec: Option<&crate::k8s::encryption::Decryptor>,
     out: &mut dyn Write,
 ) -> Result<()> {
-    {
-        let kvs: Vec<(&[u8], &[u8])> = recs.iter().map(|r| (r.key, r.kv().value)).collect();
-        // Decode and filter on all cores, keeping only what a row shows.
-        // Printing objects decrypts them anyway; filtering needs the decrypted labels only
-        // for a selector.
-        let full = matches!(a.format, LsFormat::Objects | LsFormat::Yaml);
-        let describe_dec = dec.filter(|_| filter.needs_labels() || !full);
-        let hits = pick_all_with(&kvs, k8s_prefix, describe_dec, |i, obj| {
-            let keep = filter.keeps(&obj);
-            keep.then_some({
-                (
-                    i,
-                    Hit {
-                        kind: obj.kind,
-                        namespace: obj.namespace,
-                        name: obj.name,
-                        encoding: obj.encoding,
-                    },
-                )
-            })
-        });
-        if matches!(a.format, LsFormat::Objects | LsFormat::Yaml) {
-            let idx: Vec<usize> = hits.iter().map(|(i, _)| *i).collect();
-            return write_objects(recs, &idx, a.format == LsFormat::Yaml, &a.objects, dec, out);
-        }
-        for (i, obj) in &hits {
-            let kv = recs[*i].kv();
-            let key = printable(kv.key);
-            let kind = if obj.encoding == "encrypted" && obj.kind.is_empty() {
-                "(encrypted)"
-            } else if obj.kind.is_empty() {
-                "-"
-            } else {
-                &obj.kind
-            };
-            match a.format {
-                LsFormat::Objects | LsFormat::Yaml => unreachable!("written above"),
-                LsFormat::Table => writeln!(
-                    out,
-                    "{:<8} {:<8} {:<5} {:<16} {:>8}  {kind:<24} {key}",
-                    kv.create_revision,
-                    kv.mod_revision,
-                    kv.version,
-                    if kv.lease == 0 {
-                        "-".to_string()
-                    } else {
-                        format!("{:016x}", kv.lease)
-                    },
-                    kv.value.len()
-                )
-                .map_err(stdout_err)?,
-                LsFormat::Json => json_line(
-                    out,
-                    &Row {
-                        key: &key,
-                        create_revision: kv.create_revision,
-                        mod_revision: kv.mod_revision,
-                        version: kv.version,
-                        lease: kv.lease,
-                        value_size: kv.value.len(),
-                        kind: &obj.kind,
-                        namespace: obj.namespace,
-                        name: obj.name,
-                        encoding: obj.encoding,
-                    },
-                )?,
-            }
-        }
-        Ok(())
+    let kvs: Vec<(&[u8], &[u8])> = recs.iter().map(|r| (r.key, r.kv().value)).collect();
+    // Decode and filter on all cores, keeping only what a row shows.
+    // Printing objects decrypts them anyway; filtering needs the decrypted labels only
+    // for a selector.
+    let full = matches!(a.format, LsFormat::Objects | LsFormat::Yaml);
+    let describe_dec = dec.filter(|_| filter.needs_labels() || !full);
+    let hits = pick_all_with(&kvs, k8s_prefix, describe_dec, |i, obj| {
+        let keep = filter.keeps(&obj);
+        keep.then_some({
+            (
+                i,
+                Hit {
+                    kind: obj.kind,
+                    namespace: obj.namespace,
+                    name: obj.name,
+                    encoding: obj.encoding,
+                },
+            )
+        })
+    });
+    if matches!(a.format, LsFormat::Objects | LsFormat::Yaml) {
+        let idx: Vec<usize> = hits.iter().map(|(i, _)| *i).collect();
+        return write_objects(recs, &idx, a.format == LsFormat::Yaml, &a.objects, dec, out);
     }
+    for (i, obj) in &hits {
+        let kv = recs[*i].kv();
+        let key = printable(kv.key);
+        let kind = if obj.encoding == "encrypted" && obj.kind.is_empty() {
+            "(encrypted)"
+        } else if obj.kind.is_empty() {
+            "-"
+        } else {
+            &obj.kind
+        };
+        match a.format {
+            LsFormat::Objects | LsFormat::Yaml => unreachable!("written above"),
+            LsFormat::Table => writeln!(
+                out,
+                "{:<8} {:<8} {:<5} {:<16} {:>8}  {kind:<24} {key}",
+                kv.create_revision,
+                kv.mod_revision,
+                kv.version,
+                if kv.lease == 0 {
+                    "-".to_string()
+                } else {
+                    format!("{:016x}", kv.lease)
+                },
+                kv.value.len()
+            )
+            .map_err(stdout_err)?,
+            LsFormat::Json => json_line(
+                out,
+                &Row {
+                    key: &key,
+                    create_revision: kv.create_revision,
+                    mod_revision: kv.mod_revision,
+                    version: kv.version,
+                    lease: kv.lease,
+                    value_size: kv.value.len(),
+                    kind: &obj.kind,
+                    namespace: obj.namespace,
+                    name: obj.name,
+                    encoding: obj.encoding,
+                },
+            )?,
+        }
+    }
+    Ok(())
 }
