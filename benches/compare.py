@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Side-by-side comparison of reshift with etcd's own tools and libraries.
 
-usage: benches/compare.py SIZE_MB [--runs N] [--dir DIR]
+usage: benches/compare.py SIZE_MB [--runs N] [--dir DIR] [--only WORD]
 
 Makes (or reuses) a data dir of about SIZE_MB with a real etcd (../shared/tools/gen_etcd.py,
 under /tmp), builds reshift and the Go baseline (../shared/tools/gobase), then times each
@@ -40,6 +40,8 @@ def main():
     ap.add_argument("size_mb", type=int)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--dir", help="data dir to use or make (default /tmp/reshift-compare-SIZE)")
+    ap.add_argument("--only", action="append", default=[],
+                    help="time only the tasks whose description contains WORD (repeatable); skips the memory peaks")
     a = ap.parse_args()
     data = a.dir or "/tmp/reshift-compare-%d" % a.size_mb
     if not os.path.exists(os.path.join(data, "member", "snap", "db")):
@@ -49,56 +51,73 @@ def main():
     gobase = "/tmp/gobase"
     if not os.path.exists(gobase):
         sh("%s %s" % (os.path.join(SHARED, "tools", "gobase", "build.sh"), gobase))
-    r = os.path.join(ROOT, "target", "release", "reshift")
+    r = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "release", "reshift")
     db = os.path.join(data, "member", "snap", "db")
     wal, snapdir = os.path.join(data, "member", "wal"), os.path.join(data, "member", "snap")
     out = "/tmp/reshift-compare.rsnap"
     rows = []
 
+    def want(task):
+        return not a.only or any(w.lower() in task.lower() for w in a.only)
+
     def pair(task, ours, theirs, note=""):
-        m = alternate([ours, theirs], a.runs)
-        rows.append((task, ours, m[0], theirs, m[1], m[0] / m[1], note))
+        if want(task):
+            m = alternate([ours, theirs], a.runs)
+            rows.append((task, ours, m[0], theirs, m[1], m[0] / m[1], note))
 
     pair("scan the key bucket, decode every KeyValue", "%s dump --prefix /reshift-none %s" % (r, db), "%s scan %s" % (gobase, db))
     pair("read and decode every WAL entry", "%s wal --summary %s" % (r, data), "%s wal %s %s" % (gobase, wal, snapdir))
     pair("Kubernetes metadata of every object", "%s ls --no-wal %s -l reshift-none=1" % (r, db), "%s scan %s" % (gobase, db), "goal: less than gobase merely reading the db")
-    m = alternate(["%s inspect -o json %s" % (r, data), "%s scan %s" % (gobase, db), "%s wal %s %s" % (gobase, wal, snapdir)], a.runs)
-    rows.append(("inspect (db + WAL + metadata of every object)", "reshift inspect DIR", m[0], "gobase scan + gobase wal", m[1] + m[2], m[0] / (m[1] + m[2]), "goal <= 0.5"))
+    task = "inspect (db + WAL + metadata of every object)"
+    if want(task):
+        m = alternate(["%s inspect -o json %s" % (r, data), "%s scan %s" % (gobase, db), "%s wal %s %s" % (gobase, wal, snapdir)], a.runs)
+        rows.append((task, "reshift inspect DIR", m[0], "gobase scan + gobase wal", m[1] + m[2], m[0] / (m[1] + m[2]), "goal <= 0.5"))
     if shutil.which("etcdctl"):
         pair("db summary", "%s inspect --no-wal -o json %s" % (r, db), "ETCDCTL_API=3 etcdctl snapshot status %s -w json" % db)
     # Commands that write large files start from a page cache with nothing dirty (`sync`,
     # untimed), so that neither pays for the writeback of the other's last run.
-    m = alternate(["rm -f %s && sync ;; %s snapshot %s -o %s" % (out, r, data, out), "rm -f /tmp/reshift-compare.db.zst && sync ;; zstd -q -f -3 -T2 %s -o /tmp/reshift-compare.db.zst" % db], a.runs)
-    size = os.path.getsize(out) / os.path.getsize("/tmp/reshift-compare.db.zst")
-    rows.append(("latest-state snapshot", "reshift snapshot DIR -o F", m[0], "zstd -3 -T2 DB", m[1], m[0] / m[1], "size %.3fx of zstd -3 (goal <= 0.7)" % size))
-    if shutil.which("etcdctl"):
+    task = "latest-state snapshot"
+    if want(task):
+        m = alternate(["rm -f %s && sync ;; %s snapshot %s -o %s" % (out, r, data, out), "rm -f /tmp/reshift-compare.db.zst && sync ;; zstd -q -f -3 -T2 %s -o /tmp/reshift-compare.db.zst" % db], a.runs)
+        size = os.path.getsize(out) / os.path.getsize("/tmp/reshift-compare.db.zst")
+        rows.append((task, "reshift snapshot DIR -o F", m[0], "zstd -3 -T2 DB", m[1], m[0] / m[1], "size %.3fx of zstd -3 (goal <= 0.7)" % size))
+    elif not os.path.exists(out):
+        sh("%s snapshot %s -o %s" % (r, data, out))
+    task = "restore a member dir"
+    if shutil.which("etcdctl") and want(task):
         m = alternate(["rm -rf /tmp/rc1 && sync ;; %s restore %s --data-dir /tmp/rc1" % (r, out),
                        "rm -rf /tmp/rc2 && sync ;; ETCDCTL_API=3 etcdctl snapshot restore %s --skip-hash-check --data-dir /tmp/rc2" % db], a.runs)
-        rows.append(("restore a member dir", "reshift restore F --data-dir D", m[0], "etcdctl snapshot restore DB --data-dir D", m[1], m[0] / m[1], "goal <= 1.0; from the compressed snapshot vs the raw db"))
+        rows.append((task, "reshift restore F --data-dir D", m[0], "etcdctl snapshot restore DB --data-dir D", m[1], m[0] / m[1], "goal <= 1.0; from the compressed snapshot vs the raw db"))
         sh("rm -rf /tmp/rc1 /tmp/rc2")
     # Issue 17: diff of two states against dump of one; export of every object against
     # ls -o objects. diff exits 1 when the states differ.
-    compact = json.loads(subprocess.run([r, "inspect", "-o", "json", data], capture_output=True, text=True, check=True).stdout)["compact_revision"]
-    pair("diff the state at the compaction with the latest", "%s diff %s --from-revision %d || test $? = 1" % (r, data, compact), "%s dump %s" % (r, data), "goal < 2.0 (vs dump of one state)")
+    task = "diff the state at the compaction with the latest"
+    if want(task):
+        compact = json.loads(subprocess.run([r, "inspect", "-o", "json", data], capture_output=True, text=True, check=True).stdout)["compact_revision"]
+        pair(task, "%s diff %s --from-revision %d || test $? = 1" % (r, data, compact), "%s dump %s" % (r, data), "goal < 2.0 (vs dump of one state)")
     pair("export every object", "%s export %s -o - --include-owned --include-secrets" % (r, data), "%s ls %s -o objects" % (r, data), "goal < 2.0")
-    keys = subprocess.run([r, "ls", out, "-o", "json"], capture_output=True, text=True, check=True).stdout.splitlines()
-    key = json.loads(keys[len(keys) // 2])["key"]
-    m = alternate(["%s get %s '%s' -o kv" % (r, out, key), "true"], a.runs)
-    rows.append(("get one key from the snapshot (fresh process)", "reshift get F KEY", m[0], "-", 0.0, 0.0, "goal < 50 ms"))
+    task = "get one key from the snapshot (fresh process)"
+    if want(task):
+        keys = subprocess.run([r, "ls", out, "-o", "json"], capture_output=True, text=True, check=True).stdout.splitlines()
+        key = json.loads(keys[len(keys) // 2])["key"]
+        m = alternate(["%s get %s '%s' -o kv" % (r, out, key), "true"], a.runs)
+        rows.append((task, "reshift get F KEY", m[0], "-", 0.0, 0.0, "goal < 50 ms"))
     def peak(*args):
         return subprocess.run([sys.executable, os.path.join(HERE, "peak_anon.py"), r, *args], capture_output=True, text=True).stdout.strip()
-    sh("rm -rf /tmp/rc1")
-    peaks = [("dump DIR", peak("dump", data)), ("inspect DIR", peak("inspect", data)),
-             ("ls -o objects DIR (full decoding)", peak("ls", data, "-o", "objects")),
-             ("snapshot DIR", peak("snapshot", data, "-o", out, "--force")),
-             ("dump F (the snapshot)", peak("dump", out)),
-             ("inspect F", peak("inspect", out)),
-             ("ls -o objects F", peak("ls", out, "-o", "objects")),
-             ("restore F --data-dir D", peak("restore", out, "--data-dir", "/tmp/rc1"))]
-    sh("rm -rf /tmp/rc1")
-    peaks.append(("restore F --data-dir D --prefix /registry/ (filtered: reads every record first)",
-                  peak("restore", out, "--data-dir", "/tmp/rc1", "--prefix", "/registry/")))
-    sh("rm -rf /tmp/rc1")
+    peaks = []
+    if not a.only:
+        sh("rm -rf /tmp/rc1")
+        peaks = [("dump DIR", peak("dump", data)), ("inspect DIR", peak("inspect", data)),
+                 ("ls -o objects DIR (full decoding)", peak("ls", data, "-o", "objects")),
+                 ("snapshot DIR", peak("snapshot", data, "-o", out, "--force")),
+                 ("dump F (the snapshot)", peak("dump", out)),
+                 ("inspect F", peak("inspect", out)),
+                 ("ls -o objects F", peak("ls", out, "-o", "objects")),
+                 ("restore F --data-dir D", peak("restore", out, "--data-dir", "/tmp/rc1"))]
+        sh("rm -rf /tmp/rc1")
+        peaks.append(("restore F --data-dir D --prefix /registry/ (filtered: reads every record first)",
+                      peak("restore", out, "--data-dir", "/tmp/rc1", "--prefix", "/registry/")))
+        sh("rm -rf /tmp/rc1")
 
     dbsize = os.path.getsize(db) / 1e6
     print("\n%s, %s, %d cores; data dir %s (db %.0f MB); medians of %d alternating runs\n" % (
@@ -111,7 +130,8 @@ def main():
             print("| %s | `%s` | %.3f | `%s` | %.3f | %.2fx | %s |" % (task, short(ours), t1, short(theirs), t2, ratio, note))
         else:
             print("| %s | `%s` | %.3f | - | - | - | %s |" % (task, short(ours), t1, note))
-    print("\nPeak anonymous memory (goal <= 256 MB):\n")
+    if peaks:
+        print("\nPeak anonymous memory (goal <= 256 MB):\n")
     for what, p in peaks:
         print("- `reshift %s`: %s" % (what, p))
 
