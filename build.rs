@@ -176,7 +176,18 @@ fn k8s_schema() {
             )
             .unwrap();
         }
-        writeln!(out, "] }},").unwrap();
+        // Field number -> 1 + place in `fields` (0: none), for numbers below 256.
+        let mut by_num = Vec::new();
+        for (i, p) in m.descriptor_proto().field.iter().enumerate() {
+            let n = p.number() as usize;
+            if n < 256 && i < 255 {
+                if by_num.len() <= n {
+                    by_num.resize(n + 1, 0u8);
+                }
+                by_num[n] = i as u8 + 1;
+            }
+        }
+        writeln!(out, "], by_num: &{by_num:?} }},").unwrap();
     }
     writeln!(out, "];").unwrap();
     let mut kinds = Vec::new();

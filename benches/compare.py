@@ -89,6 +89,13 @@ def main():
                        "rm -rf /tmp/rc2 && sync ;; ETCDCTL_API=3 etcdctl snapshot restore %s --skip-hash-check --data-dir /tmp/rc2" % db], a.runs)
         rows.append((task, "reshift restore F --data-dir D", m[0], "etcdctl snapshot restore DB --data-dir D", m[1], m[0] / m[1], "goal <= 1.0; from the compressed snapshot vs the raw db"))
         sh("rm -rf /tmp/rc1 /tmp/rc2")
+    # The same restore into memory (/dev/shm), where this VM's noisy disk does not decide it.
+    task = "restore a member dir into /dev/shm"
+    if shutil.which("etcdctl") and os.path.isdir("/dev/shm") and want(task):
+        m = alternate(["rm -rf /dev/shm/rc1 ;; %s restore %s --data-dir /dev/shm/rc1" % (r, out),
+                       "rm -rf /dev/shm/rc2 ;; ETCDCTL_API=3 etcdctl snapshot restore %s --skip-hash-check --data-dir /dev/shm/rc2" % db], a.runs)
+        rows.append((task, "reshift restore F --data-dir /dev/shm/D", m[0], "etcdctl snapshot restore DB --data-dir /dev/shm/D", m[1], m[0] / m[1], "goal <= 0.7"))
+        sh("rm -rf /dev/shm/rc1 /dev/shm/rc2")
     # Issue 17: diff of two states against dump of one; export of every object against
     # ls -o objects. diff exits 1 when the states differ.
     task = "diff the state at the compaction with the latest"

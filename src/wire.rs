@@ -61,8 +61,6 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// Reads a varint at `buf[*pos..]`, advancing `pos`.
-#[inline]
 /// Appends `v` as a base-128 varint (the protobuf encoding; also the snapshot format's and
 /// the WAL writer's).
 pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -73,7 +71,21 @@ pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
+/// Reads a varint at `buf[*pos..]`, advancing `pos`. The one-byte varints that are most
+/// of them are read inline.
+#[inline]
 pub fn read_varint(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
+    match buf.get(*pos) {
+        Some(&b) if b < 0x80 => {
+            *pos += 1;
+            Ok(u64::from(b))
+        }
+        _ => read_varint_long(buf, pos),
+    }
+}
+
+#[inline(never)]
+fn read_varint_long(buf: &[u8], pos: &mut usize) -> Result<u64, WireError> {
     let mut v: u64 = 0;
     let start = *pos;
     for i in 0..10 {

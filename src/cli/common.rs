@@ -4,7 +4,7 @@ use crate::bbolt::Db;
 pub use crate::display::printable;
 use crate::error::Result;
 use crate::etcd::Keyspace;
-use crate::etcd::open::{WalState, WalSummary, read_wal};
+use crate::etcd::open::{WalState, WalSummary};
 use crate::etcd::quorum::ClusterRead;
 use crate::snapshot::Snapshot;
 use crate::source::{Source, SourceKind};
@@ -167,8 +167,14 @@ impl Input {
             });
         }
         let db = src.db()?;
-        let base = Keyspace::build(&db)?;
-        let wal = read_wal(&src, &db, &base, !self.no_wal)?;
+        // The WAL is read (framing, checksums, entries) on one core while the db's
+        // keyspace is built on the others; only the replay needs both.
+        let (base, log) = rayon::join(
+            || Keyspace::build(&db),
+            || crate::etcd::open::read_wal_log(&src, !self.no_wal),
+        );
+        let base = base?;
+        let wal = crate::etcd::open::replay_wal(&src, &db, &base, log)?;
         let ks = match &wal {
             Some(w) => {
                 // A running member's WAL always ends in the record being written.

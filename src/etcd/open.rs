@@ -46,17 +46,47 @@ pub fn read_wal(
     base: &Keyspace<'_>,
     use_wal: bool,
 ) -> Result<Option<WalState>> {
-    let Some(dir) = src.wal_dir.as_ref().filter(|_| use_wal) else {
+    replay_wal(src, db, base, read_wal_log(src, use_wal))
+}
+
+/// A WAL's records, read before the db's keyspace is known (it needs neither), so that
+/// the two can be read side by side. Opening errors are kept for [`replay_wal`], which
+/// reports a db it cannot replay onto first.
+pub struct WalLog {
+    dir: std::path::PathBuf,
+    read: Result<(Wal, crate::wal::RaftLog)>,
+}
+
+/// Reads the WAL of `src`, when it has one and `use_wal`.
+pub fn read_wal_log(src: &Source, use_wal: bool) -> Option<WalLog> {
+    let dir = src.wal_dir.as_ref().filter(|_| use_wal)?;
+    let read = Wal::open(dir).map(|wal| {
+        let mut log = read_log(&wal);
+        if src.live.is_some() {
+            log.ending = crate::live::wal_tail(log.ending, &wal);
+        }
+        (wal, log)
+    });
+    Some(WalLog {
+        dir: dir.clone(),
+        read,
+    })
+}
+
+/// Replays a WAL read by [`read_wal_log`] onto `base` (see [`read_wal`]).
+pub fn replay_wal(
+    src: &Source,
+    db: &Db<'_>,
+    base: &Keyspace<'_>,
+    log: Option<WalLog>,
+) -> Result<Option<WalState>> {
+    let Some(WalLog { dir, read }) = log else {
         return Ok(None);
     };
     if base.meta.consistent_index.is_none() && base.total_revisions() > 0 {
         return Err(unknown_meta(db));
     }
-    let wal = Wal::open(dir)?;
-    let mut log = read_log(&wal);
-    if src.live.is_some() {
-        log.ending = crate::live::wal_tail(log.ending, &wal);
-    }
+    let (wal, log) = read?;
     // A sole voter commits its whole log when it restarts; otherwise only what the hard
     // state says is committed can be trusted. Voters come from the latest conf state
     // (learners never count); without any, from the member count as before.

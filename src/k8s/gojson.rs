@@ -27,6 +27,57 @@ static MAYBE_ESCAPED: [bool; 256] = {
     t
 };
 
+/// Whether every byte of `s` is ASCII that Go writes as it is (no control, `"`, `\\`,
+/// `<`, `>` or `&`), eight bytes at a time.
+#[inline]
+pub(crate) fn plain_ascii(s: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Non-zero when some byte of `x` equals `c` (a lane above a match may also be
+    // flagged, which does not change the answer).
+    #[inline(always)]
+    fn has(x: u64, c: u8) -> u64 {
+        let y = x ^ (ONES * u64::from(c));
+        y.wrapping_sub(ONES) & !y & HIGH
+    }
+    // A byte of 0x80 and above, or (all bytes being below 0x80) one below 0x20.
+    #[inline(always)]
+    fn bad(x: u64) -> u64 {
+        (x & HIGH)
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH)
+            | has(x, b'"')
+            | has(x, b'\\')
+            | has(x, b'<')
+            | has(x, b'>')
+            | has(x, b'&')
+    }
+    let mut words = s.chunks_exact(8);
+    for w in &mut words {
+        if bad(u64::from_le_bytes(w.try_into().expect("8 bytes"))) != 0 {
+            return false;
+        }
+    }
+    // The tail, padded with a plain byte to a word.
+    let tail = words.remainder();
+    let mut last = [b'a'; 8];
+    last[..tail.len()].copy_from_slice(tail);
+    bad(u64::from_le_bytes(last)) == 0
+}
+
+/// Writes `,"name":` (no comma before the first member) for a member name that needs no
+/// escaping: the schema's JSON names, which a test checks.
+#[inline]
+pub fn plain_key(out: &mut String, first: &mut bool, name: &str) {
+    debug_assert!(plain_ascii(name.as_bytes()), "{name}");
+    out.reserve(name.len() + 4);
+    if !std::mem::take(first) {
+        out.push(',');
+    }
+    out.push('"');
+    out.push_str(name);
+    out.push_str("\":");
+}
+
 /// How strings are escaped: Go 1.22 and later write `\b` and `\f` as such; earlier Go
 /// writes them as `\u0008` and `\u000c` (Kubernetes 1.30 was the first built with 1.22).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +93,15 @@ impl Escape {
 /// Writes `s` as a JSON string the way Go's encoder does for a Go string holding these
 /// bytes (which need not be UTF-8).
 pub fn string(out: &mut String, s: &[u8], esc: Escape) {
+    // Most strings are ASCII with nothing to escape: one pass, then copied whole.
+    if plain_ascii(s) {
+        out.reserve(s.len() + 2);
+        out.push('"');
+        // SAFETY: plain_ascii checked that every byte is below 0x80, so `s` is UTF-8.
+        out.push_str(unsafe { std::str::from_utf8_unchecked(s) });
+        out.push('"');
+        return;
+    }
     // Valid UTF-8 (nearly always): escape by bytes, with no per-character decoding.
     if let Ok(text) = std::str::from_utf8(s) {
         out.reserve(text.len() + 2);
@@ -462,6 +522,25 @@ mod tests {
         let mut o = String::new();
         string(&mut o, b, Escape::NEW);
         o
+    }
+
+    #[test]
+    fn plain_ascii_is_exactly_the_bytes_written_as_they_are() {
+        // Every byte, alone and at each place of a word and its tail, beside plain ones.
+        for b in 0..=255u8 {
+            let want = b < 0x80 && !MAYBE_ESCAPED[b as usize];
+            for len in [1usize, 7, 8, 9, 16, 17] {
+                for at in 0..len {
+                    let mut v = vec![b'a'; len];
+                    v[at] = b;
+                    assert_eq!(plain_ascii(&v), want, "byte {b:#x} at {at} of {len}");
+                }
+            }
+        }
+        assert!(plain_ascii(b""));
+        // A flagged lane must not hide or invent another: a zero byte below a match.
+        assert!(!plain_ascii(b"\x00\"aaaaaa"));
+        assert!(plain_ascii(b"\x21\x23aaaaaa"));
     }
 
     #[test]

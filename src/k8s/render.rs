@@ -123,7 +123,8 @@ pub fn render_object_json(
         kind: kind.to_string(),
     })?;
     let cx = Cx::new(view);
-    let mut out = String::with_capacity(raw.len() * 2 + 64);
+    // Served JSON is about 2.3 times the protobuf: one allocation for nearly all objects.
+    let mut out = String::with_capacity(raw.len() * 3 + 256);
     let mut first = open_object(msg, api_version, kind, &mut out, &cx);
     object_body(msg, raw, &mut out, &mut first, 0, &cx)?;
     out.push('}');
@@ -195,12 +196,10 @@ fn wire_fits(ty: Ty, rep: Rep, v: &W<'_>) -> bool {
 }
 
 /// Writes `"name":`, after a comma unless it is the object's first member.
-pub(super) fn key(out: &mut String, first: &mut bool, name: &str, cx: &Cx) {
-    if !std::mem::take(first) {
-        out.push(',');
-    }
-    string(out, name, cx);
-    out.push(':');
+/// A member's name: the schema's JSON names, `kind`, `apiVersion`, [`UNKNOWN_FIELDS`] and
+/// field numbers, none of which needs escaping (`schema_names_need_no_escaping`).
+pub(super) fn key(out: &mut String, first: &mut bool, name: &str, _cx: &Cx) {
+    gojson::plain_key(out, first, name);
 }
 
 /// A JSON string, escaped as Go escapes it.
@@ -213,9 +212,8 @@ fn bytes_string(out: &mut String, b: &[u8], cx: &Cx) {
     gojson::string(out, b, cx.esc);
 }
 
-fn number(out: &mut String, n: impl std::fmt::Display) {
-    use std::fmt::Write as _;
-    let _ = write!(out, "{n}");
+fn number<I: itoa::Integer>(out: &mut String, n: I) {
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// The members of `msg`'s object (without braces): its fields in Go order, inline
@@ -256,8 +254,8 @@ fn object_body(
                     out.push(',');
                 }
                 match v {
-                    W::Varint(x) | W::Fixed64(x) => number(out, x),
-                    W::Fixed32(x) => number(out, x),
+                    W::Varint(x) | W::Fixed64(x) => number(out, *x),
+                    W::Fixed32(x) => number(out, *x),
                     W::Bytes(b) => string(out, &STANDARD.encode(b), cx),
                 }
             }
@@ -308,10 +306,18 @@ fn members<'r>(
     if depth > MAX_DEPTH {
         return Err(RenderError::TooDeep);
     }
-    let mut slots: Vec<Slot<'_>> = vec![Slot::Empty; msg.fields.len()];
+    // Most messages have few fields: their slots live on the stack.
+    let mut small: [Slot<'_>; 16] = std::array::from_fn(|_| Slot::Empty);
+    let mut large: Vec<Slot<'_>>;
+    let slots: &mut [Slot<'_>] = if msg.fields.len() <= small.len() {
+        &mut small[..msg.fields.len()]
+    } else {
+        large = vec![Slot::Empty; msg.fields.len()];
+        &mut large
+    };
     for f in Fields::new(raw) {
         let (num, v) = f.map_err(wire(msg.name))?;
-        let Some(i) = msg.fields.iter().position(|f| f.num == num) else {
+        let Some(i) = msg.field_index(num) else {
             unknown.push((num, v));
             continue;
         };
@@ -333,7 +339,8 @@ fn members<'r>(
         (Some(rv), 1, OBJECT_META) => Some(rv.as_bytes()),
         _ => None,
     };
-    for (field, slot) in msg.fields.iter().zip(slots) {
+    for (field, slot) in msg.fields.iter().zip(slots.iter_mut()) {
+        let slot = std::mem::replace(slot, Slot::Empty);
         let r = rules(field, cx);
         if let (Some(rv), 6) = (served_rv, field.num) {
             present(field, r, W::Bytes(rv), out, first, depth, cx)?;
@@ -468,7 +475,7 @@ fn message_is_zero(msg: &'static Msg, raw: &[u8], depth: u32) -> bool {
     }
     Fields::new(raw).all(|f| {
         let Ok((num, v)) = f else { return false };
-        let Some(field) = msg.fields.iter().find(|f| f.num == num) else {
+        let Some(field) = msg.field_index(num).map(|i| &msg.fields[i]) else {
             return false;
         };
         match (field.rep, field.ty, v) {
@@ -849,6 +856,18 @@ pub fn go_duration(d: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schema_names_need_no_escaping() {
+        // `key` writes member names without escaping them.
+        let mut names: Vec<&str> = vec!["kind", "apiVersion", UNKNOWN_FIELDS];
+        for m in MESSAGES.iter() {
+            names.extend(m.fields.iter().map(|f| f.json));
+        }
+        for n in names {
+            assert!(gojson::plain_ascii(n.as_bytes()), "{n:?}");
+        }
+    }
 
     #[test]
     fn durations_as_go_writes_them() {

@@ -132,6 +132,24 @@ pub struct Msg {
     pub render: Render,
     pub type_meta: bool,
     pub fields: &'static [Field],
+    /// Field number -> 1 + the field's place in `fields` (0: no such field), for field
+    /// numbers below 256; larger numbers are searched for.
+    pub by_num: &'static [u8],
+}
+
+impl Msg {
+    /// The place in `fields` of field number `num`.
+    #[inline]
+    pub fn field_index(&self, num: u32) -> Option<usize> {
+        if num < 256 && self.fields.len() < 256 {
+            match self.by_num.get(num as usize) {
+                Some(&i) if i > 0 => Some(i as usize - 1),
+                _ => None,
+            }
+        } else {
+            self.fields.iter().position(|f| f.num == num)
+        }
+    }
 }
 
 include!(concat!(env!("OUT_DIR"), "/k8s_schema.rs"));
