@@ -377,6 +377,169 @@ impl Printer {
     }
 }
 
+/// Subtrees of a built-in object that no column and no field selector reads: skipped
+/// when a served object is parsed for its row (`.`-separated; arrays are transparent).
+pub const BUILTIN_UNREAD: &[&str] = &[
+    "metadata.managedFields",
+    "metadata.annotations",
+    "spec.volumes",
+    "spec.containers.env",
+    "spec.containers.envFrom",
+    "spec.containers.volumeMounts",
+    "spec.containers.resources",
+    "spec.containers.livenessProbe",
+    "spec.containers.readinessProbe",
+    "spec.containers.startupProbe",
+    "spec.containers.securityContext",
+    "spec.containers.command",
+    "spec.containers.args",
+    "spec.containers.lifecycle",
+    "spec.initContainers.env",
+    "spec.initContainers.volumeMounts",
+    "spec.initContainers.command",
+    "spec.initContainers.args",
+    "spec.affinity",
+    "spec.tolerations",
+    "spec.template.metadata",
+    "spec.template.spec.volumes",
+    "spec.template.spec.affinity",
+    "spec.template.spec.tolerations",
+    "spec.template.spec.containers.env",
+    "spec.template.spec.containers.envFrom",
+    "spec.template.spec.containers.volumeMounts",
+    "spec.template.spec.containers.resources",
+    "spec.template.spec.containers.livenessProbe",
+    "spec.template.spec.containers.readinessProbe",
+    "spec.template.spec.containers.startupProbe",
+    "spec.template.spec.containers.securityContext",
+    "spec.template.spec.containers.command",
+    "spec.template.spec.containers.args",
+    "spec.template.spec.initContainers",
+];
+
+/// A served object parsed for its row: the tree without the subtrees no cell reads, and
+/// the `metadata` text as served (for the row's PartialObjectMetadata).
+pub struct Light<'a> {
+    pub value: Value,
+    pub metadata: Option<&'a serde_json::value::RawValue>,
+}
+
+impl Printer {
+    /// What [`Printer::cells`] and the selectors never read of this printer's objects.
+    pub fn unread(&self) -> &'static [&'static str] {
+        match self {
+            // A CRD's JSONPaths may read anything but the field manager's bookkeeping.
+            Printer::Crd(_) => &["metadata.managedFields"],
+            Printer::Builtin(_) | Printer::Default => BUILTIN_UNREAD,
+        }
+    }
+}
+
+/// Parses a served object without building the subtrees at `unread` (they are scanned,
+/// not kept), and borrows its metadata's text.
+pub fn light<'a>(text: &'a str, unread: &[&str]) -> Option<Light<'a>> {
+    use serde::de::DeserializeSeed;
+    #[derive(serde::Deserialize)]
+    struct Meta<'a> {
+        #[serde(borrow)]
+        metadata: Option<&'a serde_json::value::RawValue>,
+    }
+    let meta: Meta<'a> = serde_json::from_str(text).ok()?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = Pruned {
+        path: String::new(),
+        unread,
+    }
+    .deserialize(&mut de)
+    .ok()?;
+    Some(Light {
+        value,
+        metadata: meta.metadata,
+    })
+}
+
+/// A JSON value without the subtrees at `unread`, relative to `path`.
+struct Pruned<'p> {
+    path: String,
+    unread: &'p [&'p str],
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Pruned<'_> {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Pruned<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(Pruned {
+            path: self.path.clone(),
+            unread: self.unread,
+        })? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            let path = if self.path.is_empty() {
+                k.clone()
+            } else {
+                format!("{}.{k}", self.path)
+            };
+            if self.unread.contains(&path.as_str()) {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                continue;
+            }
+            let deeper = self.unread.iter().any(|u| {
+                u.len() > path.len() && u.starts_with(path.as_str()) && u.as_bytes()[path.len()] == b'.'
+            });
+            let v = if deeper {
+                map.next_value_seed(Pruned {
+                    path,
+                    unread: self.unread,
+                })?
+            } else {
+                map.next_value::<Value>()?
+            };
+            out.insert(k, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
 fn leak_ty(t: &str) -> &'static str {
     match t {
         "integer" => "integer",
