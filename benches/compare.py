@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Side-by-side comparison of reshift with etcd's own tools and libraries.
 
-usage: benches/compare.py SIZE_MB [--runs N] [--dir DIR] [--only WORD]
+usage: benches/compare.py SIZE_MB [--runs N] [--dir DIR] [--only WORD] [--no-build]
 
 Makes (or reuses) a data dir of about SIZE_MB with a real etcd (../shared/tools/gen_etcd.py,
 under /tmp), builds reshift and the Go baseline (../shared/tools/gobase), then times each
@@ -94,6 +94,8 @@ def main():
     ap.add_argument("size_mb", type=int)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--dir", help="data dir to use or make (default /tmp/reshift-compare-SIZE)")
+    ap.add_argument("--no-build", action="store_true",
+                    help="use the reshift binary already built under CARGO_TARGET_DIR (or target/)")
     ap.add_argument("--only", action="append", default=[],
                     help="time only the tasks whose description contains WORD (repeatable); skips the memory peaks")
     a = ap.parse_args()
@@ -101,7 +103,8 @@ def main():
     if not os.path.exists(os.path.join(data, "member", "snap", "db")):
         objects = max(1000, a.size_mb * 90)  # about 11 KB of db per object, history included
         sh("python3 %s --out %s --objects %d --compact --port 26790" % (os.path.join(SHARED, "tools", "gen_etcd.py"), data, objects))
-    sh("cargo build --release -q", cwd=ROOT)
+    if not a.no_build:
+        sh("cargo build --release -q", cwd=ROOT)
     gobase = "/tmp/gobase"
     if not os.path.exists(gobase):
         sh("%s %s" % (os.path.join(SHARED, "tools", "gobase", "build.sh"), gobase))

@@ -749,8 +749,14 @@ fn protobuf_answers_are_the_stored_bytes_at_the_served_revision() {
     let mut pods: Vec<(String, Vec<u8>)> = Vec::new();
     for (prefix, group) in [
         ("/registry/pods/", "/api/v1/namespaces/{}/pods/"),
-        ("/registry/deployments/", "/apis/apps/v1/namespaces/{}/deployments/"),
-        ("/registry/services/specs/", "/api/v1/namespaces/{}/services/"),
+        (
+            "/registry/deployments/",
+            "/apis/apps/v1/namespaces/{}/deployments/",
+        ),
+        (
+            "/registry/services/specs/",
+            "/api/v1/namespaces/{}/services/",
+        ),
         ("/registry/configmaps/", "/api/v1/namespaces/{}/configmaps/"),
     ] {
         let dump = json_lines(&ok(&["dump", d, "--prefix", prefix]));
@@ -764,7 +770,10 @@ fn protobuf_answers_are_the_stored_bytes_at_the_served_revision() {
             let (code, ctype, pb) = http_get(&srv.addr, &path, PB, None);
             assert_eq!((code, ctype.as_str()), (200, PB), "{path}");
             let (want, raw) = served_protobuf(&stored, rev);
-            assert!(pb == want, "{path}: not the stored bytes with resourceVersion {rev}");
+            assert!(
+                pb == want,
+                "{path}: not the stored bytes with resourceVersion {rev}"
+            );
             let (code, _, json) = http_get(&srv.addr, &path, "application/json", None);
             assert_eq!(code, 200);
             let text = reshift::k8s::object::decode_object_json(&pb, &view).unwrap();
@@ -820,7 +829,10 @@ fn protobuf_answers_are_the_stored_bytes_at_the_served_revision() {
     };
     let (rv, cont, all) = list("/api/v1/pods");
     assert_eq!((rv.as_str(), cont.as_str()), (served_rev.as_str(), ""));
-    assert!(all == want, "the whole list is every pod's GET answer, in key order");
+    assert!(
+        all == want,
+        "the whole list is every pod's GET answer, in key order"
+    );
     let mut paged = Vec::new();
     let mut cont = String::new();
     for page in 0.. {
@@ -834,7 +846,10 @@ fn protobuf_answers_are_the_stored_bytes_at_the_served_revision() {
         }
         cont = next;
     }
-    assert!(paged == want, "paged in protobuf: every pod once, in key order");
+    assert!(
+        paged == want,
+        "paged in protobuf: every pod once, in key order"
+    );
 
     // Custom resources have no protobuf form: JSON when the client takes it, else 406.
     let path = "/apis/example.com/v1/widgets";
@@ -843,7 +858,10 @@ fn protobuf_answers_are_the_stored_bytes_at_the_served_revision() {
     let (code, _, body) = http_get(&srv.addr, path, PB, None);
     assert_eq!(code, 406);
     let st: Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!((st["kind"].as_str(), st["reason"].as_str()), (Some("Status"), Some("NotAcceptable")));
+    assert_eq!(
+        (st["kind"].as_str(), st["reason"].as_str()),
+        (Some("Status"), Some("NotAcceptable"))
+    );
 }
 
 /// Beyond loopback: HTTPS with the given certificate and a bearer token, which the
@@ -858,7 +876,14 @@ fn tls_and_token() {
     let tmp = tempfile::tempdir().unwrap();
     let (cert, key) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
     let st = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
         .args(["-nodes", "-days", "2", "-subj", "/CN=reshift-test"])
         .args(["-addext", "subjectAltName=IP:127.0.0.1"])
         .arg("-keyout")
@@ -897,7 +922,10 @@ fn tls_and_token() {
         ],
     );
     let kc = std::fs::read_to_string(&srv.kubeconfig).unwrap();
-    assert!(kc.contains(&format!("server: https://{}", srv.addr)), "{kc}");
+    assert!(
+        kc.contains(&format!("server: https://{}", srv.addr)),
+        "{kc}"
+    );
     assert!(kc.contains("certificate-authority-data: "), "{kc}");
     assert!(kc.contains("token: \"s3cret-token-for-the-test\""), "{kc}");
     // kubectl through TLS (verifying the certificate with the kubeconfig's CA) and the token.
@@ -921,7 +949,13 @@ fn tls_and_token() {
     std::fs::write(
         &no_token,
         kc.lines()
-            .map(|l| if l.trim_start().starts_with("token:") { "    {}" } else { l })
+            .map(|l| {
+                if l.trim_start().starts_with("token:") {
+                    "    {}"
+                } else {
+                    l
+                }
+            })
             .collect::<Vec<_>>()
             .join("\n")
             .replace("user:\n    {}", "user: {}"),
@@ -931,16 +965,32 @@ fn tls_and_token() {
         .arg("--kubeconfig")
         .arg(&no_token)
         .args(["--request-timeout", "30s", "get", "pods", "-A"])
+        .stdin(Stdio::null())
         .output()
         .unwrap();
+    // (kubectl without credentials asks for a password on a 401: EOF here.)
     assert!(!o.status.success());
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("Unauthorized"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    // The 401 itself, over TLS, verified against the same certificate.
+    let o = Command::new("curl")
+        .args(["-s", "--max-time", "30", "--cacert"])
+        .arg(&cert)
+        .arg(format!("https://{}/api/v1/pods?limit=1", srv.addr))
+        .output()
+        .unwrap();
+    let st: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (st["kind"].as_str(), st["code"].as_i64()),
+        (Some("Status"), Some(401))
     );
     // Plain HTTP to the TLS port gets no API answer.
-    let plain = std::panic::catch_unwind(|| http_get(&srv.addr, "/api/v1/pods", "application/json", Some("s3cret-token-for-the-test")));
+    let plain = std::panic::catch_unwind(|| {
+        http_get(
+            &srv.addr,
+            "/api/v1/pods",
+            "application/json",
+            Some("s3cret-token-for-the-test"),
+        )
+    });
     assert!(plain.is_err() || plain.unwrap().0 != 200);
 }
 
@@ -955,10 +1005,26 @@ fn token_without_tls_on_loopback() {
     let (code, _, body) = http_get(&srv.addr, "/api/v1/pods?limit=1", "application/json", None);
     assert_eq!(code, 401);
     let st: Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!((st["reason"].as_str(), st["code"].as_i64()), (Some("Unauthorized"), Some(401)));
-    let (code, _, _) = http_get(&srv.addr, "/api/v1/pods?limit=1", "application/json", Some("tok-12"));
+    assert_eq!(
+        (st["reason"].as_str(), st["code"].as_i64()),
+        (Some("Unauthorized"), Some(401))
+    );
+    let (code, _, _) = http_get(
+        &srv.addr,
+        "/api/v1/pods?limit=1",
+        "application/json",
+        Some("tok-12"),
+    );
     assert_eq!(code, 401);
-    let (code, _, body) = http_get(&srv.addr, "/api/v1/pods?limit=1", "application/json", Some("tok-123"));
+    let (code, _, body) = http_get(
+        &srv.addr,
+        "/api/v1/pods?limit=1",
+        "application/json",
+        Some("tok-123"),
+    );
     assert_eq!(code, 200);
-    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["kind"], "PodList");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap()["kind"],
+        "PodList"
+    );
 }

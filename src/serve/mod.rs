@@ -171,7 +171,11 @@ impl Store {
 
 /// Serves `store` on `listener` (plain TCP or [`tls::TlsListener`]) until the process
 /// ends; with `token`, every request must carry it as its bearer token.
-pub async fn serve<L>(store: Arc<Store>, listener: L, token: Option<Arc<str>>) -> std::io::Result<()>
+pub async fn serve<L>(
+    store: Arc<Store>,
+    listener: L,
+    token: Option<Arc<str>>,
+) -> std::io::Result<()>
 where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
@@ -252,7 +256,9 @@ enum Want {
     Json,
     Table,
     /// `application/vnd.kubernetes.protobuf`; whether JSON is acceptable too.
-    Protobuf { json_ok: bool },
+    Protobuf {
+        json_ok: bool,
+    },
     /// Aggregated discovery, apidiscovery.k8s.io v2 or v2beta1.
     Aggregated(&'static str),
 }
@@ -596,7 +602,7 @@ enum IncludeObject {
 /// One Table row of the served object `text`: its cells computed from a light parse
 /// ([`table::light`]), the object (or its metadata, as served) copied as text.
 fn table_row(p: &Printer, text: &str, now: i64, inc: IncludeObject) -> Option<String> {
-    let l = table::light(text, p.unread())?;
+    let l = table::light(text, p.shape())?;
     Some(row_text(p, &l, text, now, inc))
 }
 
@@ -809,7 +815,7 @@ impl ListOpts {
             return Some(true);
         }
         // No selectable field is in what a built-in's row leaves unread.
-        let l = table::light(text, table::BUILTIN_UNREAD)?;
+        let l = table::light(text, table::Shape::Drop(table::BUILTIN_UNREAD))?;
         Some(self.matches(&l.value))
     }
 
@@ -819,7 +825,7 @@ impl ListOpts {
         match printer {
             None => self.matches_text(&text)?.then_some(text),
             Some(p) => {
-                let l = table::light(&text, p.unread())?;
+                let l = table::light(&text, p.shape())?;
                 self.matches(&l.value)
                     .then(|| row_text(p, &l, &text, now, self.include))
             }
@@ -923,8 +929,10 @@ fn list(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, want: Want) -> Respon
         let mut last: Option<RevRecord<'static>> = None;
         let mut more = false;
         while items.len() < limit {
-            let batch: Vec<RevRecord<'static>> =
-                it.by_ref().take(BATCH.min(limit - items.len() + 8)).collect();
+            let batch: Vec<RevRecord<'static>> = it
+                .by_ref()
+                .take(BATCH.min(limit - items.len() + 8))
+                .collect();
             if batch.is_empty() {
                 break;
             }
@@ -1032,7 +1040,11 @@ async fn list_proto(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, json_ok: 
                 break;
             }
             if opts.selects() {
-                match store1.object_json(&r).ok().and_then(|t| opts.matches_text(&t)) {
+                match store1
+                    .object_json(&r)
+                    .ok()
+                    .and_then(|t| opts.matches_text(&t))
+                {
                     Some(true) => {}
                     Some(false) => continue,
                     None => return (None, opts),

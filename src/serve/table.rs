@@ -417,7 +417,62 @@ pub const BUILTIN_UNREAD: &[&str] = &[
     "spec.template.spec.initContainers",
 ];
 
-/// A served object parsed for its row: the tree without the subtrees no cell reads, and
+/// What a pod's row and the pods' selectors read (label selectors, the field selectors
+/// the apiserver offers for pods, the cells): only these subtrees are built.
+const POD_READ: &[&str] = &[
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.labels",
+    "metadata.creationTimestamp",
+    "metadata.deletionTimestamp",
+    "metadata.resourceVersion",
+    "spec.containers.name",
+    "spec.containers.image",
+    "spec.initContainers.name",
+    "spec.nodeName",
+    "spec.readinessGates",
+    "spec.restartPolicy",
+    "spec.schedulerName",
+    "spec.serviceAccountName",
+    "spec.hostNetwork",
+    "status.phase",
+    "status.reason",
+    "status.podIP",
+    "status.podIPs",
+    "status.nominatedNodeName",
+    "status.conditions",
+    "status.containerStatuses",
+    "status.initContainerStatuses",
+];
+
+/// Which subtrees of a served object a light parse builds (`.`-separated paths; arrays
+/// are transparent).
+#[derive(Clone, Copy)]
+pub enum Shape {
+    /// Everything but these.
+    Drop(&'static [&'static str]),
+    /// Only these.
+    Keep(&'static [&'static str]),
+}
+
+impl Shape {
+    /// For `path`: `Some(true)` build it whole, `Some(false)` descend, `None` skip it.
+    fn at(self, path: &str) -> Option<bool> {
+        let under = |list: &[&str]| {
+            list.iter().any(|u| {
+                u.len() > path.len() && u.starts_with(path) && u.as_bytes()[path.len()] == b'.'
+            })
+        };
+        match self {
+            Shape::Drop(list) if list.contains(&path) => None,
+            Shape::Drop(list) => Some(!under(list)),
+            Shape::Keep(list) if list.contains(&path) => Some(true),
+            Shape::Keep(list) => under(list).then_some(false),
+        }
+    }
+}
+
+/// A served object parsed for its row: the tree of the subtrees a [`Shape`] keeps, and
 /// the `metadata` text as served (for the row's PartialObjectMetadata).
 pub struct Light<'a> {
     pub value: Value,
@@ -425,53 +480,98 @@ pub struct Light<'a> {
 }
 
 impl Printer {
-    /// What [`Printer::cells`] and the selectors never read of this printer's objects.
-    pub fn unread(&self) -> &'static [&'static str] {
+    /// What [`Printer::cells`] and the selectors read of this printer's objects.
+    pub fn shape(&self) -> Shape {
         match self {
             // A CRD's JSONPaths may read anything but the field manager's bookkeeping.
-            Printer::Crd(_) => &["metadata.managedFields"],
-            Printer::Builtin(_) | Printer::Default => BUILTIN_UNREAD,
+            Printer::Crd(_) => Shape::Drop(&["metadata.managedFields"]),
+            Printer::Builtin("pods") => Shape::Keep(POD_READ),
+            Printer::Builtin(_) | Printer::Default => Shape::Drop(BUILTIN_UNREAD),
         }
     }
 }
 
-/// Parses a served object without building the subtrees at `unread` (they are scanned,
-/// not kept), and borrows its metadata's text.
-pub fn light<'a>(text: &'a str, unread: &[&str]) -> Option<Light<'a>> {
-    use serde::de::DeserializeSeed;
-    #[derive(serde::Deserialize)]
-    struct Meta<'a> {
-        #[serde(borrow)]
-        metadata: Option<&'a serde_json::value::RawValue>,
-    }
-    let meta: Meta<'a> = serde_json::from_str(text).ok()?;
+/// Parses a served object in one pass, building only what `shape` keeps (the rest is
+/// scanned, not kept), and borrows its metadata's text.
+pub fn light(text: &str, shape: Shape) -> Option<Light<'_>> {
+    use serde::Deserializer;
     let mut de = serde_json::Deserializer::from_str(text);
-    let value = Pruned {
-        path: String::new(),
-        unread,
-    }
-    .deserialize(&mut de)
-    .ok()?;
-    Some(Light {
-        value,
-        metadata: meta.metadata,
-    })
+    let (value, metadata) = (&mut de).deserialize_map(Top { shape }).ok()?;
+    Some(Light { value, metadata })
 }
 
-/// A JSON value without the subtrees at `unread`, relative to `path`.
-struct Pruned<'p> {
+/// The next map value at `path`, as `shape` has it (`None`: skipped).
+fn entry<'de, A: serde::de::MapAccess<'de>>(
+    map: &mut A,
     path: String,
-    unread: &'p [&'p str],
+    shape: Shape,
+) -> Result<Option<Value>, A::Error> {
+    match shape.at(&path) {
+        None => {
+            map.next_value::<serde::de::IgnoredAny>()?;
+            Ok(None)
+        }
+        Some(true) => map.next_value::<Value>().map(Some),
+        Some(false) => map.next_value_seed(Pruned { path, shape }).map(Some),
+    }
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for Pruned<'_> {
+/// The object's top level: `metadata` is kept as text too.
+struct Top {
+    shape: Shape,
+}
+
+impl<'de> serde::de::Visitor<'de> for Top {
+    type Value = (Value, Option<&'de serde_json::value::RawValue>);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        use serde::de::{DeserializeSeed, Error};
+        let mut out = serde_json::Map::new();
+        let mut meta = None;
+        while let Some(k) = map.next_key::<String>()? {
+            if k == "metadata" && meta.is_none() {
+                let raw: &'de serde_json::value::RawValue = map.next_value()?;
+                meta = Some(raw);
+                let mut de = serde_json::Deserializer::from_str(raw.get());
+                let v = match self.shape.at("metadata") {
+                    None => continue,
+                    Some(true) => serde_json::from_str(raw.get()).map_err(A::Error::custom)?,
+                    Some(false) => Pruned {
+                        path: "metadata".into(),
+                        shape: self.shape,
+                    }
+                    .deserialize(&mut de)
+                    .map_err(A::Error::custom)?,
+                };
+                out.insert(k, v);
+                continue;
+            }
+            if let Some(v) = entry(&mut map, k.clone(), self.shape)? {
+                out.insert(k, v);
+            }
+        }
+        Ok((Value::Object(out), meta))
+    }
+}
+
+/// A JSON value at `path`, of the subtrees `shape` keeps.
+struct Pruned {
+    path: String,
+    shape: Shape,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Pruned {
     type Value = Value;
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for Pruned<'_> {
+impl<'de> serde::de::Visitor<'de> for Pruned {
     type Value = Value;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -505,7 +605,7 @@ impl<'de> serde::de::Visitor<'de> for Pruned<'_> {
         let mut out = Vec::new();
         while let Some(v) = seq.next_element_seed(Pruned {
             path: self.path.clone(),
-            unread: self.unread,
+            shape: self.shape,
         })? {
             out.push(v);
         }
@@ -514,27 +614,10 @@ impl<'de> serde::de::Visitor<'de> for Pruned<'_> {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = serde_json::Map::new();
         while let Some(k) = map.next_key::<String>()? {
-            let path = if self.path.is_empty() {
-                k.clone()
-            } else {
-                format!("{}.{k}", self.path)
-            };
-            if self.unread.contains(&path.as_str()) {
-                map.next_value::<serde::de::IgnoredAny>()?;
-                continue;
+            let path = format!("{}.{k}", self.path);
+            if let Some(v) = entry(&mut map, path, self.shape)? {
+                out.insert(k, v);
             }
-            let deeper = self.unread.iter().any(|u| {
-                u.len() > path.len() && u.starts_with(path.as_str()) && u.as_bytes()[path.len()] == b'.'
-            });
-            let v = if deeper {
-                map.next_value_seed(Pruned {
-                    path,
-                    unread: self.unread,
-                })?
-            } else {
-                map.next_value::<Value>()?
-            };
-            out.insert(k, v);
         }
         Ok(Value::Object(out))
     }

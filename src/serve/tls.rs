@@ -19,9 +19,7 @@ const HANDSHAKE: Duration = Duration::from_secs(10);
 
 /// A TLS acceptor for the certificate chain in `cert` and the private key in `key` (PEM).
 pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor> {
-    let bad = |p: &Path, e: &dyn std::fmt::Display| {
-        Error::invalid(format!("{}: {e}", p.display()))
-    };
+    let bad = |p: &Path, e: &dyn std::fmt::Display| Error::invalid(format!("{}: {e}", p.display()));
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .map_err(|e| bad(cert, &e))?
         .collect::<std::result::Result<_, _>>()
