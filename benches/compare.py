@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Side-by-side comparison of reshift with etcd's own tools and libraries.
 
-usage: benches/compare.py SIZE_MB [--runs N] [--dir DIR] [--only WORD]
+usage: benches/compare.py SIZE_MB [--runs N] [--dir DIR] [--only WORD] [--no-build]
 
 Makes (or reuses) a data dir of about SIZE_MB with a real etcd (../shared/tools/gen_etcd.py,
 under /tmp), builds reshift and the Go baseline (../shared/tools/gobase), then times each
@@ -35,11 +35,67 @@ def alternate(cmds, runs):
             times[i].append(timed(c))
     return [statistics.median(t) for t in times]
 
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+def serve_tasks(r, data, want, runs, rows):
+    import http.client, urllib.parse
+    port = free_port()
+    kc = "/tmp/reshift-compare-serve.kubeconfig"
+    if os.path.exists(kc):
+        os.remove(kc)
+    srv = subprocess.Popen([r, "serve", data, "--listen", "127.0.0.1:%d" % port, "--kubeconfig", kc],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        t0 = time.time()
+        while not os.path.exists(kc):
+            if time.time() - t0 > 600 or srv.poll() is not None:
+                raise SystemExit("reshift serve did not start")
+            time.sleep(0.2)
+        task = "serve: kubectl get pods -A"
+        if want(task):
+            ours = "kubectl --kubeconfig %s get pods -A" % kc
+            theirs = "%s ls %s --resource pods" % (r, data)
+            m = alternate([ours, theirs], runs)
+            n = subprocess.run(ours, shell=True, capture_output=True, text=True, check=True).stdout.count("\n") - 1
+            rows.append((task, ours.replace(kc, "K"), m[0], theirs, m[1], m[0] / m[1],
+                         "%d pods; goal < 2.0 (server started once, untimed)" % n))
+        task = "serve: one GET"
+        if want(task):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            c.request("GET", "/api/v1/pods?limit=200")
+            items = json.loads(c.getresponse().read())["items"]
+            paths = ["/api/v1/namespaces/%s/pods/%s" % (urllib.parse.quote(i["metadata"]["namespace"]), urllib.parse.quote(i["metadata"]["name"])) for i in items]
+            for what, accept in [("JSON", "application/json"),
+                                 ("Table (as kubectl get asks)", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"),
+                                 ("protobuf", "application/vnd.kubernetes.protobuf,application/json")]:
+                lat = []
+                for k in range(1000):  # bounded: 1000 requests on one keep-alive connection
+                    t = time.perf_counter()
+                    c.request("GET", paths[k % len(paths)], headers={"Accept": accept})
+                    resp = c.getresponse()
+                    resp.read()
+                    lat.append(time.perf_counter() - t)
+                    assert resp.status == 200, resp.status
+                lat.sort()
+                rows.append(("%s, %s" % (task, what), "1000 GETs of %d pods over 127.0.0.1 (keep-alive)" % len(paths),
+                             statistics.median(lat), "-", 0.0, 0.0,
+                             "median %.2f ms, p99 %.2f ms at the client; goal < 5 ms" % (statistics.median(lat) * 1e3, lat[989] * 1e3)))
+            c.close()
+    finally:
+        srv.kill()
+        srv.wait()
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("size_mb", type=int)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--dir", help="data dir to use or make (default /tmp/reshift-compare-SIZE)")
+    ap.add_argument("--no-build", action="store_true",
+                    help="use the reshift binary already built under CARGO_TARGET_DIR (or target/)")
     ap.add_argument("--only", action="append", default=[],
                     help="time only the tasks whose description contains WORD (repeatable); skips the memory peaks")
     a = ap.parse_args()
@@ -47,7 +103,8 @@ def main():
     if not os.path.exists(os.path.join(data, "member", "snap", "db")):
         objects = max(1000, a.size_mb * 90)  # about 11 KB of db per object, history included
         sh("python3 %s --out %s --objects %d --compact --port 26790" % (os.path.join(SHARED, "tools", "gen_etcd.py"), data, objects))
-    sh("cargo build --release -q", cwd=ROOT)
+    if not a.no_build:
+        sh("cargo build --release -q", cwd=ROOT)
     gobase = "/tmp/gobase"
     if not os.path.exists(gobase):
         sh("%s %s" % (os.path.join(SHARED, "tools", "gobase", "build.sh"), gobase))
@@ -109,6 +166,10 @@ def main():
         key = json.loads(keys[len(keys) // 2])["key"]
         m = alternate(["%s get %s '%s' -o kv" % (r, out, key), "true"], a.runs)
         rows.append((task, "reshift get F KEY", m[0], "-", 0.0, 0.0, "goal < 50 ms"))
+    # Issue 18: kubectl against `reshift serve` (started once, untimed) against `reshift ls`
+    # listing the same pods from the files; then single GETs against 127.0.0.1.
+    if shutil.which("kubectl") and (want("serve: kubectl get pods -A") or want("serve: one GET")):
+        serve_tasks(r, data, want, a.runs, rows)
     def peak(*args):
         return subprocess.run([sys.executable, os.path.join(HERE, "peak_anon.py"), r, *args], capture_output=True, text=True).stdout.strip()
     peaks = []

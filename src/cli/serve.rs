@@ -16,9 +16,25 @@ pub struct Args {
     /// Serve the state at this revision instead of the latest.
     #[arg(long)]
     pub revision: Option<i64>,
-    /// Where to listen (plain HTTP; loopback only).
+    /// Where to listen. Beyond loopback, --tls-cert, --tls-key and --token-file are
+    /// required (or --insecure-listen).
     #[arg(long, default_value = "127.0.0.1:8001")]
     pub listen: std::net::SocketAddr,
+    /// Serve HTTPS with this certificate (PEM; the chain, leaf first). Its PEM goes into
+    /// the kubeconfig as the certificate authority.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Require this bearer token (the file's text, trimmed) on every request; a request
+    /// without it is answered 401. It goes into the kubeconfig.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Listen beyond loopback without TLS and a token: anyone who reaches the port reads
+    /// the cluster's objects, secrets included.
+    #[arg(long)]
+    pub insecure_listen: bool,
     /// Write the kubeconfig to this file (mode 0600) instead of printing it.
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
@@ -37,12 +53,34 @@ fn parse_release(s: &str) -> std::result::Result<String, String> {
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
-    if !a.listen.ip().is_loopback() {
+    let secured = a.tls_cert.is_some() && a.token_file.is_some();
+    if !a.listen.ip().is_loopback() && !secured && !a.insecure_listen {
         return Err(Error::invalid(format!(
-            "--listen {}: reshift serve speaks plain HTTP without authentication, so it listens on loopback only",
+            "--listen {}: beyond loopback reshift serve needs --tls-cert, --tls-key and --token-file (or --insecure-listen to serve every secret to anyone who reaches the port)",
             a.listen
         )));
     }
+    let token: Option<std::sync::Arc<str>> = match &a.token_file {
+        Some(p) => {
+            let t = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
+            let t = t.trim();
+            if t.is_empty() || t.chars().any(|c| c.is_control() || c == ' ') {
+                return Err(Error::invalid(format!(
+                    "--token-file {}: the token must be one non-empty word",
+                    p.display()
+                )));
+            }
+            Some(t.into())
+        }
+        None => None,
+    };
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(c), Some(k)) => {
+            let pem = std::fs::read(c).map_err(|e| Error::io(c, e))?;
+            Some((crate::serve::tls::acceptor(c, k)?, pem))
+        }
+        _ => None,
+    };
     let release = crate::k8s::schema::Release::parse(&a.kube_version).map_err(Error::invalid)?;
     let dec = a.decryption.load(&a.k8s_prefix)?;
     let store = crate::serve::Store::open(
@@ -67,12 +105,17 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::invalid(format!("--listen {}: {e}", a.listen)))?;
-        let config = crate::serve::kubeconfig(&addr);
+        let config = crate::serve::kubeconfig(
+            &addr,
+            tls.as_ref().map(|(_, pem)| pem.as_slice()),
+            token.as_deref(),
+        );
+        let scheme = if tls.is_some() { "https" } else { "http" };
         match &a.kubeconfig {
             Some(p) => {
                 crate::serve::write_private(p, &config)?;
                 eprintln!(
-                    "reshift: serving revision {} on http://{addr}; kubeconfig written to {}",
+                    "reshift: serving revision {} on {scheme}://{addr}; kubeconfig written to {}",
                     store.revision,
                     p.display()
                 );
@@ -82,13 +125,20 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
                     .and_then(|()| out.flush())
                     .map_err(super::common::stdout_err)?;
                 eprintln!(
-                    "reshift: serving revision {} on http://{addr}",
+                    "reshift: serving revision {} on {scheme}://{addr}",
                     store.revision
                 );
             }
         }
-        crate::serve::serve(std::sync::Arc::new(store), listener)
-            .await
-            .map_err(|e| Error::invalid(format!("serving on {addr}: {e}")))
+        let store = std::sync::Arc::new(store);
+        match tls {
+            Some((acceptor, _)) => {
+                let l = crate::serve::tls::TlsListener::new(listener, acceptor)
+                    .map_err(|e| Error::invalid(format!("--listen {addr}: {e}")))?;
+                crate::serve::serve(store, l, token).await
+            }
+            None => crate::serve::serve(store, listener, token).await,
+        }
+        .map_err(|e| Error::invalid(format!("serving on {addr}: {e}")))
     })
 }

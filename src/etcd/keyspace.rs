@@ -262,6 +262,32 @@ impl<'a> Keyspace<'a> {
         }))
     }
 
+    /// [`Keyspace::state`] from the first key after `after` (all of them when `None`): a
+    /// paged reader seeks to where the last page ended instead of walking up to it.
+    pub fn state_after<'s>(
+        &'s self,
+        prefix: &'s [u8],
+        after: Option<&'s [u8]>,
+        at: Option<i64>,
+    ) -> Result<impl Iterator<Item = RevRecord<'a>> + 's> {
+        if let Some(r) = at {
+            self.check_revision(r)?;
+        }
+        let at = at.unwrap_or(i64::MAX);
+        let n = self.run_starts.len() - 1;
+        let mut lo = partition(n, |r| self.run_key(r) < prefix);
+        if let Some(a) = after {
+            lo = lo.max(partition(n, |r| self.run_key(r) <= a));
+        }
+        let hi = lo + partition(n - lo, |r| self.run_key(lo + r).starts_with(prefix));
+        Ok((lo..hi).filter_map(move |r| {
+            let run = &self.by_key[self.run_starts[r] as usize..self.run_starts[r + 1] as usize];
+            let k = run.partition_point(|&i| self.records[i as usize].rev.main <= at);
+            let rec = self.records[run[k.checked_sub(1)?] as usize];
+            (!rec.tombstone).then_some(rec)
+        }))
+    }
+
     /// The record of `key` at `at` (latest when `None`), if the key is live there.
     pub fn get(&self, key: &[u8], at: Option<i64>) -> Result<Option<RevRecord<'a>>> {
         Ok(self.state(key, at)?.find(|r| r.key == key))

@@ -6,7 +6,9 @@
 //! a metav1 Status saying so.
 
 pub mod api;
+pub mod proto;
 pub mod table;
+pub mod tls;
 
 use crate::error::{Error, Result};
 use crate::etcd::Keyspace;
@@ -123,6 +125,31 @@ impl Store {
         )
     }
 
+    /// The served protobuf object (the envelope's raw, with its resourceVersion) of a
+    /// record of `res`, when it is stored as protobuf in the group version served.
+    fn object_proto(&self, res: &Resource, r: &RevRecord<'_>) -> Option<Vec<u8>> {
+        use crate::k8s::value::{ENCRYPTED_PREFIX, StoredValue, classify};
+        if !res.builtin {
+            return None;
+        }
+        let kv = r.kv();
+        let plain;
+        let value = match &self.dec {
+            Some(d) if kv.value.starts_with(ENCRYPTED_PREFIX) => {
+                plain = d.decrypt(kv.key, kv.value).ok()?;
+                &plain[..]
+            }
+            _ => kv.value,
+        };
+        let Ok(StoredValue::Protobuf(env)) = classify(value) else {
+            return None;
+        };
+        if env.api_version != res.group_version().as_bytes() || env.kind != res.kind.as_bytes() {
+            return None;
+        }
+        proto::served_raw(env.raw, kv.mod_revision).ok()
+    }
+
     /// The key prefix of a resource's objects: in one namespace, or all of them.
     fn key_prefix(&self, r: &Resource, namespace: Option<&str>) -> String {
         let name = crate::k8s::key::ResourceName {
@@ -142,13 +169,47 @@ impl Store {
     }
 }
 
-/// Serves `store` on `listener` until the process ends.
-pub async fn serve(store: Arc<Store>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    let app = axum::Router::new().fallback(move |req: Request<Body>| {
+/// Serves `store` on `listener` (plain TCP or [`tls::TlsListener`]) until the process
+/// ends; with `token`, every request must carry it as its bearer token.
+pub async fn serve<L>(
+    store: Arc<Store>,
+    listener: L,
+    token: Option<Arc<str>>,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    axum::serve(listener, router(store, token)).await
+}
+
+/// The API as a router (what [`serve`] runs; benches call it in process).
+pub fn router(store: Arc<Store>, token: Option<Arc<str>>) -> axum::Router {
+    axum::Router::new().fallback(move |req: Request<Body>| {
         let store = store.clone();
-        async move { handle(store, req).await }
-    });
-    axum::serve(listener, app).await
+        let token = token.clone();
+        async move {
+            if let Some(t) = &token {
+                if !authorized(req.headers(), t) {
+                    return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized");
+                }
+            }
+            handle(store, req).await
+        }
+    })
+}
+
+/// Whether the request's `Authorization: Bearer …` is `token`, compared in constant time.
+fn authorized(h: &HeaderMap, token: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let Some(given) = h
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    bool::from(given.trim().as_bytes().ct_eq(token.as_bytes()))
 }
 
 /// A metav1 Status answer.
@@ -194,6 +255,10 @@ fn query(req: &Request<Body>) -> Vec<(String, String)> {
 enum Want {
     Json,
     Table,
+    /// `application/vnd.kubernetes.protobuf`; whether JSON is acceptable too.
+    Protobuf {
+        json_ok: bool,
+    },
     /// Aggregated discovery, apidiscovery.k8s.io v2 or v2beta1.
     Aggregated(&'static str),
 }
@@ -204,8 +269,17 @@ fn accepts(h: &HeaderMap) -> Want {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     // The first of the client's choices that is served wins.
-    for choice in a.split(',') {
-        let c = choice.replace(' ', "");
+    let choices: Vec<String> = a.split(',').map(|c| c.replace(' ', "")).collect();
+    for (k, c) in choices.iter().enumerate() {
+        if c == proto::CONTENT_TYPE || c.starts_with("application/vnd.kubernetes.protobuf;") {
+            if c.contains("as=") {
+                continue;
+            }
+            let json_ok = choices[k + 1..].iter().any(|c| {
+                c.starts_with("application/json") && !c.contains("as=") || c.starts_with("*/*")
+            });
+            return Want::Protobuf { json_ok };
+        }
         if c.contains("as=Table") && c.contains("g=meta.k8s.io") && c.contains("v=v1") {
             return Want::Table;
         }
@@ -341,10 +415,31 @@ async fn handle(store: Arc<Store>, req: Request<Body>) -> Response {
         Ok(o) => o,
         Err(e) => return status(StatusCode::BAD_REQUEST, "BadRequest", &e),
     };
+    if let Want::Protobuf { json_ok } = want {
+        if !watch {
+            return list_proto(store.clone(), &t, opts, json_ok).await;
+        }
+        if !json_ok {
+            return not_acceptable();
+        }
+    }
+    let want = match want {
+        Want::Protobuf { .. } => Want::Json,
+        w => w,
+    };
     if watch {
         return watch_resp(store.clone(), &t, opts, want);
     }
     list(store.clone(), &t, opts, want)
+}
+
+/// What the apiserver answers when none of the client's media types can be served.
+fn not_acceptable() -> Response {
+    status(
+        StatusCode::NOT_ACCEPTABLE,
+        "NotAcceptable",
+        "only the following media types are accepted: application/json, application/yaml",
+    )
 }
 
 fn percent_decode(s: &str) -> String {
@@ -448,6 +543,20 @@ fn get_one(store: &Store, t: &Target<'_>, name: &str, want: Want) -> Response {
             ));
         }
     };
+    if let Want::Protobuf { json_ok } = want {
+        match store.object_proto(t.res, &rec) {
+            Some(raw) => {
+                let body = proto::envelope(&t.res.group_version(), &t.res.kind, &raw);
+                return Response::builder()
+                    .status(StatusCode::OK)
+                    .header(header::CONTENT_TYPE, proto::CONTENT_TYPE)
+                    .body(Body::from(body))
+                    .expect("a valid response");
+            }
+            None if !json_ok => return not_acceptable(),
+            None => {}
+        }
+    }
     let text = match store.object_json(&rec) {
         Ok(t) => t,
         Err(e) => {
@@ -459,23 +568,20 @@ fn get_one(store: &Store, t: &Target<'_>, name: &str, want: Want) -> Response {
         }
     };
     if want == Want::Table {
-        let Ok(obj) = serde_json::from_str::<Value>(&text) else {
+        let printer = Printer::of(t.res);
+        let Some(row) = table_row(&printer, &text, now(), IncludeObject::Metadata) else {
             return status(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalError",
                 "bad JSON",
             );
         };
-        let printer = Printer::of(t.res);
-        let row = table_row(&printer, &obj, now(), IncludeObject::Metadata);
-        let body = json!({
-            "kind": "Table",
-            "apiVersion": "meta.k8s.io/v1",
-            "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
-            "columnDefinitions": printer.column_json(),
-            "rows": [row],
-        });
-        return ok_json(&body);
+        let body = format!(
+            "{{\"kind\":\"Table\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":{{\"resourceVersion\":\"{}\"}},\"columnDefinitions\":{},\"rows\":[{row}]}}",
+            rec.kv().mod_revision,
+            printer.column_json()
+        );
+        return json_response(StatusCode::OK, "application/json", body);
     }
     json_response(StatusCode::OK, "application/json", text)
 }
@@ -493,21 +599,22 @@ enum IncludeObject {
     Object,
 }
 
-fn table_row(p: &Printer, obj: &Value, now: i64, inc: IncludeObject) -> Value {
-    let cells = p.cells(obj, now);
-    let object = match inc {
-        IncludeObject::None => Value::Null,
-        IncludeObject::Metadata => json!({
-            "kind": "PartialObjectMetadata",
-            "apiVersion": "meta.k8s.io/v1",
-            "metadata": obj["metadata"],
-        }),
-        IncludeObject::Object => obj.clone(),
-    };
-    if object.is_null() {
-        json!({"cells": cells})
-    } else {
-        json!({"cells": cells, "object": object})
+/// One Table row of the served object `text`: its cells computed from a light parse
+/// ([`table::light`]), the object (or its metadata, as served) copied as text.
+fn table_row(p: &Printer, text: &str, now: i64, inc: IncludeObject) -> Option<String> {
+    let l = table::light(text, p.shape())?;
+    Some(row_text(p, &l, text, now, inc))
+}
+
+fn row_text(p: &Printer, l: &table::Light<'_>, text: &str, now: i64, inc: IncludeObject) -> String {
+    let cells = Value::Array(p.cells(&l.value, now)).to_string();
+    match inc {
+        IncludeObject::None => format!("{{\"cells\":{cells}}}"),
+        IncludeObject::Metadata => format!(
+            "{{\"cells\":{cells},\"object\":{{\"kind\":\"PartialObjectMetadata\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":{}}}}}",
+            l.metadata.map_or("{}", |m| m.get())
+        ),
+        IncludeObject::Object => format!("{{\"cells\":{cells},\"object\":{text}}}"),
     }
 }
 
@@ -673,13 +780,13 @@ impl ListOpts {
         })
     }
 
-    /// Whether the served object (as text) passes the selectors; parses it when a
-    /// selector needs its fields.
-    fn matches(&self, text: &str) -> Option<Option<Value>> {
-        if self.labels.is_none() && self.fields.is_empty() {
-            return Some(None);
-        }
-        let v: Value = serde_json::from_str(text).ok()?;
+    /// Whether any selector is given.
+    fn selects(&self) -> bool {
+        self.labels.is_some() || !self.fields.is_empty()
+    }
+
+    /// Whether the served object (parsed) passes the selectors.
+    fn matches(&self, v: &Value) -> bool {
         if let Some(sel) = &self.labels {
             let mut labels = std::collections::BTreeMap::new();
             if let Some(m) = v["metadata"]["labels"].as_object() {
@@ -691,15 +798,38 @@ impl ListOpts {
                 }
             }
             if !sel.matches(&labels) {
-                return None;
+                return false;
             }
         }
         for (k, want, neg) in &self.fields {
-            if (field_value(&v, k) == *want) == *neg {
-                return None;
+            if (field_value(v, k) == *want) == *neg {
+                return false;
             }
         }
-        Some(Some(v))
+        true
+    }
+
+    /// Whether the served object `text` passes the selectors (`None`: it does not parse).
+    fn matches_text(&self, text: &str) -> Option<bool> {
+        if !self.selects() {
+            return Some(true);
+        }
+        // No selectable field is in what a built-in's row leaves unread.
+        let l = table::light(text, table::Shape::Drop(table::BUILTIN_UNREAD))?;
+        Some(self.matches(&l.value))
+    }
+
+    /// The list item (object text or table row) of the served object `text`, when it
+    /// passes the selectors.
+    fn item(&self, printer: Option<&Printer>, text: String, now: i64) -> Option<String> {
+        match printer {
+            None => self.matches_text(&text)?.then_some(text),
+            Some(p) => {
+                let l = table::light(&text, p.shape())?;
+                self.matches(&l.value)
+                    .then(|| row_text(p, &l, &text, now, self.include))
+            }
+        }
     }
 }
 
@@ -755,21 +885,29 @@ fn render_batch(
 ) -> Vec<Option<String>> {
     use rayon::prelude::*;
     recs.par_iter()
-        .map(|r| {
-            let text = store.object_json(r).ok()?;
-            let parsed = opts.matches(&text)?;
-            match printer {
-                None => Some(text),
-                Some(p) => {
-                    let v = match parsed {
-                        Some(v) => v,
-                        None => serde_json::from_str(&text).ok()?,
-                    };
-                    Some(table_row(p, &v, now, opts.include).to_string())
-                }
-            }
-        })
+        .map(|r| opts.item(printer, store.object_json(r).ok()?, now))
         .collect()
+}
+
+/// The records a list of `t` walks, after `opts.after` (a continue key): its own depth
+/// only (a resource whose prefix is another's, `services/specs/x` under a namespace,
+/// keeps its own).
+fn list_records<'s>(
+    store: &'s Store,
+    t: &Target<'_>,
+    prefix: &'s str,
+    after: Option<&'s str>,
+) -> crate::error::Result<impl Iterator<Item = RevRecord<'static>> + 's> {
+    let depth = usize::from(t.res.namespaced && t.namespace.is_none());
+    let plen = prefix.len();
+    Ok(store
+        .ks
+        .state_after(
+            prefix.as_bytes(),
+            after.map(str::as_bytes),
+            Some(store.revision),
+        )?
+        .filter(move |r| r.key[plen..].iter().filter(|&&c| c == b'/').count() == depth))
 }
 
 fn list(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, want: Want) -> Response {
@@ -780,48 +918,53 @@ fn list(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, want: Want) -> Respon
     };
     let prefix = store.key_prefix(t.res, ns.as_deref());
     let printer = (want == Want::Table).then(|| Printer::of(t.res));
-    let recs: Vec<RevRecord<'static>> =
-        match store.ks.state(prefix.as_bytes(), Some(store.revision)) {
-            Ok(it) => it
-                .filter(|r| opts.after.as_deref().is_none_or(|a| r.key > a.as_bytes()))
-                // A resource whose prefix is another's (`services/specs/x` under a
-                // namespace) keeps only its own depth.
-                .filter(|r| {
-                    let depth = r.key[prefix.len()..].iter().filter(|&&c| c == b'/').count();
-                    depth == usize::from(t.res.namespaced && ns.is_none())
-                })
-                .collect(),
-            Err(e) => return status(StatusCode::GONE, "Expired", &e.to_string()),
-        };
     let now = now();
     if let Some(limit) = opts.limit {
-        // A page: bounded, so built here.
+        // A page: bounded, so built here; it starts where the last one ended.
+        let mut it = match list_records(&store, t, &prefix, opts.after.as_deref()) {
+            Ok(it) => it.peekable(),
+            Err(e) => return status(StatusCode::GONE, "Expired", &e.to_string()),
+        };
         let mut items = Vec::new();
-        let mut last = 0;
-        let mut i = 0;
-        while i < recs.len() && items.len() < limit {
-            let end = (i + BATCH.min(limit * 2)).min(recs.len());
-            for (k, item) in render_batch(&store, printer.as_ref(), &opts, &recs[i..end], now)
-                .into_iter()
-                .enumerate()
-            {
+        let mut last: Option<RevRecord<'static>> = None;
+        let mut more = false;
+        while items.len() < limit {
+            let batch: Vec<RevRecord<'static>> = it
+                .by_ref()
+                .take(BATCH.min(limit - items.len() + 8))
+                .collect();
+            if batch.is_empty() {
+                break;
+            }
+            let rendered = render_batch(&store, printer.as_ref(), &opts, &batch, now);
+            for (k, item) in rendered.into_iter().enumerate() {
                 if items.len() == limit {
+                    more = true;
                     break;
                 }
                 if let Some(x) = item {
                     items.push(x);
-                    last = i + k;
+                    last = Some(batch[k]);
                 }
             }
-            i = end;
         }
-        let cont = (items.len() == limit && last + 1 < recs.len())
-            .then(|| encode_continue(store.revision, &String::from_utf8_lossy(recs[last].key)));
+        let more = more || it.peek().is_some();
+        let cont = match last {
+            Some(l) if more && items.len() == limit => Some(encode_continue(
+                store.revision,
+                &String::from_utf8_lossy(l.key),
+            )),
+            _ => None,
+        };
         let mut body = list_head(&store, t, want, cont.as_deref());
         body.push_str(&items.join(","));
         body.push_str("]}");
         return json_response(StatusCode::OK, "application/json", body);
     }
+    let recs: Vec<RevRecord<'static>> = match list_records(&store, t, &prefix, None) {
+        Ok(it) => it.collect(),
+        Err(e) => return status(StatusCode::GONE, "Expired", &e.to_string()),
+    };
     // The whole list: streamed batch by batch.
     let head = list_head(&store, t, want, None);
     let (tx, rx) = tokio::sync::mpsc::channel::<std::result::Result<Bytes, std::io::Error>>(4);
@@ -849,13 +992,117 @@ fn list(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, want: Want) -> Respon
         }
         let _ = tx.blocking_send(Ok(Bytes::from_static(b"]}")));
     });
+    stream_response("application/json", rx)
+}
+
+fn stream_response(
+    ctype: &str,
+    rx: tokio::sync::mpsc::Receiver<std::result::Result<Bytes, std::io::Error>>,
+) -> Response {
     Response::builder()
         .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_TYPE, ctype)
         .body(Body::from_stream(
             tokio_stream::wrappers::ReceiverStream::new(rx),
         ))
         .expect("a valid response")
+}
+
+/// A LIST in protobuf (built-in kinds whose objects are all stored as protobuf in the
+/// served version); JSON, or 406, otherwise. Two passes: the first keeps the items that
+/// pass the selectors (and the page) and sizes them — the envelope is length-prefixed —
+/// the second streams them.
+async fn list_proto(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, json_ok: bool) -> Response {
+    let res = t.res.clone();
+    let ns = if res.namespaced {
+        t.namespace.clone()
+    } else {
+        None
+    };
+    let prefix = store.key_prefix(&res, ns.as_deref());
+    // Pass 1 (on a blocking thread: it decodes).
+    let recs: Vec<RevRecord<'static>> =
+        match list_records(&store, t, &prefix, opts.after.as_deref()) {
+            Ok(it) => it.collect(),
+            Err(e) => return status(StatusCode::GONE, "Expired", &e.to_string()),
+        };
+    let store1 = store.clone();
+    let res1 = res.clone();
+    let sized = tokio::task::spawn_blocking(move || {
+        let mut kept: Vec<(RevRecord<'static>, usize)> = Vec::new();
+        let mut more = false;
+        if !res1.builtin {
+            return (None, opts);
+        }
+        for r in recs {
+            if opts.limit.is_some_and(|l| kept.len() == l) {
+                more = true;
+                break;
+            }
+            if opts.selects() {
+                match store1
+                    .object_json(&r)
+                    .ok()
+                    .and_then(|t| opts.matches_text(&t))
+                {
+                    Some(true) => {}
+                    Some(false) => continue,
+                    None => return (None, opts),
+                }
+            }
+            match store1.object_proto(&res1, &r) {
+                Some(raw) => kept.push((r, raw.len())),
+                None => return (None, opts),
+            }
+        }
+        (Some((kept, more)), opts)
+    })
+    .await;
+    let (kept, more) = match sized {
+        Ok((Some((k, m)), _)) => (k, m),
+        Ok((None, o)) if json_ok => return list(store, t, o, Want::Json),
+        Ok((None, _)) => return not_acceptable(),
+        Err(e) => {
+            return status(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalError",
+                &e.to_string(),
+            );
+        }
+    };
+    let cont = match kept.last() {
+        Some((l, _)) if more => encode_continue(store.revision, &String::from_utf8_lossy(l.key)),
+        _ => String::new(),
+    };
+    let head = proto::List::head(
+        &res.group_version(),
+        &format!("{}List", res.kind),
+        store.revision,
+        &cont,
+        kept.iter().map(|(_, n)| *n),
+    );
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::result::Result<Bytes, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        if tx.blocking_send(Ok(Bytes::from(head))).is_err() {
+            return;
+        }
+        for chunk in kept.chunks(BATCH) {
+            let mut buf = Vec::new();
+            for (r, n) in chunk {
+                let raw = store.object_proto(&res, r).unwrap_or_default();
+                if raw.len() != *n {
+                    // The store is frozen: the same record gives the same bytes.
+                    return;
+                }
+                proto::List::item(&mut buf, &raw);
+            }
+            if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                return;
+            }
+        }
+        let _ = tx.blocking_send(Ok(Bytes::from_static(proto::List::TAIL)));
+    });
+    stream_response(proto::CONTENT_TYPE, rx)
 }
 
 /// One watch event's line.
@@ -943,32 +1190,21 @@ fn watch_resp(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, want: Want) -> 
             ) else {
                 continue;
             };
-            let Some(parsed) = opts.matches(&text) else {
+            let Some(item) = opts.item(printer.as_ref(), text, now) else {
                 continue;
             };
             let object = match &printer {
-                None => text,
-                Some(p) => {
-                    let v = match parsed {
-                        Some(v) => v,
-                        None => match serde_json::from_str(&text) {
-                            Ok(v) => v,
-                            Err(_) => continue,
-                        },
-                    };
-                    let row = table_row(p, &v, now, opts.include);
-                    let mut tbl = json!({
-                        "kind": "Table",
-                        "apiVersion": "meta.k8s.io/v1",
-                        "metadata": {"resourceVersion": v["metadata"]["resourceVersion"]},
-                    });
-                    if first {
-                        tbl["columnDefinitions"] = columns.clone().unwrap_or(Value::Null);
+                None => item,
+                Some(_) => {
+                    let cols = if first {
+                        columns.clone().unwrap_or(Value::Null)
                     } else {
-                        tbl["columnDefinitions"] = Value::Null;
-                    }
-                    tbl["rows"] = json!([row]);
-                    tbl.to_string()
+                        Value::Null
+                    };
+                    format!(
+                        "{{\"kind\":\"Table\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":{{\"resourceVersion\":\"{}\"}},\"columnDefinitions\":{cols},\"rows\":[{item}]}}",
+                        view.resource_version.unwrap_or(0)
+                    )
                 }
             };
             first = false;
@@ -1008,10 +1244,24 @@ fn watch_resp(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, want: Want) -> 
         .expect("a valid response")
 }
 
-/// The kubeconfig that points kubectl at `addr`.
-pub fn kubeconfig(addr: &std::net::SocketAddr) -> String {
+/// The kubeconfig that points kubectl at `addr`: over HTTPS trusting `ca` (the PEM of the
+/// served certificate) when given, with the bearer `token` when given.
+pub fn kubeconfig(addr: &std::net::SocketAddr, ca: Option<&[u8]>, token: Option<&str>) -> String {
+    use base64::Engine;
+    let cluster = match ca {
+        Some(pem) => format!(
+            "    server: https://{addr}\n    certificate-authority-data: {}\n",
+            base64::engine::general_purpose::STANDARD.encode(pem)
+        ),
+        None => format!("    server: http://{addr}\n"),
+    };
+    let user = match token {
+        // JSON string syntax is YAML too.
+        Some(t) => format!("\n    token: {}", Value::String(t.to_string())),
+        None => " {}".to_string(),
+    };
     format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: reshift\n  cluster:\n    server: http://{addr}\ncontexts:\n- name: reshift\n  context:\n    cluster: reshift\n    user: reshift\ncurrent-context: reshift\nusers:\n- name: reshift\n  user: {{}}\n"
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: reshift\n  cluster:\n{cluster}contexts:\n- name: reshift\n  context:\n    cluster: reshift\n    user: reshift\ncurrent-context: reshift\nusers:\n- name: reshift\n  user:{user}\n"
     )
 }
 

@@ -377,6 +377,252 @@ impl Printer {
     }
 }
 
+/// Subtrees of a built-in object that no column and no field selector reads: skipped
+/// when a served object is parsed for its row (`.`-separated; arrays are transparent).
+pub const BUILTIN_UNREAD: &[&str] = &[
+    "metadata.managedFields",
+    "metadata.annotations",
+    "spec.volumes",
+    "spec.containers.env",
+    "spec.containers.envFrom",
+    "spec.containers.volumeMounts",
+    "spec.containers.resources",
+    "spec.containers.livenessProbe",
+    "spec.containers.readinessProbe",
+    "spec.containers.startupProbe",
+    "spec.containers.securityContext",
+    "spec.containers.command",
+    "spec.containers.args",
+    "spec.containers.lifecycle",
+    "spec.initContainers.env",
+    "spec.initContainers.volumeMounts",
+    "spec.initContainers.command",
+    "spec.initContainers.args",
+    "spec.affinity",
+    "spec.tolerations",
+    "spec.template.metadata",
+    "spec.template.spec.volumes",
+    "spec.template.spec.affinity",
+    "spec.template.spec.tolerations",
+    "spec.template.spec.containers.env",
+    "spec.template.spec.containers.envFrom",
+    "spec.template.spec.containers.volumeMounts",
+    "spec.template.spec.containers.resources",
+    "spec.template.spec.containers.livenessProbe",
+    "spec.template.spec.containers.readinessProbe",
+    "spec.template.spec.containers.startupProbe",
+    "spec.template.spec.containers.securityContext",
+    "spec.template.spec.containers.command",
+    "spec.template.spec.containers.args",
+    "spec.template.spec.initContainers",
+];
+
+/// What a pod's row and the pods' selectors read (label selectors, the field selectors
+/// the apiserver offers for pods, the cells): only these subtrees are built.
+const POD_READ: &[&str] = &[
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.labels",
+    "metadata.creationTimestamp",
+    "metadata.deletionTimestamp",
+    "metadata.resourceVersion",
+    "spec.containers.name",
+    "spec.containers.image",
+    "spec.initContainers.name",
+    "spec.nodeName",
+    "spec.readinessGates",
+    "spec.restartPolicy",
+    "spec.schedulerName",
+    "spec.serviceAccountName",
+    "spec.hostNetwork",
+    "status.phase",
+    "status.reason",
+    "status.podIP",
+    "status.podIPs",
+    "status.nominatedNodeName",
+    "status.conditions",
+    "status.containerStatuses",
+    "status.initContainerStatuses",
+];
+
+/// Which subtrees of a served object a light parse builds (`.`-separated paths; arrays
+/// are transparent).
+#[derive(Clone, Copy)]
+pub enum Shape {
+    /// Everything but these.
+    Drop(&'static [&'static str]),
+    /// Only these.
+    Keep(&'static [&'static str]),
+}
+
+impl Shape {
+    /// For `path`: `Some(true)` build it whole, `Some(false)` descend, `None` skip it.
+    fn at(self, path: &str) -> Option<bool> {
+        let under = |list: &[&str]| {
+            list.iter().any(|u| {
+                u.len() > path.len() && u.starts_with(path) && u.as_bytes()[path.len()] == b'.'
+            })
+        };
+        match self {
+            Shape::Drop(list) if list.contains(&path) => None,
+            Shape::Drop(list) => Some(!under(list)),
+            Shape::Keep(list) if list.contains(&path) => Some(true),
+            Shape::Keep(list) => under(list).then_some(false),
+        }
+    }
+}
+
+/// A served object parsed for its row: the tree of the subtrees a [`Shape`] keeps, and
+/// the `metadata` text as served (for the row's PartialObjectMetadata).
+pub struct Light<'a> {
+    pub value: Value,
+    pub metadata: Option<&'a serde_json::value::RawValue>,
+}
+
+impl Printer {
+    /// What [`Printer::cells`] and the selectors read of this printer's objects.
+    pub fn shape(&self) -> Shape {
+        match self {
+            // A CRD's JSONPaths may read anything but the field manager's bookkeeping.
+            Printer::Crd(_) => Shape::Drop(&["metadata.managedFields"]),
+            Printer::Builtin("pods") => Shape::Keep(POD_READ),
+            Printer::Builtin(_) | Printer::Default => Shape::Drop(BUILTIN_UNREAD),
+        }
+    }
+}
+
+/// Parses a served object in one pass, building only what `shape` keeps (the rest is
+/// scanned, not kept), and borrows its metadata's text.
+pub fn light(text: &str, shape: Shape) -> Option<Light<'_>> {
+    use serde::Deserializer;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let (value, metadata) = (&mut de).deserialize_map(Top { shape }).ok()?;
+    Some(Light { value, metadata })
+}
+
+/// The next map value at `path`, as `shape` has it (`None`: skipped).
+fn entry<'de, A: serde::de::MapAccess<'de>>(
+    map: &mut A,
+    path: String,
+    shape: Shape,
+) -> Result<Option<Value>, A::Error> {
+    match shape.at(&path) {
+        None => {
+            map.next_value::<serde::de::IgnoredAny>()?;
+            Ok(None)
+        }
+        Some(true) => map.next_value::<Value>().map(Some),
+        Some(false) => map.next_value_seed(Pruned { path, shape }).map(Some),
+    }
+}
+
+/// The object's top level: `metadata` is kept as text too.
+struct Top {
+    shape: Shape,
+}
+
+impl<'de> serde::de::Visitor<'de> for Top {
+    type Value = (Value, Option<&'de serde_json::value::RawValue>);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        use serde::de::{DeserializeSeed, Error};
+        let mut out = serde_json::Map::new();
+        let mut meta = None;
+        while let Some(k) = map.next_key::<String>()? {
+            if k == "metadata" && meta.is_none() {
+                let raw: &'de serde_json::value::RawValue = map.next_value()?;
+                meta = Some(raw);
+                let mut de = serde_json::Deserializer::from_str(raw.get());
+                let v = match self.shape.at("metadata") {
+                    None => continue,
+                    Some(true) => serde_json::from_str(raw.get()).map_err(A::Error::custom)?,
+                    Some(false) => Pruned {
+                        path: "metadata".into(),
+                        shape: self.shape,
+                    }
+                    .deserialize(&mut de)
+                    .map_err(A::Error::custom)?,
+                };
+                out.insert(k, v);
+                continue;
+            }
+            if let Some(v) = entry(&mut map, k.clone(), self.shape)? {
+                out.insert(k, v);
+            }
+        }
+        Ok((Value::Object(out), meta))
+    }
+}
+
+/// A JSON value at `path`, of the subtrees `shape` keeps.
+struct Pruned {
+    path: String,
+    shape: Shape,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Pruned {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Pruned {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(Pruned {
+            path: self.path.clone(),
+            shape: self.shape,
+        })? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            let path = format!("{}.{k}", self.path);
+            if let Some(v) = entry(&mut map, path, self.shape)? {
+                out.insert(k, v);
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
 fn leak_ty(t: &str) -> &'static str {
     match t {
         "integer" => "integer",
