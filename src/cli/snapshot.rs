@@ -11,14 +11,23 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  reshift snapshot /var/lib/etcd -o etcd.rsnap\n  reshift snapshot /var/lib/etcd -o nodes-and-pods.rsnap --prefix /registry/minions/ --prefix /registry/pods/\n  reshift snapshot backup.db -o history.rsnap --history --exclude /registry/events/"
+    after_help = "Examples:\n  reshift snapshot /var/lib/etcd -o etcd.rsnap\n  reshift snapshot /var/lib/etcd --since etcd.rsnap -o etcd-2.rsnap\n  reshift snapshot --merge etcd-2.rsnap -o full.rsnap\n  reshift snapshot /var/lib/etcd -o - | age -r KEY > etcd.rsnap.age\n  reshift snapshot /var/lib/etcd -o nodes-and-pods.rsnap --prefix /registry/minions/ --prefix /registry/pods/\n  reshift snapshot backup.db -o history.rsnap --history --exclude /registry/events/"
 )]
 pub struct Args {
     #[command(flatten)]
     pub input: Input,
-    /// The snapshot file to write.
+    /// The snapshot file to write; `-` writes it to standard output.
     #[arg(short = 'o', long = "output")]
     pub output: PathBuf,
+    /// Write an incremental snapshot: only what changed after the revision of PREV (a
+    /// snapshot of this source, full or itself incremental), linked to PREV by its
+    /// checksum. Read it where PREV (and PREV's own chain) lies beside it, or pass --chain.
+    #[arg(long, value_name = "PREV", conflicts_with_all = ["history", "revision", "prefix", "exclude", "namespace", "decrypt", "merge"])]
+    pub since: Option<PathBuf>,
+    /// The input is an incremental snapshot: fold its chain into one full snapshot (what
+    /// reading the input already gives; this says it is meant).
+    #[arg(long)]
+    pub merge: bool,
     /// Keep every revision since the compaction instead of the latest state.
     #[arg(long)]
     pub history: bool,
@@ -91,6 +100,33 @@ fn now() -> i64 {
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     for input in a.input.paths() {
         crate::source::refuse_output_over_input(&input, &a.output, "-o")?;
+        if let Some(p) = &a.since {
+            crate::source::refuse_output_over_input(p, &a.output, "-o")?;
+        }
+    }
+    let base_src = match &a.since {
+        Some(p) => {
+            let s = crate::source::Source::open(p)?;
+            if s.kind != crate::source::SourceKind::ReshiftSnapshot {
+                return Err(Error::invalid(format!(
+                    "--since {}: not a reshift snapshot",
+                    p.display()
+                )));
+            }
+            Some(s)
+        }
+        None => None,
+    };
+    let base = base_src.as_ref().map(|s| s.snapshot()).transpose()?;
+    let src = a.input.single()?;
+    if a.merge
+        && src
+            .as_ref()
+            .is_none_or(|s| s.kind != crate::source::SourceKind::ReshiftSnapshot)
+    {
+        return Err(Error::invalid(
+            "--merge: the input must be a reshift snapshot (the last file of a chain)",
+        ));
     }
     let opts = Options {
         history: a.history,
@@ -109,7 +145,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     let dec = a
         .decryption
         .load_if(a.decrypt, crate::k8s::DEFAULT_PREFIX)?;
-    a.input.with_keyspace(|o| {
+    a.input.keyspace_of(src, |o| {
         // With --decrypt, the keyspace's records with their values decrypted.
         let plain;
         let decrypted;
@@ -184,9 +220,26 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
             prefixes: a.prefix.clone(),
             excludes: a.exclude.clone(),
             namespace: a.namespace.clone(),
+            base: None,
         };
         let t0 = std::time::Instant::now();
-        let w = pool.install(|| write_snapshot(&a.output, ks, &entries, &facts, &opts))?;
+        let w = pool.install(|| match (&base, &a.since) {
+            (Some(b), Some(p)) => crate::snapshot::chain::write_incremental(
+                &a.output,
+                ks,
+                &entries,
+                &facts,
+                &opts,
+                b,
+                p,
+                &a.input.chain,
+            ),
+            _ => write_snapshot(&a.output, ks, &entries, &facts, &opts),
+        })?;
+        if crate::snapshot::writer::is_stdout(&a.output) {
+            // Standard output holds the snapshot.
+            return Ok(());
+        }
         if std::io::stderr().is_terminal() {
             eprintln!(
                 "wrote {} ({} bytes from {} bytes of records, {} records in {} chunks) in {:.2}s",
