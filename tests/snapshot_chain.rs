@@ -379,3 +379,82 @@ fn snapshots_stream_through_stdout_and_stdin() {
     assert_eq!(code, 0, "{err}");
     assert!(std::fs::read(&c).unwrap() == std::fs::read(&b).unwrap());
 }
+
+/// `--dir BACKUPS` names, chains and prunes: a full snapshot, incrementals on the newest,
+/// a full one again after --full-every; --keep never deletes the newest file nor a file a
+/// kept incremental depends on; files are 0600; a damaged newest file stops the run before
+/// anything is deleted.
+#[test]
+fn retention_keeps_the_newest_and_what_it_depends_on() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("backups");
+    std::fs::create_dir(&dir).unwrap();
+    let run_once = || -> serde_json::Value {
+        let out = ok(&[
+            "snapshot",
+            &clean(),
+            "--dir",
+            s(&dir),
+            "--keep",
+            "2",
+            "--full-every",
+            "3",
+        ]);
+        std::thread::sleep(Duration::from_millis(5));
+        json_lines(&out).remove(0)
+    };
+    let names = || -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let mut written = Vec::new();
+    for i in 0..6 {
+        let w = run_once();
+        let p = PathBuf::from(w["path"].as_str().unwrap());
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        // Full, three incrementals, full, incremental.
+        assert_eq!(w["incremental"], serde_json::json!(!matches!(i, 0 | 4)), "{i}: {w}");
+        assert!(p.to_string_lossy().ends_with(".inc.rsnap") == !matches!(i, 0 | 4));
+        assert!(w["verified"].as_u64().unwrap() >= 1, "{w}");
+        written.push((p, w));
+    }
+    // After the 4th (third incremental), --keep 2 still kept the whole chain it needs.
+    let d3 = written[3].1["deleted"].as_array().unwrap();
+    assert!(d3.is_empty(), "{d3:?}");
+    // The 5th (a full one) kept the newest two: itself and the incremental before it, with
+    // that incremental's whole chain.
+    assert!(written[4].1["deleted"].as_array().unwrap().is_empty());
+    // The 6th (incremental on the new full) lets the old chain go.
+    let d5: Vec<&str> = written[5].1["deleted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(d5.len(), 4, "{d5:?}");
+    let left = names();
+    assert_eq!(left.len(), 2, "{left:?}");
+    for (p, _) in &written[4..] {
+        assert!(p.exists());
+    }
+    // The newest restores through its chain.
+    ok(&["check", s(&written[5].0)]);
+    // A damaged newest file: the next incremental is refused and nothing is deleted.
+    let newest = &written[5].0;
+    let mut b = std::fs::read(newest).unwrap();
+    let n = b.len();
+    b[n / 2] ^= 0x40;
+    std::fs::write(newest, &b).unwrap();
+    let (code, _, err) = run(&["snapshot", &clean(), "--dir", s(&dir), "--keep", "1"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("damaged"), "{err}");
+    assert_eq!(names(), left);
+}

@@ -11,14 +11,28 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  reshift snapshot /var/lib/etcd -o etcd.rsnap\n  reshift snapshot /var/lib/etcd --since etcd.rsnap -o etcd-2.rsnap\n  reshift snapshot --merge etcd-2.rsnap -o full.rsnap\n  reshift snapshot /var/lib/etcd -o - | age -r KEY > etcd.rsnap.age\n  reshift snapshot /var/lib/etcd -o nodes-and-pods.rsnap --prefix /registry/minions/ --prefix /registry/pods/\n  reshift snapshot backup.db -o history.rsnap --history --exclude /registry/events/"
+    after_help = "Examples:\n  reshift snapshot /var/lib/etcd -o etcd.rsnap\n  reshift snapshot /var/lib/etcd --since etcd.rsnap -o etcd-2.rsnap\n  reshift snapshot --merge etcd-2.rsnap -o full.rsnap\n  reshift snapshot /var/lib/etcd --dir /var/backups/etcd --keep 48 --full-every 24\n  reshift snapshot /var/lib/etcd -o - | age -r KEY > etcd.rsnap.age\n  reshift snapshot /var/lib/etcd -o nodes-and-pods.rsnap --prefix /registry/minions/ --prefix /registry/pods/\n  reshift snapshot backup.db -o history.rsnap --history --exclude /registry/events/"
 )]
 pub struct Args {
     #[command(flatten)]
     pub input: Input,
     /// The snapshot file to write; `-` writes it to standard output.
-    #[arg(short = 'o', long = "output")]
-    pub output: PathBuf,
+    #[arg(short = 'o', long = "output", required_unless_present = "dir", conflicts_with = "dir")]
+    pub output: Option<PathBuf>,
+    /// Write into this directory of scheduled snapshots, named by UTC time and revision:
+    /// incremental on the newest one there (full when there is none, or see --full-every),
+    /// verified with its chain, then the oldest beyond --keep / --keep-within deleted.
+    #[arg(long, value_name = "BACKUPS", conflicts_with_all = ["since", "merge", "history", "revision", "prefix", "exclude", "namespace", "decrypt"])]
+    pub dir: Option<PathBuf>,
+    /// With --dir: keep the newest N snapshots (and what they depend on).
+    #[arg(long, value_name = "N", requires = "dir")]
+    pub keep: Option<usize>,
+    /// With --dir: keep every snapshot written within this long (`7d`, `12h`, `30m`).
+    #[arg(long, value_name = "AGE", requires = "dir", value_parser = crate::snapshot::retention::parse_duration)]
+    pub keep_within: Option<i64>,
+    /// With --dir: after K incrementals on a full snapshot, write a full one.
+    #[arg(long, value_name = "K", requires = "dir")]
+    pub full_every: Option<usize>,
     /// Write an incremental snapshot: only what changed after the revision of PREV (a
     /// snapshot of this source, full or itself incremental), linked to PREV by its
     /// checksum. Read it where PREV (and PREV's own chain) lies beside it, or pass --chain.
@@ -98,13 +112,28 @@ fn now() -> i64 {
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
+    let policy = crate::snapshot::retention::Policy {
+        keep: a.keep,
+        keep_within: a.keep_within,
+        full_every: a.full_every,
+    };
+    // In a --dir of scheduled snapshots: incremental on the newest one, or full.
+    let entries = match &a.dir {
+        Some(d) => crate::snapshot::retention::list(d)?,
+        None => Vec::new(),
+    };
+    let since = match &a.dir {
+        Some(_) => crate::snapshot::retention::next_base(&entries, &policy).map(|e| e.path.clone()),
+        None => a.since.clone(),
+    };
+    let target = a.output.clone().or_else(|| a.dir.clone()).expect("clap requires one");
     for input in a.input.paths() {
-        crate::source::refuse_output_over_input(&input, &a.output, "-o")?;
-        if let Some(p) = &a.since {
-            crate::source::refuse_output_over_input(p, &a.output, "-o")?;
+        crate::source::refuse_output_over_input(&input, &target, "-o")?;
+        if let Some(p) = &since {
+            crate::source::refuse_output_over_input(p, &target, "-o")?;
         }
     }
-    let base_src = match &a.since {
+    let base_src = match &since {
         Some(p) => {
             let s = crate::source::Source::open(p)?;
             if s.kind != crate::source::SourceKind::ReshiftSnapshot {
@@ -223,9 +252,17 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
             base: None,
         };
         let t0 = std::time::Instant::now();
-        let w = pool.install(|| match (&base, &a.since) {
+        let output = match &a.dir {
+            Some(d) => d.join(crate::snapshot::retention::file_name(
+                now_ms(),
+                ks.revision,
+                base.is_some(),
+            )),
+            None => target.clone(),
+        };
+        let w = pool.install(|| match (&base, &since) {
             (Some(b), Some(p)) => crate::snapshot::chain::write_incremental(
-                &a.output,
+                &output,
                 ks,
                 &entries,
                 &facts,
@@ -234,9 +271,9 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
                 p,
                 &a.input.chain,
             ),
-            _ => write_snapshot(&a.output, ks, &entries, &facts, &opts),
+            _ => write_snapshot(&output, ks, &entries, &facts, &opts),
         })?;
-        if crate::snapshot::writer::is_stdout(&a.output) {
+        if crate::snapshot::writer::is_stdout(&output) {
             // Standard output holds the snapshot.
             return Ok(());
         }
@@ -251,9 +288,46 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
                 t0.elapsed().as_secs_f64()
             );
         }
-        json_line(out, &w).map_err(|e| match e {
+        let line = match &a.dir {
+            None => json_line(out, &w),
+            Some(d) => {
+                // The new file must verify, with its chain, before anything is deleted.
+                let checked = crate::snapshot::chain::check_file(&output, &[])?;
+                if let Some((p, f)) = checked
+                    .iter()
+                    .find_map(|(p, c)| c.findings.first().map(|f| (p, f)))
+                {
+                    return Err(Error::invalid(format!(
+                        "{}: the new snapshot does not verify ({}: {f}); nothing deleted",
+                        output.display(),
+                        p.display()
+                    )));
+                }
+                let all = crate::snapshot::retention::list(d)?;
+                let deleted = crate::snapshot::retention::prune(&all, &output, &policy, now())?;
+                json_line(
+                    out,
+                    &serde_json::json!({
+                        "path": w.path,
+                        "bytes": w.bytes,
+                        "records": w.records,
+                        "incremental": base.is_some(),
+                        "base": since.as_ref().map(|p| p.display().to_string()),
+                        "verified": checked.len(),
+                        "deleted": deleted.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+                    }),
+                )
+            }
+        };
+        line.map_err(|e| match e {
             Error::Io { source, .. } => stdout_err(source),
             e => e,
         })
     })
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

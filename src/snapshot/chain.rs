@@ -290,6 +290,27 @@ pub fn verify(snaps: &[Snapshot<'_>], names: &[PathBuf]) -> Vec<(PathBuf, Snapsh
         .collect()
 }
 
+/// `check` of the snapshot file at `path` and, when it is incremental, of every file of its
+/// chain (found beside each file or in `search`), oldest first. A missing or altered link
+/// is a finding of the file that names it.
+pub fn check_file(path: &Path, search: &[PathBuf]) -> Result<Vec<(PathBuf, SnapshotCheck)>> {
+    let m = Mapped::open(path)?;
+    let snap = Snapshot::open(m.bytes(), m.name())?;
+    let mut out = vec![(path.to_path_buf(), snap.verify())];
+    if snap.is_incremental() {
+        match Chain::resolve(&snap, path, search) {
+            Ok(chain) => {
+                let names: Vec<PathBuf> = chain.earlier.iter().map(|(p, _)| p.clone()).collect();
+                let mut all = verify(&chain.snapshots()?, &names);
+                all.append(&mut out);
+                out = all;
+            }
+            Err(e) => out[0].1.findings.push(e.to_string()),
+        }
+    }
+    Ok(out)
+}
+
 /// The encoded KeyValue etcd writes for a deletion of `key`: the key alone.
 fn tombstone_kv(key: &[u8]) -> Vec<u8> {
     let mut out = vec![0x0a];

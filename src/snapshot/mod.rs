@@ -11,6 +11,7 @@ pub mod format;
 pub mod fuzz;
 pub mod open;
 pub mod reader;
+pub mod retention;
 pub mod spill;
 pub mod writer;
 
