@@ -253,11 +253,17 @@ fn ten_incrementals_restore_to_the_bytes_of_a_full_snapshot() {
         std::fs::read(&db).unwrap()
     };
     let want = restore(&full, "full.db", &[]);
-    assert!(restore(&last, "chain.db", &[]) == want, "chain restore differs");
+    assert!(
+        restore(&last, "chain.db", &[]) == want,
+        "chain restore differs"
+    );
     let merged = tmp.path().join("merged.rsnap");
     ok(&["snapshot", "--merge", s(&last), "-o", s(&merged)]);
     assert!(facts(&merged).base.is_none());
-    assert!(restore(&merged, "merged.db", &[]) == want, "merged restore differs");
+    assert!(
+        restore(&merged, "merged.db", &[]) == want,
+        "merged restore differs"
+    );
     // Member dirs too.
     let member = |snap: &Path, name: &str| -> Vec<u8> {
         let d = tmp.path().join(name);
@@ -285,7 +291,9 @@ fn ten_incrementals_restore_to_the_bytes_of_a_full_snapshot() {
         let (code, _, err) = run(&[cmd, s(&last)]);
         assert_ne!(code, 0, "{cmd}");
         assert!(
-            err.contains("c04.rsnap") && err.contains("broken chain") && err.trim().lines().count() == 1,
+            err.contains("c04.rsnap")
+                && err.contains("broken chain")
+                && err.trim().lines().count() == 1,
             "{cmd}: {err}"
         );
     }
@@ -322,7 +330,11 @@ fn snapshots_stream_through_stdout_and_stdin() {
         std::fs::read_dir(std::env::temp_dir())
             .unwrap()
             .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().starts_with(".reshift-stdin-"))
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(".reshift-stdin-")
+            })
             .count()
     };
     let spooled_before = spooled();
@@ -421,7 +433,11 @@ fn retention_keeps_the_newest_and_what_it_depends_on() {
             0o600
         );
         // Full, three incrementals, full, incremental.
-        assert_eq!(w["incremental"], serde_json::json!(!matches!(i, 0 | 4)), "{i}: {w}");
+        assert_eq!(
+            w["incremental"],
+            serde_json::json!(!matches!(i, 0 | 4)),
+            "{i}: {w}"
+        );
         assert!(p.to_string_lossy().ends_with(".inc.rsnap") == !matches!(i, 0 | 4));
         assert!(w["verified"].as_u64().unwrap() >= 1, "{w}");
         written.push((p, w));
@@ -447,14 +463,22 @@ fn retention_keeps_the_newest_and_what_it_depends_on() {
     }
     // The newest restores through its chain.
     ok(&["check", s(&written[5].0)]);
-    // A damaged newest file: the next incremental is refused and nothing is deleted.
+    // A damaged newest file is passed over, named, never a base and never deleted: the
+    // next incremental is on the newest intact file.
     let newest = &written[5].0;
     let mut b = std::fs::read(newest).unwrap();
     let n = b.len();
     b[n / 2] ^= 0x40;
     std::fs::write(newest, &b).unwrap();
-    let (code, _, err) = run(&["snapshot", &clean(), "--dir", s(&dir), "--keep", "1"]);
-    assert_ne!(code, 0);
-    assert!(err.contains("damaged"), "{err}");
-    assert_eq!(names(), left);
+    let (code, out, err) = run(&["snapshot", &clean(), "--dir", s(&dir), "--keep", "1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("damaged") && err.contains(&*newest.to_string_lossy()),
+        "{err}"
+    );
+    let w = json_lines(&out).remove(0);
+    assert_eq!(w["base"].as_str().unwrap(), s(&written[4].0), "{w}");
+    assert!(newest.exists() && written[4].0.exists());
+    assert!(w["deleted"].as_array().unwrap().is_empty(), "{w}");
+    assert_eq!(names().len(), 3);
 }

@@ -17,7 +17,12 @@ pub struct Args {
     #[command(flatten)]
     pub input: Input,
     /// The snapshot file to write; `-` writes it to standard output.
-    #[arg(short = 'o', long = "output", required_unless_present = "dir", conflicts_with = "dir")]
+    #[arg(
+        short = 'o',
+        long = "output",
+        required_unless_present = "dir",
+        conflicts_with = "dir"
+    )]
     pub output: Option<PathBuf>,
     /// Write into this directory of scheduled snapshots, named by UTC time and revision:
     /// incremental on the newest one there (full when there is none, or see --full-every),
@@ -118,15 +123,31 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         full_every: a.full_every,
     };
     // In a --dir of scheduled snapshots: incremental on the newest one, or full.
-    let entries = match &a.dir {
-        Some(d) => crate::snapshot::retention::list(d)?,
-        None => Vec::new(),
-    };
+    // Files passed over as damaged: never a base, never deleted.
+    let mut damaged: Vec<PathBuf> = Vec::new();
     let since = match &a.dir {
-        Some(_) => crate::snapshot::retention::next_base(&entries, &policy).map(|e| e.path.clone()),
+        Some(d) => {
+            let (entries, unread) = crate::snapshot::retention::list(d)?;
+            let (base, bad) = crate::snapshot::retention::next_base(&entries, &policy);
+            for w in &unread {
+                eprintln!("reshift: warning: {w}");
+            }
+            for p in &bad {
+                eprintln!(
+                    "reshift: warning: {}: damaged (whole-file checksum mismatch): left alone, not a base",
+                    p.display()
+                );
+            }
+            damaged = bad;
+            base.map(|e| e.path.clone())
+        }
         None => a.since.clone(),
     };
-    let target = a.output.clone().or_else(|| a.dir.clone()).expect("clap requires one");
+    let target = a
+        .output
+        .clone()
+        .or_else(|| a.dir.clone())
+        .expect("clap requires one");
     for input in a.input.paths() {
         crate::source::refuse_output_over_input(&input, &target, "-o")?;
         if let Some(p) = &since {
@@ -303,7 +324,8 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
                         p.display()
                     )));
                 }
-                let all = crate::snapshot::retention::list(d)?;
+                let (mut all, _) = crate::snapshot::retention::list(d)?;
+                all.retain(|e| !damaged.contains(&e.path));
                 let deleted = crate::snapshot::retention::prune(&all, &output, &policy, now())?;
                 json_line(
                     out,

@@ -47,7 +47,7 @@ pub struct Link {
 pub const MAX_LINKS: usize = 100_000;
 
 /// Checks that `snap`'s bytes still give its whole-file checksum.
-fn whole_crc_holds(snap: &Snapshot<'_>) -> bool {
+pub fn whole_crc_holds(snap: &Snapshot<'_>) -> bool {
     let end = snap.bytes.len() - super::format::TRAILER_LEN;
     crc32c::crc32c(&snap.bytes[..end]) == snap.trailer.file_crc
 }
@@ -102,7 +102,10 @@ fn trailer_of(p: &Path) -> Option<[u8; super::format::TRAILER_LEN]> {
 fn mismatch(p: &Path, link: &Link) -> Result<Option<String>> {
     let len = std::fs::metadata(p).map_err(|e| Error::io(p, e))?.len();
     if len != link.bytes {
-        return Ok(Some(format!("it has {len} bytes, the link expects {}", link.bytes)));
+        return Ok(Some(format!(
+            "it has {len} bytes, the link expects {}",
+            link.bytes
+        )));
     }
     let Some(t) = trailer_of(p) else {
         return Ok(Some("its trailer cannot be read".into()));
@@ -184,15 +187,27 @@ impl Chain {
                     path.display()
                 )));
             }
-            let mut dirs = Vec::new();
-            if who.as_os_str() != "-" {
-                let beside = who
-                    .parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                    .unwrap_or(Path::new("."));
-                dirs.push(beside.to_path_buf());
+            // Beside the file naming the base, beside the newest file, then in `search`.
+            let mut dirs: Vec<PathBuf> = Vec::new();
+            for f in [&who, &path.to_path_buf()] {
+                if f.as_os_str() != "-" {
+                    let beside = f
+                        .parent()
+                        .filter(|d| !d.as_os_str().is_empty())
+                        .unwrap_or(Path::new("."))
+                        .to_path_buf();
+                    if !dirs.contains(&beside) {
+                        dirs.push(beside);
+                    }
+                }
             }
-            dirs.extend(search.iter().cloned());
+            dirs.extend(
+                search
+                    .iter()
+                    .filter(|d| !dirs.contains(d))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
             let p = find(&link, &dirs, &who.display().to_string())?;
             let m = Mapped::open(&p)?;
             let facts = Snapshot::open(m.bytes(), m.name())?.facts;
@@ -235,7 +250,9 @@ pub fn decode(snaps: &[Snapshot<'_>]) -> Result<Decoded> {
 /// last file's revision, compacted there, with its applied index and term — what a full
 /// snapshot of the source at that revision reads as.
 pub fn keyspace<'c>(snaps: &[Snapshot<'_>], decoded: &'c Decoded) -> Result<Keyspace<'c>> {
-    let newest = snaps.last().ok_or_else(|| Error::invalid("an empty chain"))?;
+    let newest = snaps
+        .last()
+        .ok_or_else(|| Error::invalid("an empty chain"))?;
     let mut all: Vec<RevRecord<'c>> = Vec::new();
     for (snap, (flat, ranges)) in snaps.iter().zip(decoded) {
         for (i, r) in ranges.iter().enumerate() {

@@ -75,9 +75,11 @@ pub fn file_name(unix_ms: i64, revision: i64, incremental: bool) -> String {
 }
 
 /// The snapshots in `dir` named as this module names them whose headers read, oldest
-/// first (by revision, then time of writing).
-pub fn list(dir: &Path) -> Result<Vec<Entry>> {
+/// first (by revision, then time of writing), and what was passed over: files of that
+/// name that do not open as snapshots, which are never a base and never deleted.
+pub fn list(dir: &Path) -> Result<(Vec<Entry>, Vec<String>)> {
     let mut out = Vec::new();
+    let mut unread = Vec::new();
     let rd = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     for e in rd {
         let e = e.map_err(|e| Error::io(dir, e))?;
@@ -86,11 +88,17 @@ pub fn list(dir: &Path) -> Result<Vec<Entry>> {
             continue;
         }
         let path = e.path();
-        let Ok(m) = Mapped::open(&path) else {
-            continue;
-        };
-        let Ok(s) = Snapshot::open(m.bytes(), m.name()) else {
-            continue;
+        let m = Mapped::open(&path);
+        let s = m
+            .as_ref()
+            .map_err(|e| e.to_string())
+            .and_then(|m| Snapshot::open(m.bytes(), m.name()).map_err(|e| e.to_string()));
+        let s = match s {
+            Ok(s) => s,
+            Err(e) => {
+                unread.push(format!("{e}: damaged, left alone"));
+                continue;
+            }
         };
         out.push(Entry {
             created_unix: s.facts.created_unix,
@@ -105,7 +113,7 @@ pub fn list(dir: &Path) -> Result<Vec<Entry>> {
     out.sort_by(|a, b| {
         (a.revision, a.created_unix, &a.path).cmp(&(b.revision, b.created_unix, &b.path))
     });
-    Ok(out)
+    Ok((out, unread))
 }
 
 /// The entry `link` names, among `entries`.
@@ -114,22 +122,38 @@ fn base_of<'e>(entries: &'e [Entry], link: &Link) -> Option<&'e Entry> {
 }
 
 /// The file the next snapshot is incremental on, or `None` for a full one: the newest
-/// file, unless there is none, its chain is incomplete here, or it already has
-/// `full_every` incrementals since its full snapshot.
-pub fn next_base<'e>(entries: &'e [Entry], policy: &Policy) -> Option<&'e Entry> {
-    let newest = entries.last()?;
+/// intact file, unless there is none, its chain is incomplete here, or it already has
+/// `full_every` incrementals since its full snapshot. Newer files whose bytes no longer
+/// match their checksum are passed over and returned second: they are never a base, and
+/// the caller leaves them out of [`prune`].
+pub fn next_base<'e>(entries: &'e [Entry], policy: &Policy) -> (Option<&'e Entry>, Vec<PathBuf>) {
+    let mut damaged = Vec::new();
+    let mut newest = None;
+    for e in entries.iter().rev() {
+        let intact = Mapped::open(&e.path).is_ok_and(|m| {
+            Snapshot::open(m.bytes(), m.name()).is_ok_and(|s| super::chain::whole_crc_holds(&s))
+        });
+        if intact {
+            newest = Some(e);
+            break;
+        }
+        damaged.push(e.path.clone());
+    }
+    let Some(newest) = newest else {
+        return (None, damaged);
+    };
     let mut incrementals = 0usize;
     let mut at = newest;
     while let Some(link) = &at.base {
         incrementals += 1;
-        at = base_of(entries, link)?;
-        if incrementals > entries.len() {
-            return None;
+        match base_of(entries, link) {
+            Some(b) if incrementals <= entries.len() => at = b,
+            _ => return (None, damaged),
         }
     }
     match policy.full_every {
-        Some(k) if incrementals >= k => None,
-        _ => Some(newest),
+        Some(k) if incrementals >= k => (None, damaged),
+        _ => (Some(newest), damaged),
     }
 }
 

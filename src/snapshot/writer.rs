@@ -418,8 +418,7 @@ pub fn write_records<'a>(
         write(w, d)?;
     }
 
-    let heads =
-        zstd::bulk::compress(&heads, opts.level).map_err(|e| Error::io(sink.path(), e))?;
+    let heads = zstd::bulk::compress(&heads, opts.level).map_err(|e| Error::io(sink.path(), e))?;
     let place = HeadsPlace {
         offset: sink.offset,
         len: heads.len() as u64,
