@@ -150,7 +150,8 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         .expect("clap requires one");
     for input in a.input.paths() {
         crate::source::refuse_output_over_input(&input, &target, "-o")?;
-        if let Some(p) = &since {
+        // In --dir, the base lies in the directory written to, under another name.
+        if let Some(p) = since.as_ref().filter(|_| a.dir.is_none()) {
             crate::source::refuse_output_over_input(p, &target, "-o")?;
         }
     }

@@ -116,9 +116,15 @@ pub fn list(dir: &Path) -> Result<(Vec<Entry>, Vec<String>)> {
     Ok((out, unread))
 }
 
-/// The entry `link` names, among `entries`.
+/// The entry `link` names, among `entries`: the one of its recorded name if that matches,
+/// else any that matches (identical files are interchangeable).
 fn base_of<'e>(entries: &'e [Entry], link: &Link) -> Option<&'e Entry> {
-    entries.iter().find(|e| e.is(link))
+    let named = |e: &&Entry| e.path.file_name().is_some_and(|n| *n == *link.name);
+    entries
+        .iter()
+        .filter(|e| e.is(link))
+        .find(named)
+        .or_else(|| entries.iter().find(|e| e.is(link)))
 }
 
 /// The file the next snapshot is incremental on, or `None` for a full one: the newest
@@ -184,7 +190,9 @@ pub fn prune(entries: &[Entry], newest: &Path, policy: &Policy, now: i64) -> Res
         let mut at = &entries[i];
         let mut steps = 0;
         while let Some(link) = &at.base {
-            let Some(j) = entries.iter().position(|e| e.is(link)) else {
+            let Some(j) = base_of(entries, link)
+                .and_then(|b| entries.iter().position(|e| std::ptr::eq(e, b)))
+            else {
                 break;
             };
             keep[j] = true;
