@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  reshift snapshot /var/lib/etcd -o etcd.rsnap\n  reshift snapshot /var/lib/etcd --since etcd.rsnap -o etcd-2.rsnap\n  reshift snapshot --merge etcd-2.rsnap -o full.rsnap\n  reshift snapshot /var/lib/etcd --dir /var/backups/etcd --keep 48 --full-every 24\n  reshift snapshot /var/lib/etcd -o - | age -r KEY > etcd.rsnap.age\n  reshift snapshot /var/lib/etcd -o nodes-and-pods.rsnap --prefix /registry/minions/ --prefix /registry/pods/\n  reshift snapshot backup.db -o history.rsnap --history --exclude /registry/events/"
+    after_help = "Examples:\n  reshift snapshot /var/lib/etcd -o etcd.rsnap\n  reshift snapshot /var/lib/etcd --since etcd.rsnap -o etcd-2.rsnap\n  reshift snapshot --merge etcd-2.rsnap -o full.rsnap\n  reshift snapshot /var/lib/etcd --dir /srv/etcd-backups --keep 48 --full-every 24\n  reshift snapshot /var/lib/etcd -o nodes-and-pods.rsnap --prefix /registry/minions/ --prefix /registry/pods/\n  reshift snapshot backup.db -o history.rsnap --history --exclude /registry/events/"
 )]
 pub struct Args {
     #[command(flatten)]
@@ -123,6 +123,14 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         full_every: a.full_every,
     };
     // In a --dir of scheduled snapshots: incremental on the newest one, or full.
+    if let Some(d) = &a.dir {
+        // A new backup dir is private: snapshots hold Secrets.
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        b.create(d).map_err(|e| Error::io(d, e))?;
+    }
     // Files passed over as damaged: never a base, never deleted.
     let mut damaged: Vec<PathBuf> = Vec::new();
     let since = match &a.dir {
