@@ -37,6 +37,8 @@ pub struct Source {
     db_len: usize,
     /// Set when etcd is running on the db: the db is then a consistent private copy.
     pub live: Option<crate::live::Live>,
+    /// The temp file standard input was spooled into (removed when the source drops).
+    spool: Option<crate::tempout::TempGuard>,
 }
 
 /// Maps the db at `path`, or, when a running etcd holds it, takes a consistent copy.
@@ -79,6 +81,7 @@ impl Source {
                 map,
                 db_len,
                 live,
+                spool: None,
             });
         }
         let (map, live) = open_db(path)?;
@@ -109,7 +112,33 @@ impl Source {
             map,
             db_len,
             live,
+            spool: None,
         })
+    }
+
+    /// Reads standard input to its end into a private (0600) temp file in the temp dir,
+    /// removed when the source drops, and opens that: a snapshot or a db is read at
+    /// random, which a pipe does not allow. The source's path is `-`.
+    pub fn open_stdin() -> Result<Source> {
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            ".reshift-stdin-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        let mut file = o.open(&path).map_err(|e| Error::io(&path, e))?;
+        let guard = crate::tempout::TempGuard::new(path.clone());
+        std::io::copy(&mut std::io::stdin().lock(), &mut file)
+            .map_err(|e| Error::io("<stdin>", e))?;
+        drop(file);
+        let mut src = Source::open(&path)?;
+        src.path = PathBuf::from("-");
+        src.spool = Some(guard);
+        Ok(src)
     }
 
     /// The bbolt database (without any hash trailer).
@@ -143,6 +172,10 @@ impl Source {
 /// the same file, anywhere inside the input's member (or data) dir, or a path the input
 /// lies inside. `--force` does not lift this: it is about replacing other files.
 pub fn refuse_output_over_input(input: &Path, output: &Path, what: &str) -> Result<()> {
+    // Standard input or output cannot be the same file as the other.
+    if input.as_os_str() == "-" || output.as_os_str() == "-" {
+        return Ok(());
+    }
     let inp = std::fs::canonicalize(input).map_err(|e| Error::io(input, e))?;
     let root = member_root(&inp);
     let out = resolve(output);

@@ -606,7 +606,8 @@ fn get_never_answers_wrong_through_a_damaged_index() {
         let s = reshift::snapshot::Snapshot::open(&good, &name).unwrap();
         (s.trailer.index_offset as usize, s.version)
     };
-    assert_eq!(version, reshift::snapshot::format::VERSION);
+    // A full snapshot keeps format 4 (version 5 only adds an incremental's base link).
+    assert_eq!(version, 4);
     // Every 7th key of the source, with its KeyValue as dumped.
     let b64 = base64::engine::general_purpose::STANDARD;
     let keys: Vec<(Vec<u8>, Vec<u8>)> = json_lines(&ok(&["dump", clean().as_str()]))

@@ -23,12 +23,29 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<bool> {
     let src = a.input.open()?;
     if src.kind == crate::source::SourceKind::ReshiftSnapshot {
         let snap = src.snapshot()?;
-        let c = snap.verify();
-        if a.format == Format::Json {
-            json_line(out, &c)?;
-        } else {
+        // An incremental snapshot is checked with every file of its chain, oldest first;
+        // a missing or altered link is damage.
+        let mut files = vec![(src.path.clone(), snap.verify())];
+        if snap.is_incremental() {
+            match crate::snapshot::chain::Chain::resolve(&snap, &src.path, &a.input.chain) {
+                Ok(chain) => {
+                    let snaps = chain.snapshots()?;
+                    let names: Vec<_> = chain.earlier.iter().map(|(p, _)| p.clone()).collect();
+                    let mut all = crate::snapshot::chain::verify(&snaps, &names);
+                    all.append(&mut files);
+                    files = all;
+                }
+                Err(e) => files[0].1.findings.push(e.to_string()),
+            }
+        }
+        let ok = files.iter().all(|(_, c)| c.findings.is_empty());
+        for (path, c) in &files {
+            if a.format == Format::Json {
+                json_line(out, c)?;
+                continue;
+            }
             for f in &c.findings {
-                writeln!(out, "{}: DAMAGED: {f}", src.path.display()).map_err(stdout_err)?;
+                writeln!(out, "{}: DAMAGED: {f}", path.display()).map_err(stdout_err)?;
             }
             let state = if c.findings.is_empty() {
                 "intact"
@@ -38,13 +55,13 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<bool> {
             writeln!(
                 out,
                 "{}: {} chunks, {} records: {state}",
-                src.path.display(),
+                path.display(),
                 c.chunks,
                 c.records
             )
             .map_err(stdout_err)?;
         }
-        return Ok(c.findings.is_empty());
+        return Ok(ok);
     }
     let c = verify(&src)?;
     if a.format == Format::Json {

@@ -32,6 +32,10 @@ pub struct Input {
     /// newest member's whole log on the most applied db it continues (see `reshift cluster`).
     #[arg(long, conflicts_with = "no_wal")]
     pub cluster: bool,
+    /// Where the earlier files of an incremental snapshot's chain are, besides the
+    /// directory of the file that names each (repeatable).
+    #[arg(long, value_name = "DIR")]
+    pub chain: Vec<PathBuf>,
 }
 
 /// How commands that print objects render them: which release's apiserver output to
@@ -115,7 +119,11 @@ impl Input {
                 "--cluster reads the keyspace a cluster serves; this command reads one member's files: give one PATH",
             ));
         }
-        let src = Source::open(&self.path)?;
+        let src = if self.path.as_os_str() == "-" {
+            Source::open_stdin()?
+        } else {
+            Source::open(&self.path)?
+        };
         if let Some(l) = &src.live {
             eprintln!("reshift: note: {l}");
         }
@@ -155,6 +163,21 @@ impl Input {
         };
         if src.kind == SourceKind::ReshiftSnapshot {
             let snap = src.snapshot()?;
+            if snap.is_incremental() {
+                // The chain's latest state, from every file of it.
+                let chain = crate::snapshot::chain::Chain::resolve(&snap, &src.path, &self.chain)?;
+                let mut snaps = chain.snapshots()?;
+                snaps.push(snap);
+                let decoded = crate::snapshot::chain::decode(&snaps)?;
+                let ks = crate::snapshot::chain::keyspace(&snaps, &decoded)?;
+                return f(&Opened {
+                    src: &src,
+                    db: None,
+                    snapshot: snaps.last(),
+                    ks,
+                    wal: None,
+                });
+            }
             let (flat, ranges) = snap.all_chunks_flat()?;
             let chunks: Vec<&[u8]> = ranges.into_iter().map(|r| &flat[r]).collect();
             let ks = crate::snapshot::open::keyspace(&snap, &chunks)?;

@@ -227,6 +227,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<bool> {
         path: a.old.clone(),
         no_wal: a.no_wal,
         cluster: false,
+        chain: Vec::new(),
     };
     old_in.with_keyspace(|o| match &a.new {
         None => {
@@ -241,6 +242,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<bool> {
             path: new.clone(),
             no_wal: a.no_wal,
             cluster: false,
+            chain: Vec::new(),
         }
         .with_keyspace(|n| {
             let pairs = merge(

@@ -77,8 +77,11 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     if let Some(src) = src
         .as_ref()
         .filter(|s| s.kind == crate::source::SourceKind::ReshiftSnapshot)
+        .map(|s| s.snapshot())
+        .transpose()?
+        .filter(|snap| !snap.is_incremental())
     {
-        let snap = src.snapshot()?;
+        let snap = src;
         let mut line = Vec::with_capacity(4096);
         snap.stream_state(&key_arg(&a.prefix), a.revision, |kv| {
             let kv = crate::etcd::KeyValueRef::decode(kv)
@@ -88,8 +91,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         })?;
         return finish(failed);
     }
-    drop(src);
-    a.input.with_keyspace(|o| {
+    a.input.keyspace_of(src, |o| {
         let ks = &o.ks;
         let prefix = key_arg(&a.prefix);
         let mut line = Vec::with_capacity(4096);

@@ -129,8 +129,11 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     if let Some(src) = src
         .as_ref()
         .filter(|s| s.kind == crate::source::SourceKind::ReshiftSnapshot)
+        .map(|s| s.snapshot())
+        .transpose()?
+        .filter(|snap| !snap.is_incremental())
     {
-        let snap = src.snapshot()?;
+        let snap = src;
         let f = &snap.facts;
         let oldest = if f.mode == "history" {
             f.compact_revision
@@ -157,8 +160,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
             crate::etcd::KeyValueRef::decode(&kv).map_err(|e| Error::invalid(e.to_string()))?;
         return print(&kv, a.format, &a.objects, dec.as_ref(), out);
     }
-    drop(src);
-    a.input.with_keyspace(|o| {
+    a.input.keyspace_of(src, |o| {
         let mut found = None;
         for key in &keys {
             found = o.ks.get(key, a.revision)?;

@@ -105,9 +105,13 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         // Straight from the chunks into the new db, in flat memory, when the snapshot
         // carries its records' heads (format 3).
         let snap = src.snapshot()?;
-        if let Some(placed) =
+        // An incremental snapshot is restored from its chain's state, below.
+        let placed = if snap.is_incremental() {
+            None
+        } else {
             crate::restore::placed::plan(&snap, a.bump_revision as i64, a.mark_compacted)?
-        {
+        };
+        if let Some(placed) = placed {
             let mut e = snap.extras()?;
             let l = read_leases(&Extras(e.clone()))?;
             extras::override_from(&mut e, &placed.ks, &l);

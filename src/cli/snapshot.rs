@@ -11,14 +11,42 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  reshift snapshot /var/lib/etcd -o etcd.rsnap\n  reshift snapshot /var/lib/etcd -o nodes-and-pods.rsnap --prefix /registry/minions/ --prefix /registry/pods/\n  reshift snapshot backup.db -o history.rsnap --history --exclude /registry/events/"
+    after_help = "Examples:\n  reshift snapshot /var/lib/etcd -o etcd.rsnap\n  reshift snapshot /var/lib/etcd --since etcd.rsnap -o etcd-2.rsnap\n  reshift snapshot --merge etcd-2.rsnap -o full.rsnap\n  reshift snapshot /var/lib/etcd --dir /srv/etcd-backups --keep 48 --full-every 24\n  reshift snapshot /var/lib/etcd -o nodes-and-pods.rsnap --prefix /registry/minions/ --prefix /registry/pods/\n  reshift snapshot backup.db -o history.rsnap --history --exclude /registry/events/"
 )]
 pub struct Args {
     #[command(flatten)]
     pub input: Input,
-    /// The snapshot file to write.
-    #[arg(short = 'o', long = "output")]
-    pub output: PathBuf,
+    /// The snapshot file to write; `-` writes it to standard output.
+    #[arg(
+        short = 'o',
+        long = "output",
+        required_unless_present = "dir",
+        conflicts_with = "dir"
+    )]
+    pub output: Option<PathBuf>,
+    /// Write into this directory of scheduled snapshots, named by UTC time and revision:
+    /// incremental on the newest one there (full when there is none, or see --full-every),
+    /// verified with its chain, then the oldest beyond --keep / --keep-within deleted.
+    #[arg(long, value_name = "BACKUPS", conflicts_with_all = ["since", "merge", "history", "revision", "prefix", "exclude", "namespace", "decrypt"])]
+    pub dir: Option<PathBuf>,
+    /// With --dir: keep the newest N snapshots (and what they depend on).
+    #[arg(long, value_name = "N", requires = "dir")]
+    pub keep: Option<usize>,
+    /// With --dir: keep every snapshot written within this long (`7d`, `12h`, `30m`).
+    #[arg(long, value_name = "AGE", requires = "dir", value_parser = crate::snapshot::retention::parse_duration)]
+    pub keep_within: Option<i64>,
+    /// With --dir: after K incrementals on a full snapshot, write a full one.
+    #[arg(long, value_name = "K", requires = "dir")]
+    pub full_every: Option<usize>,
+    /// Write an incremental snapshot: only what changed after the revision of PREV (a
+    /// snapshot of this source, full or itself incremental), linked to PREV by its
+    /// checksum. Read it where PREV (and PREV's own chain) lies beside it, or pass --chain.
+    #[arg(long, value_name = "PREV", conflicts_with_all = ["history", "revision", "prefix", "exclude", "namespace", "decrypt", "merge"])]
+    pub since: Option<PathBuf>,
+    /// The input is an incremental snapshot: fold its chain into one full snapshot (what
+    /// reading the input already gives; this says it is meant).
+    #[arg(long)]
+    pub merge: bool,
     /// Keep every revision since the compaction instead of the latest state.
     #[arg(long)]
     pub history: bool,
@@ -89,8 +117,75 @@ fn now() -> i64 {
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
+    let policy = crate::snapshot::retention::Policy {
+        keep: a.keep,
+        keep_within: a.keep_within,
+        full_every: a.full_every,
+    };
+    // In a --dir of scheduled snapshots: incremental on the newest one, or full.
+    if let Some(d) = &a.dir {
+        // A new backup dir is private: snapshots hold Secrets.
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        b.create(d).map_err(|e| Error::io(d, e))?;
+    }
+    // Files passed over as damaged: never a base, never deleted.
+    let mut damaged: Vec<PathBuf> = Vec::new();
+    let since = match &a.dir {
+        Some(d) => {
+            let (entries, unread) = crate::snapshot::retention::list(d)?;
+            let (base, bad) = crate::snapshot::retention::next_base(&entries, &policy);
+            for w in &unread {
+                eprintln!("reshift: warning: {w}");
+            }
+            for p in &bad {
+                eprintln!(
+                    "reshift: warning: {}: damaged (whole-file checksum mismatch): left alone, not a base",
+                    p.display()
+                );
+            }
+            damaged = bad;
+            base.map(|e| e.path.clone())
+        }
+        None => a.since.clone(),
+    };
+    let target = a
+        .output
+        .clone()
+        .or_else(|| a.dir.clone())
+        .expect("clap requires one");
     for input in a.input.paths() {
-        crate::source::refuse_output_over_input(&input, &a.output, "-o")?;
+        crate::source::refuse_output_over_input(&input, &target, "-o")?;
+        // In --dir, the base lies in the directory written to, under another name.
+        if let Some(p) = since.as_ref().filter(|_| a.dir.is_none()) {
+            crate::source::refuse_output_over_input(p, &target, "-o")?;
+        }
+    }
+    let base_src = match &since {
+        Some(p) => {
+            let s = crate::source::Source::open(p)?;
+            if s.kind != crate::source::SourceKind::ReshiftSnapshot {
+                return Err(Error::invalid(format!(
+                    "--since {}: not a reshift snapshot",
+                    p.display()
+                )));
+            }
+            Some(s)
+        }
+        None => None,
+    };
+    let base = base_src.as_ref().map(|s| s.snapshot()).transpose()?;
+    let src = a.input.single()?;
+    if a.merge
+        && src
+            .as_ref()
+            .is_none_or(|s| s.kind != crate::source::SourceKind::ReshiftSnapshot)
+    {
+        return Err(Error::invalid(
+            "--merge: the input must be a reshift snapshot (the last file of a chain)",
+        ));
     }
     let opts = Options {
         history: a.history,
@@ -109,7 +204,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     let dec = a
         .decryption
         .load_if(a.decrypt, crate::k8s::DEFAULT_PREFIX)?;
-    a.input.with_keyspace(|o| {
+    a.input.keyspace_of(src, |o| {
         // With --decrypt, the keyspace's records with their values decrypted.
         let plain;
         let decrypted;
@@ -184,9 +279,34 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
             prefixes: a.prefix.clone(),
             excludes: a.exclude.clone(),
             namespace: a.namespace.clone(),
+            base: None,
         };
         let t0 = std::time::Instant::now();
-        let w = pool.install(|| write_snapshot(&a.output, ks, &entries, &facts, &opts))?;
+        let output = match &a.dir {
+            Some(d) => d.join(crate::snapshot::retention::file_name(
+                now_ms(),
+                ks.revision,
+                base.is_some(),
+            )),
+            None => target.clone(),
+        };
+        let w = pool.install(|| match (&base, &since) {
+            (Some(b), Some(p)) => crate::snapshot::chain::write_incremental(
+                &output,
+                ks,
+                &entries,
+                &facts,
+                &opts,
+                b,
+                p,
+                &a.input.chain,
+            ),
+            _ => write_snapshot(&output, ks, &entries, &facts, &opts),
+        })?;
+        if crate::snapshot::writer::is_stdout(&output) {
+            // Standard output holds the snapshot.
+            return Ok(());
+        }
         if std::io::stderr().is_terminal() {
             eprintln!(
                 "wrote {} ({} bytes from {} bytes of records, {} records in {} chunks) in {:.2}s",
@@ -198,9 +318,47 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
                 t0.elapsed().as_secs_f64()
             );
         }
-        json_line(out, &w).map_err(|e| match e {
+        let line = match &a.dir {
+            None => json_line(out, &w),
+            Some(d) => {
+                // The new file must verify, with its chain, before anything is deleted.
+                let checked = crate::snapshot::chain::check_file(&output, &[])?;
+                if let Some((p, f)) = checked
+                    .iter()
+                    .find_map(|(p, c)| c.findings.first().map(|f| (p, f)))
+                {
+                    return Err(Error::invalid(format!(
+                        "{}: the new snapshot does not verify ({}: {f}); nothing deleted",
+                        output.display(),
+                        p.display()
+                    )));
+                }
+                let (mut all, _) = crate::snapshot::retention::list(d)?;
+                all.retain(|e| !damaged.contains(&e.path));
+                let deleted = crate::snapshot::retention::prune(&all, &output, &policy, now())?;
+                json_line(
+                    out,
+                    &serde_json::json!({
+                        "path": w.path,
+                        "bytes": w.bytes,
+                        "records": w.records,
+                        "incremental": base.is_some(),
+                        "base": since.as_ref().map(|p| p.display().to_string()),
+                        "verified": checked.len(),
+                        "deleted": deleted.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+                    }),
+                )
+            }
+        };
+        line.map_err(|e| match e {
             Error::Io { source, .. } => stdout_err(source),
             e => e,
         })
     })
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

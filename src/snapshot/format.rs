@@ -1,4 +1,4 @@
-//! The reshift snapshot file format, version 4 (versions 1 to 3 are still read). All
+//! The reshift snapshot file format, version 5 (versions 1 to 4 are still read). All
 //! integers little-endian; `varint` is the protobuf base-128 varint.
 //!
 //! ```text
@@ -48,8 +48,10 @@ pub const END_MAGIC: &[u8; 8] = b"RSHIFTEN";
 /// Version 2 stores each chunk's records through the columnar transform
 /// ([`super::columns`]) before zstd; version 1 stored them as they are. Version 3 adds the
 /// heads section; version 4 a checksum of the index, extras and dictionaries in the
-/// trailer. All four are read.
-pub const VERSION: u32 = 4;
+/// trailer. Version 5 has the same layout, and its header may name a base snapshot
+/// (`base`): the file is then an incremental snapshot, read only as the last link of a
+/// chain (see [`super::chain`]). All five are read.
+pub const VERSION: u32 = 5;
 pub const OLDEST_VERSION: u32 = 1;
 pub const TRAILER_LEN: usize = 64;
 pub const TOMBSTONE: u8 = 1;

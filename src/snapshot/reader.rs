@@ -374,6 +374,12 @@ impl<'a> Snapshot<'a> {
         })
     }
 
+    /// Whether this is an incremental snapshot (format 5 with a base), which holds only
+    /// what changed after its base and is read through its chain ([`super::chain`]).
+    pub fn is_incremental(&self) -> bool {
+        self.facts.base.is_some()
+    }
+
     /// Every record's head in file order (chunk by chunk), CRC-checked; `None` for files
     /// older than version 3, which have none.
     pub fn heads(&self) -> Result<Option<Vec<Head>>> {

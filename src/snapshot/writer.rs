@@ -42,6 +42,10 @@ pub struct Facts {
     pub prefixes: Vec<String>,
     pub excludes: Vec<String>,
     pub namespace: Option<String>,
+    /// Set on an incremental snapshot (format 5): the snapshot it continues. Its records
+    /// are those after the base's revision; the base's own records are read from the base.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<super::chain::Link>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -85,26 +89,81 @@ pub fn selected(key: &[u8], o: &Options) -> bool {
     true
 }
 
-struct Sink {
+/// Where a snapshot's bytes go: a temp file renamed into place, or standard output. Either
+/// way they are written once, front to back: the writer never seeks.
+enum Dest {
     /// The temp file beside the target, removed unless it was renamed into place.
-    tmp: crate::tempout::TempGuard,
-    buf: std::io::BufWriter<File>,
+    Temp(crate::tempout::TempGuard, std::io::BufWriter<File>),
+    /// A duplicate of file descriptor 1: writing through `std::io::stdout()` would take
+    /// its lock, which the command's own output may hold on another thread.
+    Stdout(std::io::BufWriter<File>),
+}
+
+struct Sink {
+    dest: Dest,
     offset: u64,
     crc: u32,
 }
 
 impl Sink {
+    fn path(&self) -> &Path {
+        match &self.dest {
+            Dest::Temp(t, _) => t.path(),
+            Dest::Stdout(_) => Path::new("<stdout>"),
+        }
+    }
+
     fn put(&mut self, b: &[u8]) -> Result<()> {
-        self.buf
-            .write_all(b)
-            .map_err(|e| Error::io(self.tmp.path(), e))?;
+        let r = match &mut self.dest {
+            Dest::Temp(_, w) => w.write_all(b),
+            Dest::Stdout(w) => w.write_all(b),
+        };
+        r.map_err(|e| Error::io(self.path(), e))?;
         self.crc = crc32c::crc32c_append(self.crc, b);
         self.offset += b.len() as u64;
         Ok(())
     }
+
+    /// Flushes the bytes out; a file is fsynced and renamed to `target` (and its dir
+    /// fsynced).
+    fn finish(self, target: &Path) -> Result<()> {
+        match self.dest {
+            Dest::Stdout(mut w) => w.flush().map_err(|e| Error::io("<stdout>", e)),
+            Dest::Temp(tmp, mut w) => {
+                let path = tmp.path().to_path_buf();
+                w.flush().map_err(|e| Error::io(&path, e))?;
+                w.get_ref().sync_all().map_err(|e| Error::io(&path, e))?;
+                std::fs::rename(&path, target).map_err(|e| Error::io(target, e))?;
+                tmp.keep();
+                if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    if let Ok(d) = File::open(dir) {
+                        let _ = d.sync_all();
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Whether `target` means standard output (`-`).
+pub fn is_stdout(target: &Path) -> bool {
+    target.as_os_str() == "-"
 }
 
 fn open_temp(target: &Path, force: bool) -> Result<Sink> {
+    if is_stdout(target) {
+        use std::os::fd::AsFd;
+        let fd = std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| Error::io("<stdout>", e))?;
+        return Ok(Sink {
+            dest: Dest::Stdout(std::io::BufWriter::with_capacity(1 << 20, File::from(fd))),
+            offset: 0,
+            crc: 0,
+        });
+    }
     if target.exists() && !force {
         return Err(Error::invalid(format!(
             "{} exists: pass --force to replace it",
@@ -131,8 +190,7 @@ fn open_temp(target: &Path, force: bool) -> Result<Sink> {
     // Registered only once created: a name someone else holds is never removed.
     let tmp = crate::tempout::TempGuard::new(path);
     Ok(Sink {
-        tmp,
-        buf: std::io::BufWriter::with_capacity(1 << 20, file),
+        dest: Dest::Temp(tmp, std::io::BufWriter::with_capacity(1 << 20, file)),
         offset: 0,
         crc: 0,
     })
@@ -198,8 +256,8 @@ fn train_dicts(plans: &[Plan<'_>]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-/// Writes a snapshot of `ks` to `target`. `extras` are (bucket, key, value) entries of
-/// every other bucket.
+/// Writes a snapshot of `ks` to `target` (`-`: standard output). `extras` are (bucket,
+/// key, value) entries of every other bucket.
 pub fn write_snapshot(
     target: &Path,
     ks: &Keyspace<'_>,
@@ -210,21 +268,39 @@ pub fn write_snapshot(
     if let Some(r) = opts.revision {
         ks.check_revision(r)?;
     }
-    let mut sink = open_temp(target, opts.force)?;
-    let header = serde_json::to_vec(facts).map_err(|e| Error::invalid(e.to_string()))?;
-    let mut head = MAGIC.to_vec();
-    head.extend_from_slice(&VERSION.to_le_bytes());
-    head.extend_from_slice(&(header.len() as u32).to_le_bytes());
-    head.extend_from_slice(&header);
-    head.extend_from_slice(&crc32c::crc32c(&header).to_le_bytes());
-    sink.put(&head)?;
-
     let records: Box<dyn Iterator<Item = RevRecord<'_>>> = if opts.history {
         let at = opts.revision.unwrap_or(i64::MAX);
         Box::new(ks.all_by_key(b"").filter(move |r| r.rev.main <= at))
     } else {
         Box::new(ks.state(b"", opts.revision)?)
     };
+    write_records(target, records, extras, facts, opts)
+}
+
+/// Writes a snapshot of `records` (in key order and, within a key, revision order) to
+/// `target` (`-`: standard output); `opts` gives the filters, level, dictionaries and
+/// whether to replace a file.
+pub fn write_records<'a>(
+    target: &Path,
+    records: impl Iterator<Item = RevRecord<'a>>,
+    extras: &[super::extras::Entry],
+    facts: &Facts,
+    opts: &Options,
+) -> Result<Written> {
+    let mut sink = open_temp(target, opts.force)?;
+    // Full snapshots keep format 4, which older readers take; an incremental one is 5.
+    let version = if facts.base.is_some() { VERSION } else { 4 };
+    let facts = Facts {
+        format_version: version,
+        ..facts.clone()
+    };
+    let header = serde_json::to_vec(&facts).map_err(|e| Error::invalid(e.to_string()))?;
+    let mut head = MAGIC.to_vec();
+    head.extend_from_slice(&version.to_le_bytes());
+    head.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    head.extend_from_slice(&header);
+    head.extend_from_slice(&crc32c::crc32c(&header).to_le_bytes());
+    sink.put(&head)?;
     // Plan the chunks: records in key order, cut at resource changes and at the target size.
     let mut plans: Vec<Plan<'_>> = Vec::new();
     for r in records.filter(|r| selected(r.key, opts)) {
@@ -308,7 +384,7 @@ pub fn write_snapshot(
                     r.kv.len() as u64,
                 );
             }
-            let (raw_len, dict, c) = d.map_err(|e| Error::io(sink.tmp.path(), e))?;
+            let (raw_len, dict, c) = d.map_err(|e| Error::io(sink.path(), e))?;
             index.push(ChunkEntry {
                 offset: sink.offset,
                 compressed_len: c.len() as u64,
@@ -342,8 +418,7 @@ pub fn write_snapshot(
         write(w, d)?;
     }
 
-    let heads =
-        zstd::bulk::compress(&heads, opts.level).map_err(|e| Error::io(sink.tmp.path(), e))?;
+    let heads = zstd::bulk::compress(&heads, opts.level).map_err(|e| Error::io(sink.path(), e))?;
     let place = HeadsPlace {
         offset: sink.offset,
         len: heads.len() as u64,
@@ -351,7 +426,7 @@ pub fn write_snapshot(
     };
     sink.put(&heads)?;
     let idx = zstd::bulk::compress(&encode_index(&index, Some(place)), opts.level)
-        .map_err(|e| Error::io(sink.tmp.path(), e))?;
+        .map_err(|e| Error::io(sink.path(), e))?;
     let index_offset = sink.offset;
     let mut tail = crc32c::crc32c(&idx);
     sink.put(&idx)?;
@@ -362,7 +437,7 @@ pub fn write_snapshot(
         put_bytes(&mut ex, k);
         put_bytes(&mut ex, v);
     }
-    let ex = zstd::bulk::compress(&ex, opts.level).map_err(|e| Error::io(sink.tmp.path(), e))?;
+    let ex = zstd::bulk::compress(&ex, opts.level).map_err(|e| Error::io(sink.path(), e))?;
     let extras_offset = sink.offset;
     tail = crc32c::crc32c_append(tail, &ex);
     sink.put(&ex)?;
@@ -381,23 +456,11 @@ pub fn write_snapshot(
         tail_crc: tail,
     });
     sink.put(&trailer)?;
-    let path = sink.tmp.path().to_path_buf();
-    sink.buf.flush().map_err(|e| Error::io(&path, e))?;
-    sink.buf
-        .get_ref()
-        .sync_all()
-        .map_err(|e| Error::io(&path, e))?;
-    std::fs::rename(&path, target).map_err(|e| Error::io(target, e))?;
-    let Sink { tmp, .. } = sink;
-    tmp.keep();
-    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
+    let bytes = sink.offset;
+    sink.finish(target)?;
     Ok(Written {
         path: target.display().to_string(),
-        bytes: sink.offset,
+        bytes,
         raw_bytes: raw_total,
         chunks: index.len() as u64,
         records: total_records,
