@@ -48,8 +48,21 @@ pub struct Store {
 fn open_keyspace(path: &Path, use_wal: bool) -> Result<(&'static Keyspace<'static>, Vec<String>)> {
     let src: &'static Source = Box::leak(Box::new(Source::open(path)?));
     if src.kind == SourceKind::ReshiftSnapshot {
-        let snap: &'static crate::snapshot::Snapshot<'static> =
-            Box::leak(Box::new(src.snapshot()?));
+        let snap = src.snapshot()?;
+        if snap.is_incremental() {
+            // An incremental snapshot serves its chain's state (earlier files found beside it).
+            use crate::snapshot::chain;
+            let ch: &'static chain::Chain =
+                Box::leak(Box::new(chain::Chain::resolve(&snap, &src.path, &[])?));
+            let mut snaps = ch.snapshots()?;
+            snaps.push(snap);
+            let snaps: &'static [crate::snapshot::Snapshot<'static>] =
+                Box::leak(snaps.into_boxed_slice());
+            let decoded: &'static chain::Decoded = Box::leak(Box::new(chain::decode(snaps)?));
+            let ks = chain::keyspace(snaps, decoded)?;
+            return Ok((Box::leak(Box::new(ks)), vec![]));
+        }
+        let snap: &'static crate::snapshot::Snapshot<'static> = Box::leak(Box::new(snap));
         let (flat, ranges) = snap.all_chunks_flat()?;
         let flat: &'static _ = Box::leak(Box::new(flat));
         let chunks: Vec<&'static [u8]> = ranges.into_iter().map(|r| &flat[r]).collect();
