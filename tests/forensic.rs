@@ -499,7 +499,10 @@ fn walk_lexically(dir: &Path, out: &mut Vec<PathBuf>) {
         .collect();
     entries.sort_by(|a, b| {
         use std::os::unix::ffi::OsStrExt;
-        a.file_name().unwrap().as_bytes().cmp(b.file_name().unwrap().as_bytes())
+        a.file_name()
+            .unwrap()
+            .as_bytes()
+            .cmp(b.file_name().unwrap().as_bytes())
     });
     for e in entries {
         if e.is_dir() {
@@ -614,8 +617,14 @@ fn export_strips_allocated_fields_of_objects_the_kubernetes_codecs_stored() {
         // Owner references are kept or dropped by the rule the other export test checks.
         let mut want = stripped_allocations(s.clone());
         let mut got = d.clone();
-        want["metadata"].as_object_mut().unwrap().remove("ownerReferences");
-        got["metadata"].as_object_mut().unwrap().remove("ownerReferences");
+        want["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("ownerReferences");
+        got["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("ownerReferences");
         assert_eq!(got, want, "{kind}");
         *seen.entry(kind).or_default() += 1;
         let had = match kind {
@@ -629,7 +638,10 @@ fn export_strips_allocated_fields_of_objects_the_kubernetes_codecs_stored() {
     }
     // Each rule had something to remove.
     for k in ["PersistentVolumeClaim", "PersistentVolume", "Job"] {
-        assert!(removed.get(k).copied().unwrap_or(0) > 0, "{k}: {seen:?} {removed:?}");
+        assert!(
+            removed.get(k).copied().unwrap_or(0) > 0,
+            "{k}: {seen:?} {removed:?}"
+        );
     }
 }
 

@@ -6,12 +6,12 @@
 
 use super::encryption::Decryptor;
 use super::filter::ObjectFilter;
+use super::jsontree::{self, J};
 use super::object::{ObjectInfo, decode_stored_json, describe_with};
 use super::render::View;
 use super::schema::Release;
 use crate::display::printable;
 use crate::etcd::diff::Pair;
-use super::jsontree::{self, J};
 use serde::Serialize;
 
 /// Fields that change without anyone changing the object, hidden unless asked for:
@@ -127,7 +127,9 @@ fn same_number(a: &str, b: &str) -> bool {
     a == b
         || (float(a)
             && float(b)
-            && a.parse::<f64>().ok().is_some_and(|x| b.parse::<f64>() == Ok(x)))
+            && a.parse::<f64>()
+                .ok()
+                .is_some_and(|x| b.parse::<f64>() == Ok(x)))
 }
 
 /// `a` and `b` hold the same value: strings by their value (not their escapes), objects
@@ -322,6 +324,10 @@ pub fn compare(pair: &Pair<'_>, o: &Options<'_>) -> Option<Difference> {
         old_len: old.map_or(0, |kv| kv.value.len()),
         new_len: new.map_or(0, |kv| kv.value.len()),
     };
+    // A key on one side only is counted without decoding it.
+    if o.detail == Detail::Counts && change != Change::Changed {
+        return Some(d);
+    }
     // An object key whose every present side decodes is compared as served objects.
     if !info.resource.is_empty() {
         let a = old.map(|kv| served(pair.key, &kv, o));
@@ -340,8 +346,14 @@ pub fn compare(pair: &Pair<'_>, o: &Options<'_>) -> Option<Difference> {
                 d.compared = "object";
                 if o.detail == Detail::Text {
                     let stripped = !o.all_fields;
-                    d.old_text = a.as_deref().zip(ta.as_ref()).map(|(t, v)| yaml_of(t, v, stripped));
-                    d.new_text = b.as_deref().zip(tb.as_ref()).map(|(t, v)| yaml_of(t, v, stripped));
+                    d.old_text = a
+                        .as_deref()
+                        .zip(ta.as_ref())
+                        .map(|(t, v)| yaml_of(t, v, stripped));
+                    d.new_text = b
+                        .as_deref()
+                        .zip(tb.as_ref())
+                        .map(|(t, v)| yaml_of(t, v, stripped));
                 }
                 return Some(d);
             }
@@ -440,12 +452,20 @@ mod tests {
 
     #[test]
     fn sameness_is_by_value() {
-        assert!(same(&tree(r#"{"a":1,"b":"\u0041"}"#), &tree(r#"{"b":"A","a":1}"#)));
+        assert!(same(
+            &tree(r#"{"a":1,"b":"\u0041"}"#),
+            &tree(r#"{"b":"A","a":1}"#)
+        ));
         assert!(same(&tree("[1.5e0]"), &tree("[1.50]")));
         assert!(!same(&tree("[1]"), &tree("[1.0]")));
         assert!(!same(&tree(r#"{"a":1}"#), &tree(r#"{"a":1,"b":2}"#)));
         let mut paths = Vec::new();
-        changed_paths(&tree(r#"{"a":[1,2],"b":{"c":1}}"#), &tree(r#"{"a":[1],"b":{"c":2}}"#), "", &mut paths);
+        changed_paths(
+            &tree(r#"{"a":[1,2],"b":{"c":1}}"#),
+            &tree(r#"{"a":[1],"b":{"c":2}}"#),
+            "",
+            &mut paths,
+        );
         assert_eq!(paths, ["a", "b.c"]);
     }
 }

@@ -7,11 +7,11 @@
 
 use super::encryption::Decryptor;
 use super::filter::ObjectFilter;
+use super::jsontree::J;
 use super::object::decode_stored_json;
 use super::render::View;
 use super::schema::Release;
 use rayon::prelude::*;
-use super::jsontree::J;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 
@@ -165,7 +165,10 @@ const SERVER_ANNOTATIONS: &[(&str, &[&str])] = &[
             "volume.kubernetes.io/selected-node",
         ],
     ),
-    ("PersistentVolume", &["pv.kubernetes.io/bound-by-controller"]),
+    (
+        "PersistentVolume",
+        &["pv.kubernetes.io/bound-by-controller"],
+    ),
     ("Deployment", &["deployment.kubernetes.io/revision"]),
 ];
 
@@ -370,9 +373,9 @@ pub fn export(
                         uid,
                     )));
                 }
-                let val = match decode(k, v)
-                    .and_then(|j| serde_json::from_str::<Value>(&j).map_err(|_| "undecodable".into()))
-                {
+                let val = match decode(k, v).and_then(|j| {
+                    serde_json::from_str::<Value>(&j).map_err(|_| "undecodable".into())
+                }) {
                     Ok(v) => v,
                     Err(why) => return One::Skip(why),
                 };
@@ -599,7 +602,10 @@ mod tests {
         // A selector the user chose is the user's.
         let manual = r#"{"kind":"Job","metadata":{"name":"j"},"spec":{"manualSelector":true,
             "selector":{"matchLabels":{"a":"b"}},"template":{"metadata":{"labels":{"a":"b"}}}}}"#;
-        assert_eq!(stripped(manual, &[]), serde_json::from_str::<Value>(manual).unwrap());
+        assert_eq!(
+            stripped(manual, &[]),
+            serde_json::from_str::<Value>(manual).unwrap()
+        );
         let sa = r#"{"kind":"ServiceAccount","metadata":{"name":"build"},
             "secrets":[{"name":"build-token-x7k2p"},{"name":"registry"}]}"#;
         assert_eq!(
