@@ -5,7 +5,7 @@
 use super::common::{FilterArgs, Input, ObjectArgs, json_line, key_arg, stdout_err};
 use crate::error::{Error, Result};
 use crate::etcd::diff::{Pair, merge};
-use crate::k8s::diff::{Change, Difference, Options, compare, unified};
+use crate::k8s::diff::{Change, Detail, Difference, Options, compare, unified};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -216,6 +216,12 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<bool> {
         all_fields: a.all_fields,
         filter,
         dec: dec.as_ref(),
+        // Counts need no paths and JSON records no text.
+        detail: match (a.stat, a.format) {
+            (true, _) => Detail::Counts,
+            (false, super::common::Format::Json) => Detail::Paths,
+            (false, super::common::Format::Table) => Detail::Text,
+        },
     };
     let prefix = key_arg(&a.prefix);
     let mut p = Printer {

@@ -6,13 +6,13 @@
 
 use super::encryption::Decryptor;
 use super::filter::ObjectFilter;
+use super::jsontree::{self, J};
 use super::object::{ObjectInfo, decode_stored_json, describe_with};
 use super::render::View;
 use super::schema::Release;
 use crate::display::printable;
 use crate::etcd::diff::Pair;
 use serde::Serialize;
-use serde_json::Value;
 
 /// Fields that change without anyone changing the object, hidden unless asked for:
 /// `(path to an object or a list of objects, field)`.
@@ -42,6 +42,20 @@ pub struct Options<'d> {
     pub all_fields: bool,
     pub filter: ObjectFilter,
     pub dec: Option<&'d Decryptor>,
+    /// What to work out for each difference.
+    pub detail: Detail,
+}
+
+/// How much [`compare`] works out about each difference: each costs more than the one
+/// before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Whether it differs (and how: added, removed, changed), for counts.
+    Counts,
+    /// And the paths of the fields that differ.
+    Paths,
+    /// And each side's text, for a unified diff.
+    Text,
 }
 
 /// One key that differs.
@@ -85,26 +99,60 @@ pub fn resource_label(o: &ObjectInfo<'_>) -> String {
 }
 
 /// Removes the noise fields from an object.
-pub fn strip_noise(v: &mut Value) {
+pub fn strip_noise(v: &mut J<'_>) {
     for (path, field) in NOISE {
         strip_at(v, path, field);
     }
 }
 
-fn strip_at(v: &mut Value, path: &[&str], field: &str) {
+fn strip_at(v: &mut J<'_>, path: &[&str], field: &str) {
     match v {
-        Value::Array(items) => items.iter_mut().for_each(|i| strip_at(i, path, field)),
-        Value::Object(m) => match path.split_first() {
-            None => {
-                m.remove(field);
-            }
+        J::Arr(items) => items.iter_mut().for_each(|i| strip_at(i, path, field)),
+        J::Obj(m) => match path.split_first() {
+            None => m.retain(|(k, _)| k != field),
             Some((first, rest)) => {
-                if let Some(c) = m.get_mut(*first) {
+                if let Some((_, c)) = m.iter_mut().find(|(k, _)| k == first) {
                     strip_at(c, rest, field);
                 }
             }
         },
         _ => {}
+    }
+}
+
+/// Two numbers' texts hold the same value: the same text, or the same float64 when either
+/// is written as a float (an integer text stays an integer, as in a generic decoder).
+fn same_number(a: &str, b: &str) -> bool {
+    let float = |s: &str| s.contains(['.', 'e', 'E']);
+    a == b
+        || (float(a)
+            && float(b)
+            && a.parse::<f64>()
+                .ok()
+                .is_some_and(|x| b.parse::<f64>() == Ok(x)))
+}
+
+/// `a` and `b` hold the same value: strings by their value (not their escapes), objects
+/// whatever their member order.
+pub fn same(a: &J<'_>, b: &J<'_>) -> bool {
+    match (a, b) {
+        (J::Null, J::Null) => true,
+        (J::Bool(x), J::Bool(y)) => x == y,
+        (J::Num(x), J::Num(y)) => same_number(x, y),
+        (J::Str(x, _), J::Str(y, _)) => x == y,
+        (J::Arr(x), J::Arr(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
+        (J::Obj(x), J::Obj(y)) => {
+            x.len() == y.len()
+                && x.iter().enumerate().all(|(i, (k, va))| {
+                    // Members are nearly always in the same order: look there first.
+                    let vb = match y.get(i) {
+                        Some((kb, vb)) if kb == k => Some(vb),
+                        _ => y.iter().find(|(kb, _)| kb == k).map(|(_, v)| v),
+                    };
+                    vb.is_some_and(|vb| same(va, vb))
+                })
+        }
+        _ => false,
     }
 }
 
@@ -116,32 +164,39 @@ fn push_member(path: &str, name: &str) -> String {
     match (path.is_empty(), simple) {
         (true, true) => name.to_string(),
         (false, true) => format!("{path}.{name}"),
-        (_, false) => format!("{path}[{}]", Value::from(name)),
+        (_, false) => format!("{path}[{}]", serde_json::Value::from(name)),
     }
 }
 
 /// The paths where `a` and `b` differ, in `a`'s member order then `b`'s added members.
 /// Lists of different lengths differ as a whole.
-pub fn changed_paths(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
+pub fn changed_paths(a: &J<'_>, b: &J<'_>, path: &str, out: &mut Vec<String>) {
     match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            for (k, va) in x {
-                let p = push_member(path, k);
-                match y.get(k) {
-                    Some(vb) => changed_paths(va, vb, &p, out),
-                    None => out.push(p),
+        (J::Obj(x), J::Obj(y)) => {
+            for (i, (k, va)) in x.iter().enumerate() {
+                let vb = match y.get(i) {
+                    Some((kb, vb)) if kb == k => Some(vb),
+                    _ => y.iter().find(|(kb, _)| kb == k).map(|(_, v)| v),
+                };
+                match vb {
+                    // Equal members need no path.
+                    Some(vb) if same(va, vb) => {}
+                    Some(vb) => changed_paths(va, vb, &push_member(path, k), out),
+                    None => out.push(push_member(path, k)),
                 }
             }
-            for k in y.keys().filter(|k| !x.contains_key(*k)) {
+            for (k, _) in y.iter().filter(|(k, _)| !x.iter().any(|(ka, _)| ka == k)) {
                 out.push(push_member(path, k));
             }
         }
-        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+        (J::Arr(x), J::Arr(y)) if x.len() == y.len() => {
             for (i, (va, vb)) in x.iter().zip(y).enumerate() {
-                changed_paths(va, vb, &format!("{path}[{i}]"), out);
+                if !same(va, vb) {
+                    changed_paths(va, vb, &format!("{path}[{i}]"), out);
+                }
             }
         }
-        _ if a == b => {}
+        _ if same(a, b) => {}
         _ => out.push(if path.is_empty() {
             ".".into()
         } else {
@@ -150,21 +205,82 @@ pub fn changed_paths(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
     }
 }
 
-/// One side decoded as the apiserver serves it (noise removed unless asked for).
-fn served(key: &[u8], kv: &crate::etcd::KeyValueRef<'_>, o: &Options<'_>) -> Option<Value> {
+/// Writes `v` as compact JSON, keeping each string's escapes and each number's text as
+/// read, so that the YAML of the text written is the YAML of the text read minus what was
+/// removed from the tree.
+pub fn write_tree(out: &mut String, v: &J<'_>) {
+    match v {
+        J::Null => out.push_str("null"),
+        J::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        J::Num(n) => out.push_str(n),
+        J::Str(s, raw) => match std::str::from_utf8(raw) {
+            Ok(raw) => {
+                out.push('"');
+                out.push_str(raw);
+                out.push('"');
+            }
+            Err(_) => out.push_str(&serde_json::Value::from(s.as_ref()).to_string()),
+        },
+        J::Arr(items) => {
+            out.push('[');
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_tree(out, x);
+            }
+            out.push(']');
+        }
+        J::Obj(m) => {
+            out.push('{');
+            for (i, (k, x)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::from(k.as_ref()).to_string());
+                out.push(':');
+                write_tree(out, x);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// One side decoded as the apiserver serves it: its JSON text.
+fn served(key: &[u8], kv: &crate::etcd::KeyValueRef<'_>, o: &Options<'_>) -> Option<String> {
     let view = View::served(o.release, kv.mod_revision);
-    let text = decode_stored_json(key, kv.value, &view, o.dec).ok()?;
-    let mut v: Value = serde_json::from_str(&text).ok()?;
+    decode_stored_json(key, kv.value, &view, o.dec).ok()
+}
+
+/// The YAML kubectl prints for a side: of `text` as served when nothing was removed from
+/// its tree `v`, else of `v` written out again.
+fn yaml_of(text: &str, v: &J<'_>, stripped: bool) -> String {
+    let json = if stripped {
+        let mut s = String::with_capacity(text.len());
+        write_tree(&mut s, v);
+        std::borrow::Cow::Owned(s)
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    };
+    crate::k8s::yaml::json_to_yaml(&json).unwrap_or_else(|_| {
+        serde_json::from_str::<serde_json::Value>(&json)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .map_or_else(|| json.to_string(), |p| p + "\n")
+    })
+}
+
+/// A side's served text read as a tree, noise removed unless asked for: `Some(None)` for
+/// an absent side, `None` when the text does not read.
+fn tree<'t>(text: Option<&'t str>, o: &Options<'_>) -> Option<Option<J<'t>>> {
+    let Some(t) = text else {
+        return Some(None);
+    };
+    let mut v = jsontree::parse(t.as_bytes()).ok()?;
     if !o.all_fields {
         strip_noise(&mut v);
     }
-    Some(v)
-}
-
-fn yaml_of(v: &Value) -> String {
-    let json = v.to_string();
-    crate::k8s::yaml::json_to_yaml(&json)
-        .unwrap_or_else(|_| serde_json::to_string_pretty(v).unwrap_or(json) + "\n")
+    Some(Some(v))
 }
 
 /// Compares the two sides of `pair`. `None` when the filter keeps neither side, or when
@@ -208,22 +324,39 @@ pub fn compare(pair: &Pair<'_>, o: &Options<'_>) -> Option<Difference> {
         old_len: old.map_or(0, |kv| kv.value.len()),
         new_len: new.map_or(0, |kv| kv.value.len()),
     };
+    // A key on one side only is counted without decoding it.
+    if o.detail == Detail::Counts && change != Change::Changed {
+        return Some(d);
+    }
     // An object key whose every present side decodes is compared as served objects.
     if !info.resource.is_empty() {
         let a = old.map(|kv| served(pair.key, &kv, o));
         let b = new.map(|kv| served(pair.key, &kv, o));
         if !matches!(a, Some(None)) && !matches!(b, Some(None)) {
             let (a, b) = (a.flatten(), b.flatten());
-            if let (Some(x), Some(y)) = (&a, &b) {
-                if x == y {
-                    return None;
+            if let (Some(ta), Some(tb)) = (tree(a.as_deref(), o), tree(b.as_deref(), o)) {
+                if let (Some(x), Some(y)) = (&ta, &tb) {
+                    if same(x, y) {
+                        return None;
+                    }
+                    if o.detail != Detail::Counts {
+                        changed_paths(x, y, "", &mut d.paths);
+                    }
                 }
-                changed_paths(x, y, "", &mut d.paths);
+                d.compared = "object";
+                if o.detail == Detail::Text {
+                    let stripped = !o.all_fields;
+                    d.old_text = a
+                        .as_deref()
+                        .zip(ta.as_ref())
+                        .map(|(t, v)| yaml_of(t, v, stripped));
+                    d.new_text = b
+                        .as_deref()
+                        .zip(tb.as_ref())
+                        .map(|(t, v)| yaml_of(t, v, stripped));
+                }
+                return Some(d);
             }
-            d.compared = "object";
-            d.old_text = a.as_ref().map(yaml_of);
-            d.new_text = b.as_ref().map(yaml_of);
-            return Some(d);
         }
     }
     if let (Some(x), Some(y)) = (&old, &new) {
@@ -231,11 +364,13 @@ pub fn compare(pair: &Pair<'_>, o: &Options<'_>) -> Option<Difference> {
             return None;
         }
     }
-    let text = |kv: &Option<crate::etcd::KeyValueRef<'_>>| {
-        kv.and_then(|kv| std::str::from_utf8(kv.value).ok().map(str::to_string))
-    };
-    d.old_text = text(&old);
-    d.new_text = text(&new);
+    if o.detail == Detail::Text {
+        let text = |kv: &Option<crate::etcd::KeyValueRef<'_>>| {
+            kv.and_then(|kv| std::str::from_utf8(kv.value).ok().map(str::to_string))
+        };
+        d.old_text = text(&old);
+        d.new_text = text(&new);
+    }
     Some(d)
 }
 
@@ -278,26 +413,59 @@ pub fn unified(d: &Difference, context: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    fn tree(s: &str) -> J<'_> {
+        jsontree::parse(s.as_bytes()).unwrap()
+    }
 
     #[test]
     fn noise_is_stripped_and_paths_found() {
-        let mut a = json!({"metadata": {"name": "x", "resourceVersion": "5", "generation": 2,
+        let a = r#"{"metadata": {"name": "x", "resourceVersion": "5", "generation": 2,
             "labels": {"app.kubernetes.io/name": "w"}},
-            "status": {"conditions": [{"type": "Ready", "lastHeartbeatTime": "t1", "status": "True"}]}});
-        let mut b = json!({"metadata": {"name": "x", "resourceVersion": "9", "generation": 3,
+            "status": {"conditions": [{"type": "Ready", "lastHeartbeatTime": "t1", "status": "True"}]}}"#;
+        let b = r#"{"metadata": {"name": "x", "resourceVersion": "9", "generation": 3,
             "labels": {"app.kubernetes.io/name": "v"}},
             "status": {"conditions": [{"type": "Ready", "lastHeartbeatTime": "t2", "status": "True"}]},
-            "spec": {"replicas": 2}});
+            "spec": {"replicas": 2}}"#;
+        let (mut a, mut b) = (tree(a), tree(b));
         strip_noise(&mut a);
         strip_noise(&mut b);
-        assert_eq!(a["metadata"].get("resourceVersion"), None);
-        assert_eq!(a["status"]["conditions"][0].get("lastHeartbeatTime"), None);
+        assert_eq!(a.get("metadata").unwrap().get("resourceVersion"), None);
+        let J::Arr(conds) = a.get("status").unwrap().get("conditions").unwrap() else {
+            panic!("conditions")
+        };
+        assert_eq!(conds[0].get("lastHeartbeatTime"), None);
+        assert_eq!(conds[0].get("status").and_then(J::as_str), Some("True"));
         let mut paths = Vec::new();
         changed_paths(&a, &b, "", &mut paths);
         assert_eq!(
             paths,
             ["metadata.labels[\"app.kubernetes.io/name\"]", "spec"]
         );
+        let mut s = String::new();
+        write_tree(&mut s, &a);
+        assert_eq!(
+            s,
+            r#"{"metadata":{"name":"x","labels":{"app.kubernetes.io/name":"w"}},"status":{"conditions":[{"type":"Ready","status":"True"}]}}"#
+        );
+    }
+
+    #[test]
+    fn sameness_is_by_value() {
+        assert!(same(
+            &tree(r#"{"a":1,"b":"\u0041"}"#),
+            &tree(r#"{"b":"A","a":1}"#)
+        ));
+        assert!(same(&tree("[1.5e0]"), &tree("[1.50]")));
+        assert!(!same(&tree("[1]"), &tree("[1.0]")));
+        assert!(!same(&tree(r#"{"a":1}"#), &tree(r#"{"a":1,"b":2}"#)));
+        let mut paths = Vec::new();
+        changed_paths(
+            &tree(r#"{"a":[1,2],"b":{"c":1}}"#),
+            &tree(r#"{"a":[1],"b":{"c":2}}"#),
+            "",
+            &mut paths,
+        );
+        assert_eq!(paths, ["a", "b.c"]);
     }
 }

@@ -7,6 +7,7 @@
 
 use super::encryption::Decryptor;
 use super::filter::ObjectFilter;
+use super::jsontree::J;
 use super::object::decode_stored_json;
 use super::render::View;
 use super::schema::Release;
@@ -149,43 +150,146 @@ fn skip_reason(v: &Value, o: &Options<'_>) -> Option<String> {
     owned.then(|| format!("{kind} objects owned by a controller (--include-owned)"))
 }
 
+/// Annotations controllers set, per kind: the binding bookkeeping of the volume controller
+/// on claims and volumes (a claim keeps its volume through the volume's `claimRef`), the
+/// node the scheduler picked for a claim, and a Deployment's rollout revision.
+/// `kubectl.kubernetes.io/last-applied-configuration` is kept: `kubectl apply` reads it.
+const SERVER_ANNOTATIONS: &[(&str, &[&str])] = &[
+    (
+        "PersistentVolumeClaim",
+        &[
+            "pv.kubernetes.io/bind-completed",
+            "pv.kubernetes.io/bound-by-controller",
+            "volume.beta.kubernetes.io/storage-provisioner",
+            "volume.kubernetes.io/storage-provisioner",
+            "volume.kubernetes.io/selected-node",
+        ],
+    ),
+    (
+        "PersistentVolume",
+        &["pv.kubernetes.io/bound-by-controller"],
+    ),
+    ("Deployment", &["deployment.kubernetes.io/revision"]),
+];
+
+/// The labels the Job controller's generated selector holds: the old Job's uid, which a
+/// new Job's generated selector would not match (the apiserver refuses it).
+const JOB_UID_LABELS: &[&str] = &["controller-uid", "batch.kubernetes.io/controller-uid"];
+
+type Members<'a> = Vec<(std::borrow::Cow<'a, str>, J<'a>)>;
+
+fn member_mut<'v, 'a>(v: &'v mut J<'a>, name: &str) -> Option<&'v mut J<'a>> {
+    match v {
+        J::Obj(m) => m.iter_mut().find(|(k, _)| k == name).map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+fn members_mut<'v, 'a>(v: &'v mut J<'a>, name: &str) -> Option<&'v mut Members<'a>> {
+    match member_mut(v, name) {
+        Some(J::Obj(m)) => Some(m),
+        _ => None,
+    }
+}
+
+fn remove(m: &mut Members<'_>, names: &[&str]) {
+    m.retain(|(k, _)| !names.contains(&k.as_ref()));
+}
+
+/// Removes the members `names` of the map `field` of `m`, and the map itself when that
+/// leaves it empty.
+fn remove_in_map(m: &mut Members<'_>, field: &str, names: &[&str]) {
+    let Some(i) = m.iter().position(|(k, _)| k == field) else {
+        return;
+    };
+    if let J::Obj(inner) = &mut m[i].1 {
+        remove(inner, names);
+        if inner.is_empty() {
+            m.remove(i);
+        }
+    }
+}
+
 /// Removes what the server set from `v`: metadata bookkeeping, status, owner references
 /// to objects also exported (they are recreated with new uids), allocated service IPs and
-/// node ports, and the node a pod was scheduled to.
-pub fn strip(v: &mut Value, exported_uids: &HashSet<String>) {
-    let kind = v["kind"].as_str().unwrap_or("").to_string();
-    if let Some(obj) = v.as_object_mut() {
-        obj.remove("status");
+/// node ports, the node a pod was scheduled to, a claim's bound volume and the uid of a
+/// volume's claim reference, a Job's generated selector, a service account's token
+/// secrets, and the annotations of [`SERVER_ANNOTATIONS`].
+pub fn strip(v: &mut J<'_>, exported_uids: &HashSet<String>) {
+    let kind = v.get("kind").and_then(J::as_str).unwrap_or("").to_string();
+    let name = v
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(J::as_str)
+        .unwrap_or("")
+        .to_string();
+    if let J::Obj(obj) = v {
+        remove(obj, &["status"]);
     }
-    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        for f in SERVER_METADATA {
-            m.remove(*f);
+    if let Some(m) = members_mut(v, "metadata") {
+        remove(m, SERVER_METADATA);
+        if let Some((_, J::Arr(refs))) = m.iter_mut().find(|(k, _)| k == "ownerReferences") {
+            refs.retain(|r| {
+                !r.get("uid")
+                    .and_then(J::as_str)
+                    .is_some_and(|u| exported_uids.contains(u))
+            });
         }
-        if let Some(Value::Array(refs)) = m.get_mut("ownerReferences") {
-            refs.retain(|r| !r["uid"].as_str().is_some_and(|u| exported_uids.contains(u)));
-            if refs.is_empty() {
-                m.remove("ownerReferences");
+        m.retain(|(k, v)| !(k == "ownerReferences" && matches!(v, J::Arr(a) if a.is_empty())));
+        if let Some((_, names)) = SERVER_ANNOTATIONS.iter().find(|(k, _)| *k == kind) {
+            remove_in_map(m, "annotations", names);
+        }
+    }
+    if kind == "ServiceAccount" {
+        // The token controller's secrets (`<account>-token-<suffix>`) are not exported and
+        // are made again for the new account.
+        let token = format!("{name}-token-");
+        if let J::Obj(obj) = v {
+            if let Some((_, J::Arr(secrets))) = obj.iter_mut().find(|(k, _)| k == "secrets") {
+                secrets.retain(|s| {
+                    !s.get("name")
+                        .and_then(J::as_str)
+                        .is_some_and(|n| n.starts_with(&token))
+                });
             }
+            obj.retain(|(k, v)| !(k == "secrets" && matches!(v, J::Arr(a) if a.is_empty())));
         }
     }
-    let Some(spec) = v.get_mut("spec").and_then(Value::as_object_mut) else {
+    let Some(spec) = members_mut(v, "spec") else {
         return;
     };
     match kind.as_str() {
         "Service" => {
-            if spec.get("clusterIP").and_then(Value::as_str) != Some("None") {
-                spec.remove("clusterIP");
-                spec.remove("clusterIPs");
+            let headless = spec
+                .iter()
+                .any(|(k, v)| k == "clusterIP" && v.as_str() == Some("None"));
+            if !headless {
+                remove(spec, &["clusterIP", "clusterIPs"]);
             }
-            spec.remove("healthCheckNodePort");
-            if let Some(Value::Array(ports)) = spec.get_mut("ports") {
-                for p in ports.iter_mut().filter_map(Value::as_object_mut) {
-                    p.remove("nodePort");
+            remove(spec, &["healthCheckNodePort"]);
+            if let Some((_, J::Arr(ports))) = spec.iter_mut().find(|(k, _)| k == "ports") {
+                for p in ports.iter_mut() {
+                    if let J::Obj(p) = p {
+                        remove(p, &["nodePort"]);
+                    }
                 }
             }
         }
-        "Pod" => {
-            spec.remove("nodeName");
+        "Pod" => remove(spec, &["nodeName"]),
+        "PersistentVolumeClaim" => remove(spec, &["volumeName"]),
+        "PersistentVolume" => remove_in_map(spec, "claimRef", &["uid", "resourceVersion"]),
+        "Job" => {
+            let manual = spec
+                .iter()
+                .any(|(k, v)| k == "manualSelector" && *v == J::Bool(true));
+            if !manual {
+                remove(spec, &["selector"]);
+                if let Some(t) = spec.iter_mut().find(|(k, _)| k == "template") {
+                    if let Some(tm) = members_mut(&mut t.1, "metadata") {
+                        remove_in_map(tm, "labels", JOB_UID_LABELS);
+                    }
+                }
+            }
         }
         _ => {}
     }
@@ -217,15 +321,15 @@ pub fn export(
         Skip(String),
         Filtered,
     }
-    let decode = |k: &[u8], v: &[u8]| -> std::result::Result<Value, String> {
-        let json = match decode_stored_json(k, v, &view, o.dec) {
-            Ok(j) => j,
+    // An object as served: its JSON text.
+    let decode = |k: &[u8], v: &[u8]| -> std::result::Result<String, String> {
+        match decode_stored_json(k, v, &view, o.dec) {
+            Ok(j) => Ok(j),
             Err(e) if e.contains("not a Kubernetes object") => {
-                return Err("keys that are no Kubernetes objects".into());
+                Err("keys that are no Kubernetes objects".into())
             }
-            Err(e) => return Err(format!("undecodable: {e}")),
-        };
-        serde_json::from_str::<Value>(&json).map_err(|_| "undecodable".to_string())
+            Err(e) => Err(format!("undecodable: {e}")),
+        }
     };
     let ones: Vec<One> =
         kvs.par_iter()
@@ -269,7 +373,9 @@ pub fn export(
                         uid,
                     )));
                 }
-                let val = match decode(k, v) {
+                let val = match decode(k, v).and_then(|j| {
+                    serde_json::from_str::<Value>(&j).map_err(|_| "undecodable".into())
+                }) {
                     Ok(v) => v,
                     Err(why) => return One::Skip(why),
                 };
@@ -325,11 +431,22 @@ pub fn export(
             .par_iter_mut()
             .map(|(m, i)| {
                 let (k, v) = kvs[*i];
-                match decode(k, v) {
-                    Ok(mut val) => {
-                        strip(&mut val, &uids);
-                        m.yaml = super::yaml::json_to_yaml(&val.to_string()).unwrap_or_else(|_| {
-                            serde_json::to_string_pretty(&val).unwrap_or_default() + "\n"
+                let tree = decode(k, v).and_then(|json| {
+                    let mut t = super::jsontree::parse(json.as_bytes())
+                        .map_err(|e| format!("undecodable: {e}"))?;
+                    strip(&mut t, &uids);
+                    let mut text = String::with_capacity(json.len());
+                    super::diff::write_tree(&mut text, &t);
+                    Ok(text)
+                });
+                match tree {
+                    Ok(text) => {
+                        m.yaml = super::yaml::json_to_yaml(&text).unwrap_or_else(|_| {
+                            serde_json::from_str::<Value>(&text)
+                                .ok()
+                                .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                                .unwrap_or_default()
+                                + "\n"
                         });
                         None
                     }
@@ -434,5 +551,75 @@ impl DirWriter {
             }
         }
         self.written
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stripped(json: &str, uids: &[&str]) -> serde_json::Value {
+        let mut t = super::super::jsontree::parse(json.as_bytes()).unwrap();
+        strip(&mut t, &uids.iter().map(|u| u.to_string()).collect());
+        let mut s = String::new();
+        super::super::diff::write_tree(&mut s, &t);
+        serde_json::from_str(&s).unwrap()
+    }
+
+    #[test]
+    fn allocated_fields_are_stripped_and_nothing_else() {
+        let claim = r#"{"kind":"PersistentVolumeClaim","metadata":{"name":"c","uid":"u1",
+            "annotations":{"pv.kubernetes.io/bind-completed":"yes","volume.kubernetes.io/selected-node":"n1",
+            "keep":"x"}},"spec":{"volumeName":"pv-1","storageClassName":"s"},"status":{"phase":"Bound"}}"#;
+        assert_eq!(
+            stripped(claim, &[]),
+            serde_json::json!({"kind":"PersistentVolumeClaim","metadata":{"name":"c",
+                "annotations":{"keep":"x"}},"spec":{"storageClassName":"s"}})
+        );
+        let volume = r#"{"kind":"PersistentVolume","metadata":{"name":"pv-1",
+            "annotations":{"pv.kubernetes.io/bound-by-controller":"yes"}},
+            "spec":{"claimRef":{"kind":"PersistentVolumeClaim","namespace":"a","name":"c","uid":"u1","resourceVersion":"7"}}}"#;
+        assert_eq!(
+            stripped(volume, &[]),
+            serde_json::json!({"kind":"PersistentVolume","metadata":{"name":"pv-1"},
+                "spec":{"claimRef":{"kind":"PersistentVolumeClaim","namespace":"a","name":"c"}}})
+        );
+        let deploy = r#"{"kind":"Deployment","metadata":{"name":"d","annotations":{
+            "deployment.kubernetes.io/revision":"4",
+            "kubectl.kubernetes.io/last-applied-configuration":"{}"}},"spec":{"replicas":2}}"#;
+        assert_eq!(
+            stripped(deploy, &[]),
+            serde_json::json!({"kind":"Deployment","metadata":{"name":"d","annotations":{
+                "kubectl.kubernetes.io/last-applied-configuration":"{}"}},"spec":{"replicas":2}})
+        );
+        let job = r#"{"kind":"Job","metadata":{"name":"j"},"spec":{"selector":{"matchLabels":{"controller-uid":"u"}},
+            "template":{"metadata":{"labels":{"controller-uid":"u","batch.kubernetes.io/controller-uid":"u","job-name":"j"}}}}}"#;
+        assert_eq!(
+            stripped(job, &[]),
+            serde_json::json!({"kind":"Job","metadata":{"name":"j"},"spec":{
+                "template":{"metadata":{"labels":{"job-name":"j"}}}}})
+        );
+        // A selector the user chose is the user's.
+        let manual = r#"{"kind":"Job","metadata":{"name":"j"},"spec":{"manualSelector":true,
+            "selector":{"matchLabels":{"a":"b"}},"template":{"metadata":{"labels":{"a":"b"}}}}}"#;
+        assert_eq!(
+            stripped(manual, &[]),
+            serde_json::from_str::<Value>(manual).unwrap()
+        );
+        let sa = r#"{"kind":"ServiceAccount","metadata":{"name":"build"},
+            "secrets":[{"name":"build-token-x7k2p"},{"name":"registry"}]}"#;
+        assert_eq!(
+            stripped(sa, &[]),
+            serde_json::json!({"kind":"ServiceAccount","metadata":{"name":"build"},
+                "secrets":[{"name":"registry"}]})
+        );
+        let svc = r#"{"kind":"Service","metadata":{"name":"s","ownerReferences":[{"uid":"o1"},{"uid":"o2"}]},
+            "spec":{"clusterIP":"10.0.0.1","clusterIPs":["10.0.0.1"],"healthCheckNodePort":31000,
+            "ports":[{"port":80,"nodePort":30080}]}}"#;
+        assert_eq!(
+            stripped(svc, &["o1"]),
+            serde_json::json!({"kind":"Service","metadata":{"name":"s","ownerReferences":[{"uid":"o2"}]},
+                "spec":{"ports":[{"port":80}]}})
+        );
     }
 }
