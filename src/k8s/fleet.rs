@@ -74,18 +74,18 @@ pub fn has_facts(api_version: &str, kind: &str) -> bool {
     shape(api_version, kind).is_some()
 }
 
-/// The first length-delimited field `n` of a message (the last one wins in protobuf, but
-/// the apiserver writes each once).
+/// The length-delimited field `n` of a message. The apiserver writes each singular field
+/// once, so the first occurrence is the one: the rest of the message (a container's
+/// environment, probes, …) is not walked.
 fn sub(msg: &[u8], n: u32) -> Result<Option<&[u8]>, WireError> {
-    let mut found = None;
     for f in Fields::new(msg) {
         if let (m, W::Bytes(b)) = f? {
             if m == n {
-                found = Some(b);
+                return Ok(Some(b));
             }
         }
     }
-    Ok(found)
+    Ok(None)
 }
 
 fn text(b: &[u8]) -> String {

@@ -199,16 +199,50 @@ pub fn cluster_info(
     }
 }
 
+/// Leaves whose values are (nearly) unique or long, where a dictionary costs time and saves
+/// nothing.
+const NO_DICTIONARY: &[&[&str]] = &[
+    &["key"],
+    &["uid"],
+    &["name"],
+    &["annotations", "key_value", "value"],
+    &["owner_references", "list", "element", "uid"],
+    &["object_json"],
+];
+
+/// Leaves whose min/max prune nothing a query asks (map and list entries, free text).
+const NO_STATISTICS: &[&[&str]] = &[
+    &["labels", "key_value", "key"],
+    &["labels", "key_value", "value"],
+    &["annotations", "key_value", "key"],
+    &["annotations", "key_value", "value"],
+    &["owner_references", "list", "element", "api_version"],
+    &["owner_references", "list", "element", "kind"],
+    &["owner_references", "list", "element", "name"],
+    &["owner_references", "list", "element", "uid"],
+    &["owner_references", "list", "element", "controller"],
+    &["decode_error"],
+    &["object_json"],
+];
+
+fn column(path: &[&str]) -> ColumnPath {
+    ColumnPath::new(path.iter().map(|s| s.to_string()).collect())
+}
+
 /// The properties every table's file is written with.
 fn properties(table: &str, cluster: &str) -> WriterProperties {
-    WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+    let mut b = WriterProperties::builder();
+    for p in NO_DICTIONARY {
+        b = b.set_column_dictionary_enabled(column(p), false);
+    }
+    for p in NO_STATISTICS {
+        b = b.set_column_statistics_enabled(column(p), EnabledStatistics::None);
+    }
+    b.set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_statistics_truncate_length(Some(128))
         .set_column_index_truncate_length(Some(64))
         .set_max_row_group_row_count(Some(GROUP_ROWS))
-        .set_column_statistics_enabled(ColumnPath::from("object_json"), EnabledStatistics::None)
-        .set_column_dictionary_enabled(ColumnPath::from("object_json"), false)
         .set_created_by(format!(
             "reshift version {} (parquet-rs)",
             env!("CARGO_PKG_VERSION")
@@ -339,7 +373,7 @@ impl TableFile {
 
     /// Writes the footer, syncs, renames into place; returns the final path.
     fn finish(mut self) -> Result<PathBuf> {
-        self.writer.finish().map_err(|e| pq_err(&self.tmp, e))?;
+        // Writes the footer.
         let buf = self.writer.into_inner().map_err(|e| pq_err(&self.tmp, e))?;
         let f = buf
             .into_inner()
@@ -662,12 +696,8 @@ pub fn parse_time(s: &str) -> Option<i64> {
     Some(days * 86_400 + h * 3600 + mi * 60 + sec - offset)
 }
 
-/// Appends one record's row when the filter keeps it.
-fn object_row(
-    c: &mut ObjectColumns,
-    r: &RevRecord<'_>,
-    o: &Options<'_>,
-) -> std::result::Result<(), ()> {
+/// Appends one record's row when the filter keeps it; whether it did.
+fn object_row(c: &mut ObjectColumns, r: &RevRecord<'_>, o: &Options<'_>) -> bool {
     let kv = r.kv();
     let outer = describe(kv.key, kv.value, &o.k8s_prefix);
     let mut error = None;
@@ -684,7 +714,7 @@ fn object_row(
     let inner = plain.as_deref().map(|p| describe(kv.key, p, &o.k8s_prefix));
     let info: &ObjectInfo<'_> = inner.as_ref().unwrap_or(&outer);
     if !o.filter.keeps(info) {
-        return Err(());
+        return false;
     }
     let value = plain.as_deref().unwrap_or(kv.value);
     let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
@@ -757,7 +787,7 @@ fn object_row(
     };
     c.object_json.append_option(json);
     c.decode_error.append_option(error);
-    Ok(())
+    true
 }
 
 fn write_objects(
@@ -783,7 +813,7 @@ fn write_objects(
         file.window(&groups, |g| {
             let mut c = ObjectColumns::new();
             for r in g {
-                let _ = object_row(&mut c, r, o);
+                object_row(&mut c, r, o);
             }
             RecordBatch::try_new(schema.clone(), c.finish()).map_err(arrow_err)
         })?;
