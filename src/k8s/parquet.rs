@@ -372,7 +372,7 @@ impl TableFile {
     }
 
     /// Writes the footer, syncs, renames into place; returns the final path.
-    fn finish(mut self) -> Result<PathBuf> {
+    fn finish(self) -> Result<PathBuf> {
         // Writes the footer.
         let buf = self.writer.into_inner().map_err(|e| pq_err(&self.tmp, e))?;
         let f = buf
