@@ -160,6 +160,19 @@ def main():
         compact = json.loads(subprocess.run([r, "inspect", "-o", "json", data], capture_output=True, text=True, check=True).stdout)["compact_revision"]
         pair(task, "%s diff %s --from-revision %d || test $? = 1" % (r, data, compact), "%s dump %s" % (r, data), "goal < 2.0 (vs dump of one state)")
     pair("export every object", "%s export %s -o - --include-owned --include-secrets" % (r, data), "%s ls %s -o objects" % (r, data), "goal < 2.0")
+    # Issue 20: every object's metadata and per-kind columns to Parquet, against ls reading
+    # the metadata of every object; its peak memory is measured with it (even with --only).
+    pq = "/tmp/reshift-compare-parquet"
+    task = "export every object to Parquet"
+    pair(task, "rm -rf %s && sync ;; %s export --no-wal %s --format parquet -o %s --cluster-name bench" % (pq, r, db, pq),
+         "%s ls --no-wal %s -l reshift-none=1" % (r, db), "goal < 1.5; peak memory below")
+    parquet_peak = None
+    if want(task):
+        sh("rm -rf %s" % pq)
+        parquet_peak = ("export --no-wal DB --format parquet -o D", subprocess.run(
+            [sys.executable, os.path.join(HERE, "peak_anon.py"), r, "export", "--no-wal", db, "--format", "parquet",
+             "-o", pq, "--cluster-name", "bench"], capture_output=True, text=True).stdout.strip())
+        sh("rm -rf %s" % pq)
     task = "get one key from the snapshot (fresh process)"
     if want(task):
         keys = subprocess.run([r, "ls", out, "-o", "json"], capture_output=True, text=True, check=True).stdout.splitlines()
@@ -187,6 +200,8 @@ def main():
                       peak("restore", out, "--data-dir", "/tmp/rc1", "--prefix", "/registry/")))
         sh("rm -rf /tmp/rc1")
 
+    if parquet_peak:
+        peaks.append(parquet_peak)
     dbsize = os.path.getsize(db) / 1e6
     print("\n%s, %s, %d cores; data dir %s (db %.0f MB); medians of %d alternating runs\n" % (
         time.strftime("%Y-%m-%d"), platform.machine(), os.cpu_count(), data, dbsize, a.runs))

@@ -1,5 +1,6 @@
 //! `reshift export`: clean manifests for `kubectl apply`, as a tree of files or one YAML
-//! stream in apply order.
+//! stream in apply order; or, with `--format parquet`, tables for query engines
+//! ([`super::export_parquet`]).
 
 use super::common::{FilterArgs, Input, ObjectArgs, stdout_err};
 use crate::error::{Error, Result};
@@ -9,7 +10,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  reshift export /var/lib/etcd -o /srv/manifests\n  reshift export backup.db -n prod -o - | kubectl apply -f -\n  reshift export /var/lib/etcd --revision 4200 --include-secrets -o /srv/at-4200"
+    after_help = "Examples:\n  reshift export /var/lib/etcd -o /srv/manifests\n  reshift export backup.db -n prod -o - | kubectl apply -f -\n  reshift export /var/lib/etcd --revision 4200 --include-secrets -o /srv/at-4200\n  reshift export /backups/prod-eu/etcd --format parquet --cluster-name prod-eu -o /srv/fleet"
 )]
 pub struct Args {
     #[command(flatten)]
@@ -37,9 +38,39 @@ pub struct Args {
     pub objects: ObjectArgs,
     #[command(flatten)]
     pub decryption: super::decrypt::Decryption,
+    /// `yaml`: manifests to re-apply; `parquet`: tables for query engines (DuckDB, Spark,
+    /// Trino) under the -o dir, as `<table>/cluster=NAME/<table>.parquet`.
+    #[arg(long, value_enum, default_value = "yaml")]
+    pub format: ExportFormat,
+    /// With --format parquet: the cluster's partition name (letters, digits, `.`, `_`,
+    /// `-`). Default: the source path's last component (a data dir's name, a file's name
+    /// without its extension).
+    #[arg(long, value_name = "NAME")]
+    pub cluster_name: Option<String>,
+    /// With --format parquet: fill `object_json` with each object as the apiserver serves
+    /// it (Secrets only with --include-secrets).
+    #[arg(long)]
+    pub with_json: bool,
+    /// With --format parquet: write `revisions.parquet`, one row per revision kept.
+    #[arg(long)]
+    pub history: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Yaml,
+    Parquet,
 }
 
 pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
+    if a.format == ExportFormat::Parquet {
+        return super::export_parquet::run(a);
+    }
+    if a.cluster_name.is_some() || a.with_json || a.history {
+        return Err(Error::invalid(
+            "--cluster-name, --with-json and --history go with --format parquet",
+        ));
+    }
     let to_stdout = a.output.as_os_str() == "-";
     if !to_stdout {
         crate::source::refuse_output_over_input(&a.input.path, &a.output, "output dir")?;

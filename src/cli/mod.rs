@@ -11,6 +11,7 @@ mod decrypt;
 mod diff;
 mod dump;
 mod export;
+mod export_parquet;
 mod get;
 mod hash;
 mod history;

@@ -2,7 +2,8 @@
 //! value encodings ([`value`]: protobuf envelope, JSON, CBOR ([`cbor`]), encrypted, raw),
 //! metadata for any object without its schema ([`meta`]), label selectors ([`selector`]) and the
 //! resource/namespace/label filter every command shares ([`filter`]), what differs between two
-//! states of an object ([`diff`]), what fills a keyspace ([`analyze`]), clean manifests to re-apply ([`export`]),
+//! states of an object ([`diff`]), what fills a keyspace ([`analyze`]), clean manifests to re-apply ([`export`]), tables for query engines ([`parquet`], with the
+//! per-kind columns of [`fleet`]),
 //! per-object summaries for a whole keyspace ([`object`]), full decoding as the apiserver
 //! serves objects ([`render`], [`render_json`], [`gojson`], [`jsontree`]), Quantity strings
 //! as the apiserver re-encodes them ([`quantity`]), and the YAML `kubectl get -o yaml`
@@ -16,6 +17,7 @@ pub mod diff;
 pub mod encryption;
 pub mod export;
 pub mod filter;
+pub mod fleet;
 pub mod fuzz;
 pub mod gojson;
 pub mod jsontree;
@@ -23,6 +25,7 @@ pub mod key;
 pub mod kms;
 pub mod meta;
 pub mod object;
+pub mod parquet;
 pub mod quantity;
 pub mod render;
 pub mod render_json;
