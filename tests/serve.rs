@@ -1041,7 +1041,14 @@ fn an_incremental_snapshot_serves_its_chains_state() {
     let full = tmp.path().join("full.rsnap");
     let inc = tmp.path().join("next.rsnap");
     let (full_s, inc_s) = (full.to_str().unwrap(), inc.to_str().unwrap());
-    ok(&["snapshot", d, "--revision", &(rev - 60).to_string(), "-o", full_s]);
+    ok(&[
+        "snapshot",
+        d,
+        "--revision",
+        &(rev - 60).to_string(),
+        "-o",
+        full_s,
+    ]);
     ok(&["snapshot", d, "--since", full_s, "-o", inc_s]);
     let want: BTreeSet<(String, String)> = objects(data, "pods").iter().map(ns_name).collect();
     assert!(want.len() > 50, "{} pods", want.len());
@@ -1049,8 +1056,12 @@ fn an_incremental_snapshot_serves_its_chains_state() {
     let (code, _, body) = http_get(&srv.addr, "/api/v1/pods", "application/json", None);
     assert_eq!(code, 200);
     let list: Value = serde_json::from_slice(&body).unwrap();
-    let got: BTreeSet<(String, String)> =
-        list["items"].as_array().unwrap().iter().map(ns_name).collect();
+    let got: BTreeSet<(String, String)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(ns_name)
+        .collect();
     assert_eq!(got, want);
     assert_eq!(list["metadata"]["resourceVersion"], rev.to_string());
 }
