@@ -22,21 +22,8 @@ fn prefill(etcd: &Etcd) {
             ops.push_str(&format!("put pre/{t:02}/{k:03} {v}\n"));
         }
         ops.push_str("\n\n");
-        txn(etcd, &ops);
+        etcd.txn_quiet(&ops);
     }
-}
-
-fn txn(etcd: &Etcd, ops: &str) {
-    use std::io::Write;
-    let mut c = etcd
-        .ctl_cmd(&["txn"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    c.stdin.take().unwrap().write_all(ops.as_bytes()).unwrap();
-    let _ = c.wait();
 }
 
 /// One writer: puts of varying sizes, multi-key txns and deletes, until `stop`.
@@ -61,7 +48,7 @@ fn writer(etcd: Arc<Etcd>, id: usize, stop: Arc<AtomicBool>) -> usize {
                 }
                 ops.push_str(&format!("del pre/{:02}/{:03}\n", i % 24, (i / 4) % 100));
                 ops.push_str("\n\n");
-                txn(&etcd, &ops);
+                etcd.txn_quiet(&ops);
             }
             _ => {
                 let _ = etcd

@@ -71,22 +71,7 @@ struct Fleet {
 
 /// A data dir a real etcd 3.4 wrote (`gen_etcd.py` with `seed`).
 fn generate(seed: u32) -> PathBuf {
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("parquet-gen-{seed}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/gen_etcd.py");
-    let port = free_port().to_string();
-    let st = Command::new("python3")
-        .arg(&script)
-        .arg("--out")
-        .arg(&out)
-        .args(["--objects", "400", "--updates", "80", "--deletes", "15"])
-        .args(["--seed", &seed.to_string(), "--port", &port])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(st.success(), "gen_etcd.py failed");
-    out
+    gen_data_dir(&format!("parquet-gen-{seed}"), 400, 80, 15, seed)
 }
 
 /// Both clusters exported into one dir (alpha with the served JSON), made once per test

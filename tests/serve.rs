@@ -84,21 +84,7 @@ fn generated() -> Option<&'static Path> {
         if !etcd_available("serve") {
             return None;
         }
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("serve-gen-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&out);
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/gen_etcd.py");
-        let port = free_port().to_string();
-        let st = Command::new("python3")
-            .arg(&script)
-            .arg("--out")
-            .arg(&out)
-            .args(["--objects", "400", "--updates", "120", "--deletes", "20"])
-            .args(["--seed", "11", "--port", &port])
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(st.success(), "gen_etcd.py failed");
+        let out = gen_data_dir("serve-gen", 400, 120, 20, 11);
         // The widgets' CRD, with printer columns, stored as the apiserver stores a
         // JSON object.
         let etcd = Etcd::start(&out, "gen");

@@ -29,19 +29,6 @@ fn at(p: &Path) -> i64 {
     f.at_revision.unwrap_or(f.revision)
 }
 
-fn txn(etcd: &Etcd, ops: &str) {
-    use std::io::Write;
-    let mut c = etcd
-        .ctl_cmd(&["txn"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    c.stdin.take().unwrap().write_all(ops.as_bytes()).unwrap();
-    let _ = c.wait();
-}
-
 /// 20 transactions of 50 puts each: enough pages that commits reuse freed ones.
 fn prefill(etcd: &Etcd) {
     for t in 0..20 {
@@ -51,7 +38,7 @@ fn prefill(etcd: &Etcd) {
             ops.push_str(&format!("put pre/{t:02}/{k:02} {v}\n"));
         }
         ops.push_str("\n\n");
-        txn(etcd, &ops);
+        etcd.txn_quiet(&ops);
     }
 }
 
@@ -218,7 +205,7 @@ fn ten_incrementals_restore_to_the_bytes_of_a_full_snapshot() {
             ));
         }
         ops.push_str(&format!("del pre/{round:02}/\n\n\n"));
-        txn(&etcd, &ops);
+        etcd.txn_quiet(&ops);
         etcd.ctl(&["del", "--prefix", &format!("pre/{:02}/1", round + 5)]);
         match round {
             2 => {

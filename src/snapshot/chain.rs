@@ -256,23 +256,7 @@ pub fn keyspace<'c>(snaps: &[Snapshot<'_>], decoded: &'c Decoded) -> Result<Keys
     let mut all: Vec<RevRecord<'c>> = Vec::new();
     for (snap, (flat, ranges)) in snaps.iter().zip(decoded) {
         for (i, r) in ranges.iter().enumerate() {
-            for rec in snap.records_of(i, &flat[r.clone()])? {
-                let key = crate::etcd::KeyValueRef::decode(rec.kv)
-                    .map_err(|e| {
-                        Error::corrupt(
-                            snap.file,
-                            snap.index[i].offset,
-                            format!("chunk {i}: KeyValue: {e}"),
-                        )
-                    })?
-                    .key;
-                all.push(RevRecord {
-                    rev: rec.rev,
-                    tombstone: rec.tombstone,
-                    key,
-                    kv: rec.kv,
-                });
-            }
+            super::open::chunk_records(snap, i, &flat[r.clone()], &mut all)?;
         }
     }
     all.par_sort_unstable_by(|a, b| a.key.cmp(b.key).then(a.rev.cmp(&b.rev)));

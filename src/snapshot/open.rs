@@ -11,23 +11,7 @@ use crate::etcd::meta::EtcdMeta;
 pub fn keyspace<'c, C: AsRef<[u8]>>(snap: &Snapshot<'_>, chunks: &'c [C]) -> Result<Keyspace<'c>> {
     let mut records = Vec::new();
     for (i, raw) in chunks.iter().enumerate() {
-        for r in snap.records_of(i, raw.as_ref())? {
-            let key = KeyValueRef::decode(r.kv)
-                .map_err(|e| {
-                    Error::corrupt(
-                        snap.file,
-                        snap.index[i].offset,
-                        format!("chunk {i}: KeyValue: {e}"),
-                    )
-                })?
-                .key;
-            records.push(RevRecord {
-                rev: r.rev,
-                tombstone: r.tombstone,
-                key,
-                kv: r.kv,
-            });
-        }
+        chunk_records(snap, i, raw.as_ref(), &mut records)?;
     }
     // The keyspace wants revision order; the file keeps key order.
     records.sort_unstable_by_key(|r| r.rev);
@@ -36,6 +20,33 @@ pub fn keyspace<'c, C: AsRef<[u8]>>(snap: &Snapshot<'_>, chunks: &'c [C]) -> Res
         .revision
         .max(snap.facts.at_revision.unwrap_or(snap.facts.revision));
     Ok(ks)
+}
+
+/// Appends the records of chunk `i` (decompressed in `raw`) with their keys.
+pub fn chunk_records<'c>(
+    snap: &Snapshot<'_>,
+    i: usize,
+    raw: &'c [u8],
+    out: &mut Vec<RevRecord<'c>>,
+) -> Result<()> {
+    for r in snap.records_of(i, raw)? {
+        let key = KeyValueRef::decode(r.kv)
+            .map_err(|e| {
+                Error::corrupt(
+                    snap.file,
+                    snap.index[i].offset,
+                    format!("chunk {i}: KeyValue: {e}"),
+                )
+            })?
+            .key;
+        out.push(RevRecord {
+            rev: r.rev,
+            tombstone: r.tombstone,
+            key,
+            kv: r.kv,
+        });
+    }
+    Ok(())
 }
 
 /// What a snapshot's header says of the store: applied index, term, and the compaction a

@@ -78,6 +78,36 @@ fn have(cmd: &str, arg: &str) -> bool {
 
 /// Whether a real etcd is installed. Without one the caller skips, loudly; under CI
 /// (CI set) a missing etcd is a failure, never a skip.
+/// A data dir a real etcd 3.4 wrote with Kubernetes objects (`../shared/tools/gen_etcd.py`
+/// with `objects`, `updates`, `deletes` and `seed`), under the tests' temp dir as `name`.
+pub fn gen_data_dir(name: &str, objects: u32, updates: u32, deletes: u32, seed: u32) -> PathBuf {
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/gen_etcd.py");
+    let st = Command::new("python3")
+        .arg(&script)
+        .arg("--out")
+        .arg(&out)
+        .args([
+            "--objects",
+            &objects.to_string(),
+            "--updates",
+            &updates.to_string(),
+        ])
+        .args([
+            "--deletes",
+            &deletes.to_string(),
+            "--seed",
+            &seed.to_string(),
+        ])
+        .args(["--port", &free_port().to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "gen_etcd.py failed");
+    out
+}
+
 pub fn etcd_available(test: &str) -> bool {
     if have("etcd", "--version") && have("etcdctl", "version") {
         return true;
@@ -167,6 +197,21 @@ impl Etcd {
         e.user = user.map(str::to_string);
         e.wait_healthy();
         e
+    }
+
+    /// Runs `etcdctl txn` with `ops` (its interactive script) on stdin; the outcome is
+    /// not checked.
+    pub fn txn_quiet(&self, ops: &str) {
+        use std::io::Write;
+        let mut c = self
+            .ctl_cmd(&["txn"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(ops.as_bytes()).unwrap();
+        let _ = c.wait();
     }
 
     pub fn ctl_cmd(&self, args: &[&str]) -> Command {
