@@ -41,6 +41,81 @@ def free_port():
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
+def etcd_on(data, port):
+    """A real etcd 3.4 on `data` (client port `port`), waited for until it answers."""
+    import urllib.request
+    peer = free_port()
+    p = subprocess.Popen(["etcd", "--name", "default", "--data-dir", data,
+                          "--listen-client-urls", "http://127.0.0.1:%d" % port,
+                          "--advertise-client-urls", "http://127.0.0.1:%d" % port,
+                          "--listen-peer-urls", "http://127.0.0.1:%d" % peer,
+                          "--initial-advertise-peer-urls", "http://127.0.0.1:%d" % peer,
+                          "--initial-cluster", "default=http://127.0.0.1:%d" % peer],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0 = time.time()
+    while time.time() - t0 < 300:
+        try:
+            urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=2).read()
+            return p
+        except Exception:
+            time.sleep(0.3)
+    p.kill()
+    raise SystemExit("etcd did not start on %s" % data)
+
+def rewrite_share(port, share):
+    """Writes again every 1/share-th live key with its own value (a new revision each), the
+    way an apiserver's updates look to etcd, through etcd's JSON gateway."""
+    import base64, urllib.request
+    def call(path, body):
+        req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), json.dumps(body).encode())
+        return json.loads(urllib.request.urlopen(req, timeout=30).read())
+    keys = call("/v3/kv/range", {"key": base64.b64encode(b"\0").decode(), "range_end": base64.b64encode(b"\0").decode(), "keys_only": True}).get("kvs", [])
+    picked = keys[::share]
+    for kv in picked:
+        got = call("/v3/kv/range", {"key": kv["key"]})["kvs"][0]
+        call("/v3/kv/put", {"key": kv["key"], "value": got.get("value", "")})
+    return len(picked), len(keys)
+
+def node_local_tasks(r, data, want, runs, rows):
+    """Issue 19: an incremental snapshot of a data dir with 1% of its keys written again,
+    against a full one; a running member's snapshot against the stopped member's and
+    against `etcdctl snapshot save` + `zstd -3`."""
+    work = data + "-node-local"
+    prev, full, inc = "/tmp/reshift-compare-prev.rsnap", "/tmp/reshift-compare-full.rsnap", "/tmp/reshift-compare-inc.rsnap"
+    port = free_port()
+    if not os.path.exists(work):
+        sh("cp -a %s %s.tmp && mv %s.tmp %s" % (data, work, work, work))
+        sh("rm -f %s && %s snapshot %s -o %s" % (prev, r, work, prev))
+        etcd = etcd_on(work, port)
+        try:
+            n, total = rewrite_share(port, 100)
+            print("node-local: wrote %d of %d keys again" % (n, total), file=sys.stderr)
+        finally:
+            etcd.terminate()
+            etcd.wait()
+    task = "incremental snapshot, 1% of keys changed"
+    if want(task):
+        m = alternate(["rm -f %s && sync ;; %s snapshot %s -o %s" % (full, r, work, full),
+                       "rm -f %s && sync ;; %s snapshot %s --since %s -o %s" % (inc, r, work, prev, inc)], runs)
+        size = os.path.getsize(inc) / os.path.getsize(full)
+        rows.append((task, "reshift snapshot DIR --since PREV -o F", m[1], "reshift snapshot DIR -o F (full)", m[0], m[1] / m[0],
+                     "size %.4fx of the full one (goals < 0.10 time, < 0.05 size)" % size))
+    task = "snapshot of a running member"
+    if want(task) and shutil.which("etcdctl") and shutil.which("zstd"):
+        stopped = alternate(["rm -f %s && sync ;; %s snapshot %s -o %s" % (full, r, work, full)], runs)[0]
+        etcd = etcd_on(work, port)
+        try:
+            m = alternate(["rm -f %s && sync ;; %s snapshot %s -o %s" % (full, r, work, full),
+                           "rm -f /tmp/reshift-compare-save.db /tmp/reshift-compare-save.db.zst && sync ;; "
+                           "ETCDCTL_API=3 etcdctl --endpoints 127.0.0.1:%d snapshot save /tmp/reshift-compare-save.db && "
+                           "zstd -q -3 /tmp/reshift-compare-save.db -o /tmp/reshift-compare-save.db.zst" % port], runs)
+        finally:
+            etcd.terminate()
+            etcd.wait()
+        rows.append((task, "reshift snapshot DIR -o F (etcd running, idle)", m[0], "etcdctl snapshot save + zstd -3", m[1], m[0] / m[1],
+                     "goal <= 0.33; the stopped member's took %.3f s (%.2fx)" % (stopped, m[0] / stopped)))
+        sh("rm -f /tmp/reshift-compare-save.db /tmp/reshift-compare-save.db.zst")
+
 def serve_tasks(r, data, want, runs, rows):
     import http.client, urllib.parse
     port = free_port()
@@ -153,6 +228,8 @@ def main():
                        "rm -rf /dev/shm/rc2 ;; ETCDCTL_API=3 etcdctl snapshot restore %s --skip-hash-check --data-dir /dev/shm/rc2" % db], a.runs)
         rows.append((task, "reshift restore F --data-dir /dev/shm/D", m[0], "etcdctl snapshot restore DB --data-dir /dev/shm/D", m[1], m[0] / m[1], "goal <= 0.7"))
         sh("rm -rf /dev/shm/rc1 /dev/shm/rc2")
+    if shutil.which("etcd") and (want("incremental snapshot, 1% of keys changed") or want("snapshot of a running member")):
+        node_local_tasks(r, data, want, a.runs, rows)
     # Issue 17: diff of two states against dump of one; export of every object against
     # ls -o objects. diff exits 1 when the states differ.
     task = "diff the state at the compaction with the latest"

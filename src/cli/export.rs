@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  reshift export /var/lib/etcd -o /srv/manifests\n  reshift export backup.db -n prod -o - | kubectl apply -f -\n  reshift export /var/lib/etcd --revision 4200 --include-secrets -o /srv/at-4200\n  reshift export /backups/prod-eu/etcd --format parquet --cluster-name prod-eu -o /srv/fleet"
+    after_help = "Examples:\n  reshift export /var/lib/etcd -o /srv/manifests\n  reshift export backup.db -n prod -o - | kubectl apply -f -\n  reshift export /var/lib/etcd --revision 4200 --include-secrets -o /srv/at-4200\n  reshift export /var/lib/etcd --format parquet --cluster-name prod-eu -o /srv/fleet"
 )]
 pub struct Args {
     #[command(flatten)]
