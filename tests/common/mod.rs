@@ -100,7 +100,7 @@ pub fn gen_data_dir(name: &str, objects: u32, updates: u32, deletes: u32, seed: 
             "--seed",
             &seed.to_string(),
         ])
-        .args(["--port", &free_port().to_string()])
+        .args(["--port", &free_port_pair().to_string()])
         .stdout(Stdio::null())
         .status()
         .unwrap();
@@ -158,6 +158,18 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A free port whose next port is free too, for programs that take the one after it for
+/// themselves (`gen_etcd.py` puts etcd's peer port there).
+pub fn free_port_pair() -> u16 {
+    for _ in 0..100 {
+        let p = free_port();
+        if p < u16::MAX && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no two adjacent free ports on 127.0.0.1");
 }
 
 /// A real etcd serving a data dir on loopback; killed and reaped on drop.
