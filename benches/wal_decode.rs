@@ -7,8 +7,7 @@
 mod common;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use reshift::etcd::Keyspace;
-use reshift::etcd::open::read_wal;
+use reshift::etcd::open::keyspace_and_wal;
 use reshift::source::Source;
 use reshift::wal::{Wal, decode_payload, read_log};
 use std::path::PathBuf;
@@ -43,8 +42,8 @@ fn wal(c: &mut Criterion) {
     let db = src.db().unwrap();
     g.bench_function("keyspace_with_replay", |b| {
         b.iter(|| {
-            let base = Keyspace::build(&db).unwrap();
-            let w = read_wal(&src, &db, &base, true).unwrap().unwrap();
+            let (base, w) = keyspace_and_wal(&src, &db, true).unwrap();
+            let w = w.unwrap();
             base.with_replay(&w.replayed).total_revisions()
         })
     });

@@ -60,10 +60,8 @@ fn killed_member_replay_equals_restarted_etcd() {
     // Every acknowledged write of the burst is there at its revision (library API).
     let source = reshift::source::Source::open(&src).unwrap();
     let db = source.db().unwrap();
-    let base = reshift::etcd::Keyspace::build(&db).unwrap();
-    let wal = reshift::etcd::open::read_wal(&source, &db, &base, true)
-        .unwrap()
-        .unwrap();
+    let (base, wal) = reshift::etcd::open::keyspace_and_wal(&source, &db, true).unwrap();
+    let wal = wal.unwrap();
     let ks = base.with_replay(&wal.replayed);
     let mut checked = 0;
     for op in expected["burst"].as_array().unwrap() {

@@ -190,14 +190,7 @@ impl Input {
             });
         }
         let db = src.db()?;
-        // The WAL is read (framing, checksums, entries) on one core while the db's
-        // keyspace is built on the others; only the replay needs both.
-        let (base, log) = rayon::join(
-            || Keyspace::build(&db),
-            || crate::etcd::open::read_wal_log(&src, !self.no_wal),
-        );
-        let base = base?;
-        let wal = crate::etcd::open::replay_wal(&src, &db, &base, log)?;
+        let (base, wal) = crate::etcd::open::keyspace_and_wal(&src, &db, !self.no_wal)?;
         let ks = match &wal {
             Some(w) => {
                 // A running member's WAL always ends in the record being written.

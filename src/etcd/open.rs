@@ -37,28 +37,31 @@ pub struct WalState {
     pub replayed: Replayed,
 }
 
-/// Reads the WAL of `src` (when it has one and `use_wal`), replays it onto `base`, and
-/// returns what a keyspace with the replay needs. The caller then calls
-/// [`Keyspace::with_replay`].
-pub fn read_wal(
+/// The db's keyspace and the WAL of `src` (when it has one and `use_wal`) replayed onto it:
+/// the WAL is read (framing, checksums, entries) on one core while the keyspace is built
+/// on the others; only the replay needs both. The caller then calls
+/// [`Keyspace::with_replay`] with the replay, which the keyspace borrows.
+pub fn keyspace_and_wal<'a>(
     src: &Source,
-    db: &Db<'_>,
-    base: &Keyspace<'_>,
+    db: &Db<'a>,
     use_wal: bool,
-) -> Result<Option<WalState>> {
-    replay_wal(src, db, base, read_wal_log(src, use_wal))
+) -> Result<(Keyspace<'a>, Option<WalState>)> {
+    let (base, log) = rayon::join(|| Keyspace::build(db), || read_wal_log(src, use_wal));
+    let base = base?;
+    let wal = replay_wal(src, db, &base, log)?;
+    Ok((base, wal))
 }
 
 /// A WAL's records, read before the db's keyspace is known (it needs neither), so that
 /// the two can be read side by side. Opening errors are kept for [`replay_wal`], which
 /// reports a db it cannot replay onto first.
-pub struct WalLog {
+struct WalLog {
     dir: std::path::PathBuf,
     read: Result<(Wal, crate::wal::RaftLog)>,
 }
 
 /// Reads the WAL of `src`, when it has one and `use_wal`.
-pub fn read_wal_log(src: &Source, use_wal: bool) -> Option<WalLog> {
+fn read_wal_log(src: &Source, use_wal: bool) -> Option<WalLog> {
     let dir = src.wal_dir.as_ref().filter(|_| use_wal)?;
     let read = Wal::open(dir).map(|wal| {
         let mut log = read_log(&wal);
@@ -73,8 +76,8 @@ pub fn read_wal_log(src: &Source, use_wal: bool) -> Option<WalLog> {
     })
 }
 
-/// Replays a WAL read by [`read_wal_log`] onto `base` (see [`read_wal`]).
-pub fn replay_wal(
+/// Replays a WAL read by [`read_wal_log`] onto `base`.
+fn replay_wal(
     src: &Source,
     db: &Db<'_>,
     base: &Keyspace<'_>,

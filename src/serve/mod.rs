@@ -71,8 +71,7 @@ fn open_keyspace(path: &Path, use_wal: bool) -> Result<(&'static Keyspace<'stati
         return Ok((Box::leak(Box::new(ks)), vec![]));
     }
     let db: &'static crate::bbolt::Db<'static> = Box::leak(Box::new(src.db()?));
-    let base = Keyspace::build(db)?;
-    let wal = crate::etcd::open::read_wal(src, db, &base, use_wal)?;
+    let (base, wal) = crate::etcd::open::keyspace_and_wal(src, db, use_wal)?;
     let mut warnings = Vec::new();
     let ks = match wal {
         Some(w) => {
