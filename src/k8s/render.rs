@@ -144,11 +144,11 @@ pub(super) fn open_object(
     let mut first = true;
     if msg.type_meta {
         if !kind.is_empty() {
-            key(out, &mut first, "kind", cx);
+            key(out, &mut first, "kind");
             string(out, kind, cx);
         }
         if !api_version.is_empty() {
-            key(out, &mut first, "apiVersion", cx);
+            key(out, &mut first, "apiVersion");
             string(out, api_version, cx);
         }
     }
@@ -198,7 +198,7 @@ fn wire_fits(ty: Ty, rep: Rep, v: &W<'_>) -> bool {
 /// Writes `"name":`, after a comma unless it is the object's first member.
 /// A member's name: the schema's JSON names, `kind`, `apiVersion`, [`UNKNOWN_FIELDS`] and
 /// field numbers, none of which needs escaping (`schema_names_need_no_escaping`).
-pub(super) fn key(out: &mut String, first: &mut bool, name: &str, _cx: &Cx) {
+pub(super) fn key(out: &mut String, first: &mut bool, name: &str) {
     gojson::plain_key(out, first, name);
 }
 
@@ -229,7 +229,7 @@ fn object_body(
     let mut unknown = Vec::new();
     members(msg, raw, out, first, &mut unknown, depth, cx)?;
     if !unknown.is_empty() {
-        key(out, first, UNKNOWN_FIELDS, cx);
+        key(out, first, UNKNOWN_FIELDS);
         // Field numbers in order of first appearance; a repeated one as an array.
         let mut nums: Vec<u32> = Vec::new();
         for (n, _) in &unknown {
@@ -240,7 +240,7 @@ fn object_body(
         out.push('{');
         let mut inner = true;
         for n in nums {
-            key(out, &mut inner, &n.to_string(), cx);
+            key(out, &mut inner, &n.to_string());
             let vals: Vec<&W<'_>> = unknown
                 .iter()
                 .filter(|(m, _)| *m == n)
@@ -367,17 +367,17 @@ fn members<'r>(
         }
         match (field.rep, slot) {
             (Rep::Many, Slot::Many(items)) => {
-                key(out, first, field.json, cx);
+                key(out, first, field.json);
                 list(field.ty, &items, out, depth, cx)?;
             }
             (Rep::Map(k, v), Slot::Many(entries)) => {
-                key(out, first, field.json, cx);
+                key(out, first, field.json);
                 map(k, v, &entries, out, depth, cx)?;
             }
             (Rep::One, Slot::One(v)) => present(field, r, v, out, first, depth, cx)?,
             (Rep::Many | Rep::Map(..), _) => {
                 if !r.omitempty && !r.omitzero {
-                    key(out, first, field.json, cx);
+                    key(out, first, field.json);
                     out.push_str("null");
                 }
             }
@@ -401,7 +401,7 @@ pub(super) fn absent(
     }
     let nil = |out: &mut String, first: &mut bool| {
         if !r.omitempty {
-            key(out, first, field.json, cx);
+            key(out, first, field.json);
             out.push_str("null");
         }
     };
@@ -416,14 +416,14 @@ pub(super) fn absent(
                 nil(out, first);
             } else {
                 // Go never leaves out a struct under omitempty (only under omitzero).
-                key(out, first, field.json, cx);
+                key(out, first, field.json);
                 message(msg, &[], out, depth + 1, cx)?;
             }
         }
         Ty::Bytes => nil(out, first),
         ty => {
             if !r.omitempty {
-                key(out, first, field.json, cx);
+                key(out, first, field.json);
                 zero(ty, out);
             }
         }
@@ -517,13 +517,13 @@ fn present(
                 return Ok(());
             }
         }
-        key(out, first, field.json, cx);
+        key(out, first, field.json);
         return single(field.ty, v, out, depth, cx);
     }
     if (r.omitempty || r.omitzero) && !r.pointer && scalar_is_zero(field.ty, &v) {
         return Ok(());
     }
-    key(out, first, field.json, cx);
+    key(out, first, field.json);
     single(field.ty, v, out, depth, cx)
 }
 

@@ -89,7 +89,7 @@ fn body(
                 if items.is_empty() && r.omitempty {
                     continue;
                 }
-                key(out, first, field.json, cx);
+                key(out, first, field.json);
                 out.push('[');
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
@@ -103,7 +103,7 @@ fn body(
                 if entries.is_empty() && r.omitempty {
                     continue;
                 }
-                key(out, first, field.json, cx);
+                key(out, first, field.json);
                 map(val, entries, out, depth, cx, &path)?;
             }
             (Rep::One, Some(v)) => present(field, r, v, out, first, depth, cx, &path)?,
@@ -128,7 +128,7 @@ fn absent(
     }
     // A nil slice or map.
     if !r.omitempty && !r.omitzero {
-        key(out, first, field.json, cx);
+        key(out, first, field.json);
         out.push_str("null");
     }
     Ok(())
@@ -177,7 +177,7 @@ fn present(
         }
     };
     if !omit {
-        key(out, first, field.json, cx);
+        key(out, first, field.json);
         out.push_str(&text);
     }
     Ok(())
