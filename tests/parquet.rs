@@ -185,6 +185,27 @@ fn counts_per_resource_and_namespace_equal_inspect_and_ls() {
             "{name}: too few namespaces"
         );
         assert_eq!(got, want, "{name}: rows per resource and namespace");
+        // And against inspect's own per-namespace counts (namespaced keys only).
+        let mut from_inspect: BTreeMap<(String, String), i64> = BTreeMap::new();
+        for (ns, u) in ins["namespaces"].as_object().unwrap() {
+            let per: i64 = u["resources"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(r, c)| {
+                    let n = c["count"].as_i64().unwrap();
+                    from_inspect.insert((r.clone(), ns.clone()), n);
+                    n
+                })
+                .sum();
+            assert_eq!(per, u["count"].as_i64().unwrap(), "{name}: {ns} total");
+        }
+        let namespaced: BTreeMap<(String, String), i64> =
+            got.into_iter().filter(|((_, ns), _)| ns != "-").collect();
+        assert_eq!(
+            from_inspect, namespaced,
+            "{name}: inspect's rows per resource and namespace"
+        );
     }
 }
 

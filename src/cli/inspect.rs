@@ -139,6 +139,30 @@ fn table(i: &Inspection, out: &mut dyn Write) -> std::io::Result<()> {
     for (name, u) in &i.resources {
         writeln!(out, "{name:<50} {:>10} {:>14}", u.count, u.bytes)?;
     }
+    if !i.namespaces.is_empty() {
+        // The namespaces holding the most bytes; every one is in `-o json`.
+        const TOP: usize = 20;
+        let mut by_bytes: Vec<_> = i.namespaces.iter().collect();
+        by_bytes.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(b.0)));
+        writeln!(
+            out,
+            "\n{:<50} {:>10} {:>14}",
+            "NAMESPACE", "KEYS", "VALUE BYTES"
+        )?;
+        for (name, u) in by_bytes.iter().take(TOP) {
+            writeln!(out, "{name:<50} {:>10} {:>14}", u.count, u.bytes)?;
+        }
+        if by_bytes.len() > TOP {
+            let rest = &by_bytes[TOP..];
+            writeln!(
+                out,
+                "{:<50} {:>10} {:>14}",
+                format!("({} more namespaces)", rest.len()),
+                rest.iter().map(|(_, u)| u.count).sum::<u64>(),
+                rest.iter().map(|(_, u)| u.bytes).sum::<u64>()
+            )?;
+        }
+    }
     writeln!(
         out,
         "\n{:<50} {:>10} {:>14}",

@@ -38,6 +38,9 @@ pub struct Inspection {
     pub buckets: Vec<BucketStats>,
     /// Live keys and value bytes per resource (see [`resource_of`]).
     pub resources: BTreeMap<String, Usage>,
+    /// Live keys and value bytes per namespace, and per resource within it, for the keys
+    /// the apiserver's layout gives a namespace (see [`crate::k8s::key::parse_key`]).
+    pub namespaces: BTreeMap<String, NamespaceUsage>,
     pub leases: Vec<LeaseUsage>,
     pub cluster: ClusterInfo,
     pub auth: AuthInfo,
@@ -58,6 +61,15 @@ pub struct Inspection {
     /// Set when etcd is running on the member: how its db was read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live: Option<crate::live::Live>,
+}
+
+/// One namespace's live keys: totals, and per resource (named as in
+/// [`Inspection::resources`]).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct NamespaceUsage {
+    pub count: u64,
+    pub bytes: u64,
+    pub resources: BTreeMap<String, Usage>,
 }
 
 /// A lease and the live keys attached to it.
@@ -162,7 +174,10 @@ pub fn inspect(
     let mut resources: BTreeMap<String, Usage> = BTreeMap::new();
     let mut live = 0u64;
     let mut attached: std::collections::HashMap<i64, u64> = std::collections::HashMap::new();
+    let mut namespaces: BTreeMap<String, NamespaceUsage> = BTreeMap::new();
     let mut current: Option<(&[u8], Usage)> = None;
+    // Keys run sorted by resource then namespace: count runs, merge each once.
+    let mut current_ns: Option<(&[u8], &str, Usage)> = None;
     for r in ks.state(b"", None)? {
         live += 1;
         let res = resource_of(r.key);
@@ -170,6 +185,31 @@ pub fn inspect(
         let vlen = kv.value.len() as u64;
         if kv.lease != 0 {
             *attached.entry(kv.lease).or_default() += 1;
+        }
+        let ns = std::str::from_utf8(r.key)
+            .ok()
+            .and_then(|k| crate::k8s::key::parse_key(k, crate::k8s::DEFAULT_PREFIX))
+            .and_then(|k| k.namespace);
+        if let Some(ns) = ns {
+            match &mut current_ns {
+                Some((rn, n, u)) if *rn == res && *n == ns => {
+                    u.count += 1;
+                    u.bytes += vlen;
+                }
+                _ => {
+                    if let Some((rn, n, u)) = current_ns.take() {
+                        merge_namespace(&mut namespaces, n, rn, u);
+                    }
+                    current_ns = Some((
+                        res,
+                        ns,
+                        Usage {
+                            count: 1,
+                            bytes: vlen,
+                        },
+                    ));
+                }
+            }
         }
         match &mut current {
             Some((name, u)) if *name == res => {
@@ -193,6 +233,9 @@ pub fn inspect(
     if let Some((name, u)) = current {
         merge(&mut resources, name, u);
     }
+    if let Some((rn, n, u)) = current_ns {
+        merge_namespace(&mut namespaces, n, rn, u);
+    }
     Ok(Inspection {
         revision: ks.revision,
         compact_revision: ks.compact_revision,
@@ -209,6 +252,7 @@ pub fn inspect(
         page_size: db.map_or(0, |d| d.page_size()),
         buckets: root.children,
         resources,
+        namespaces,
         leases: leases
             .into_iter()
             .map(|l| LeaseUsage {
@@ -255,6 +299,16 @@ fn merge(m: &mut BTreeMap<String, Usage>, name: &[u8], u: Usage) {
         .or_default();
     e.count += u.count;
     e.bytes += u.bytes;
+}
+
+fn merge_namespace(m: &mut BTreeMap<String, NamespaceUsage>, ns: &str, res: &[u8], u: Usage) {
+    let e = match m.get_mut(ns) {
+        Some(e) => e,
+        None => m.entry(ns.to_string()).or_default(),
+    };
+    e.count += u.count;
+    e.bytes += u.bytes;
+    merge(&mut e.resources, res, u);
 }
 
 #[cfg(test)]
