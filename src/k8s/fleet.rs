@@ -89,7 +89,7 @@ fn sub(msg: &[u8], n: u32) -> Result<Option<&[u8]>, WireError> {
 }
 
 fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    crate::wire::text_lossy(b).into_owned()
 }
 
 /// Images (init, app, ephemeral containers) and node name of a PodSpec.
@@ -232,8 +232,8 @@ pub fn of_value(value: &[u8]) -> Result<Option<Facts>, String> {
     match classify(value) {
         Ok(StoredValue::Protobuf(env)) => {
             let (av, kind) = (
-                String::from_utf8_lossy(env.api_version),
-                String::from_utf8_lossy(env.kind),
+                crate::wire::text_lossy(env.api_version),
+                crate::wire::text_lossy(env.kind),
             );
             if !has_facts(&av, &kind) {
                 return Ok(None);

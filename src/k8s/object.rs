@@ -64,8 +64,8 @@ pub fn describe<'a>(key: &'a [u8], value: &'a [u8], prefix: &str) -> ObjectInfo<
             o.encoding = v.encoding();
             match v {
                 StoredValue::Protobuf(env) => {
-                    o.api_version = String::from_utf8_lossy(env.api_version);
-                    o.kind = String::from_utf8_lossy(env.kind);
+                    o.api_version = crate::wire::text_lossy(env.api_version);
+                    o.kind = crate::wire::text_lossy(env.kind);
                     match protobuf_meta(env.raw) {
                         Ok(m) => o.metadata = m,
                         Err(e) => o.error = Some(format!("object metadata: {e}")),
@@ -192,8 +192,8 @@ pub fn decode_object_json(value: &[u8], view: &View) -> Result<String, String> {
     match classify(value) {
         Err(e) => Err(format!("protobuf envelope: {e}")),
         Ok(StoredValue::Protobuf(env)) => super::render::render_object_json(
-            &String::from_utf8_lossy(env.api_version),
-            &String::from_utf8_lossy(env.kind),
+            &crate::wire::text_lossy(env.api_version),
+            &crate::wire::text_lossy(env.kind),
             env.raw,
             view,
         )

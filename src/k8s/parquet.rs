@@ -696,6 +696,10 @@ pub fn parse_time(s: &str) -> Option<i64> {
     Some(days * 86_400 + h * 3600 + mi * 60 + sec - offset)
 }
 
+fn nonempty(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
 /// Appends one record's row when the filter keeps it; whether it did.
 fn object_row(c: &mut ObjectColumns, r: &RevRecord<'_>, o: &Options<'_>) -> bool {
     let kv = r.kv();
@@ -717,7 +721,6 @@ fn object_row(c: &mut ObjectColumns, r: &RevRecord<'_>, o: &Options<'_>) -> bool
         return false;
     }
     let value = plain.as_deref().unwrap_or(kv.value);
-    let nonempty = |s: &str| (!s.is_empty()).then(|| s.to_string());
     c.key.append_value(crate::display::printable(kv.key));
     let object = !info.resource.is_empty();
     c.resource.append_option(nonempty(info.resource));
