@@ -344,12 +344,12 @@ fn write_one(
                 ks,
                 &entries,
                 &facts,
-                &opts,
+                opts,
                 b,
                 p,
                 &a.input.chain,
             ),
-            _ => write_snapshot(&output, ks, &entries, &facts, &opts),
+            _ => write_snapshot(&output, ks, &entries, &facts, opts),
         })?;
         if crate::snapshot::writer::is_stdout(&output) {
             // Standard output holds the snapshot.
@@ -383,7 +383,7 @@ fn write_one(
                 }
                 let (mut all, _) = crate::snapshot::retention::list(d)?;
                 all.retain(|e| !damaged.contains(&e.path));
-                let deleted = crate::snapshot::retention::prune(&all, &output, &policy, now())?;
+                let deleted = crate::snapshot::retention::prune(&all, &output, policy, now())?;
                 json_line(
                     out,
                     &serde_json::json!({
