@@ -1,5 +1,6 @@
 //! Snapshot write (MB/s of records in), read (all chunks to a keyspace), one-key get, and
-//! restore (from the keyspace into memory, and from the record heads into a file).
+//! restore (from the keyspace into memory, and from the record heads into a file), and
+//! incremental snapshots (the changes after a revision read, then written on a base).
 //! Input: see `common` (a data dir a real etcd fills on first run, or `RESHIFT_BENCH_DIR`).
 
 mod common;
@@ -132,6 +133,57 @@ fn bench(c: &mut Criterion) {
             )
             .unwrap();
             std::fs::remove_dir_all(&target).unwrap();
+        })
+    });
+    // Incremental snapshots: what changed after the revision 1% of the records from the
+    // end, read by seeking the key bucket there (against building the whole keyspace),
+    // and written as an incremental on a full snapshot of the state at that revision.
+    let recs = ks.records();
+    let after = recs[recs.len() - recs.len() / 100 - 1]
+        .rev
+        .main
+        .max(ks.compact_revision);
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("keyspace_build_whole", |b| {
+        b.iter(|| Keyspace::build(&db).unwrap().total_revisions())
+    });
+    g.bench_function("keyspace_build_after_1pct", |b| {
+        b.iter(|| {
+            Keyspace::build_after(&db, after)
+                .unwrap()
+                .unwrap()
+                .total_revisions()
+        })
+    });
+    let base_path = tmp.path().join("base.rsnap");
+    let base_facts = Facts {
+        at_revision: Some(after),
+        ..facts.clone()
+    };
+    let at_after = Options {
+        revision: Some(after),
+        ..opts.clone()
+    };
+    write_snapshot(&base_path, &ks, &ex, &base_facts, &at_after).unwrap();
+    let base_bytes = std::fs::read(&base_path).unwrap();
+    let base_name: reshift::error::FileName = std::sync::Arc::from(base_path.as_path());
+    let base = Snapshot::open(&base_bytes, &base_name).unwrap();
+    let inc = tmp.path().join("inc.rsnap");
+    g.bench_function("write_incremental_1pct", |b| {
+        b.iter(|| {
+            let changes = Keyspace::build_after(&db, after).unwrap().unwrap();
+            reshift::snapshot::chain::write_incremental(
+                &inc,
+                &changes,
+                &ex,
+                &facts,
+                &opts,
+                &base,
+                &base_path,
+                &[],
+            )
+            .unwrap()
+            .bytes
         })
     });
     g.finish();

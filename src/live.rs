@@ -14,6 +14,10 @@
 //! every page reachable from the newest meta in the copy is as that commit left it; a
 //! transaction in flight writes only pages that were free at that commit. When a commit
 //! lands during the copy, the copy is taken again, a bounded number of times.
+//!
+//! The same rule lets a reader that can throw its work away read the db in place, with
+//! no copy ([`in_place`]): whatever it read from the map before it finds the meta pages
+//! unchanged is the mapped commit's state ([`Watch::unchanged`]).
 
 use crate::bbolt::Db;
 use crate::error::{Error, FileName, Result};
@@ -41,6 +45,9 @@ pub struct Live {
     pub attempts: u32,
     /// Bytes copied (the db up to its high-water mark).
     pub bytes: u64,
+    /// Read in place (see [`in_place`]) rather than copied.
+    #[serde(skip)]
+    pub in_place: bool,
 }
 
 impl std::fmt::Display for Live {
@@ -48,6 +55,13 @@ impl std::fmt::Display for Live {
         let who = self
             .pid
             .map_or_else(|| "a process".to_string(), |p| format!("etcd (pid {p})"));
+        if self.in_place {
+            return write!(
+                f,
+                "{who} is running on this member and holds its db ({} lock): reading transaction {} in place ({} bytes), kept only if etcd commits nothing before the snapshot is complete (else read again from a consistent copy), and the WAL up to its last complete record",
+                self.lock, self.txid, self.bytes
+            );
+        }
         write!(
             f,
             "{who} is running on this member and holds its db ({} lock): read a consistent copy of transaction {} ({} bytes, {} attempt{}) and the WAL up to its last complete record",
@@ -195,6 +209,7 @@ pub fn consistent_copy(path: &Path, name: &FileName, holder: &Holder) -> Result<
                 txid,
                 attempts: attempt,
                 bytes: used,
+                in_place: false,
             },
         ));
     }
@@ -206,6 +221,67 @@ pub fn consistent_copy(path: &Path, name: &FileName, holder: &Holder) -> Result<
         "{}: etcd is running on this db and no consistent copy could be taken in {ATTEMPTS} attempts ({why}); try again, or read an `etcdctl snapshot save` file or a stopped member",
         path.display()
     )))
+}
+
+/// A running member's db read in place: its meta pages as they were when it was mapped,
+/// to tell later whether etcd committed meanwhile.
+#[derive(Debug)]
+pub struct Watch {
+    file: std::fs::File,
+    head: Vec<u8>,
+}
+
+impl Watch {
+    /// Whether the db's two meta pages still read as when it was mapped. If so, no commit
+    /// completed in between (bbolt writes a commit's meta page last), and every page
+    /// reachable from the mapped commit's meta read, all that time, as that commit left it
+    /// (see the module's note on consistency): whatever was read from the map is that
+    /// commit's state.
+    pub fn unchanged(&self) -> bool {
+        use std::os::unix::fs::FileExt;
+        let mut now = vec![0u8; self.head.len()];
+        self.file.read_exact_at(&mut now, 0).is_ok() && now == self.head
+    }
+}
+
+/// Maps the db at `path`, which `holder` is writing, without copying it: for a reader
+/// that can throw away what it read when [`Watch::unchanged`] says etcd committed before
+/// it was done (a snapshot written to a temp file, renamed only then), and read again
+/// from [`consistent_copy`]. Copying a large db into memory costs more than reading it
+/// where it lies; a member that commits nothing while it is read (an idle one, or a read
+/// shorter than its commit interval) is read at no extra cost. `None` when the meta
+/// pages do not read as a consistent pair right now (a commit landing): take the copy.
+pub fn in_place(
+    path: &Path,
+    holder: &Holder,
+) -> Result<Option<(crate::mapped::Mapped, Live, Watch)>> {
+    let map = crate::mapped::Mapped::open(path)?;
+    let bytes = map.bytes();
+    let head = bytes[..bytes.len().min(HEAD as usize)].to_vec();
+    let Ok(db) = Db::open(&head, map.name()) else {
+        return Ok(None);
+    };
+    let (metas, used, txid) = (2 * db.page_size(), db.used_size(), db.meta().txid);
+    if used > bytes.len() as u64 || metas > head.len() {
+        return Ok(None);
+    }
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let watch = Watch {
+        file,
+        head: head[..metas].to_vec(),
+    };
+    if !watch.unchanged() {
+        return Ok(None);
+    }
+    let live = Live {
+        pid: holder.pid,
+        lock: holder.lock.clone(),
+        txid,
+        attempts: 1,
+        bytes: used,
+        in_place: true,
+    };
+    Ok(Some((map, live, watch)))
 }
 
 #[cfg(test)]

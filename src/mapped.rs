@@ -1,7 +1,7 @@
 //! Read-only memory maps of input files. Inputs are opened read-only and mapped
 //! read-only; an empty file is represented by an empty slice (mmap rejects length 0).
-//! A file being written by a running etcd is instead held as a private copy (see
-//! [`crate::live`]).
+//! A file being written by a running etcd is instead held as a private copy, or mapped
+//! for a reader that checks it did not change (see [`crate::live`]).
 
 use crate::error::{Error, FileName, Result};
 use memmap2::{Mmap, MmapOptions};
@@ -46,7 +46,8 @@ impl Mapped {
         } else {
             // SAFETY: the map is read-only and private to this process. Another process
             // truncating the file underneath would be a bug in that process; reshift reads
-            // files of members that are stopped.
+            // files of members that are stopped, or a running member's db in place
+            // (`live::in_place`), which bbolt only ever grows while etcd has it open.
             let m = unsafe { MmapOptions::new().map(&file) }.map_err(|e| Error::io(path, e))?;
             #[cfg(unix)]
             {

@@ -35,27 +35,49 @@ pub struct Source {
     pub snap_dir: Option<PathBuf>,
     map: Mapped,
     db_len: usize,
-    /// Set when etcd is running on the db: the db is then a consistent private copy.
+    /// Set when etcd is running on the db: the db is then a consistent private copy, or
+    /// (opened with [`Source::open_in_place`]) the file itself, with `watch` set.
     pub live: Option<crate::live::Live>,
+    /// For a running member's db read in place: whether etcd has committed since.
+    pub watch: Option<std::sync::Arc<crate::live::Watch>>,
     /// The temp file standard input was spooled into (removed when the source drops).
     spool: Option<crate::tempout::TempGuard>,
 }
 
-/// Maps the db at `path`, or, when a running etcd holds it, takes a consistent copy.
-fn open_db(path: &Path) -> Result<(Mapped, Option<crate::live::Live>)> {
+type Watch = Option<std::sync::Arc<crate::live::Watch>>;
+
+/// Maps the db at `path`, or, when a running etcd holds it, takes a consistent copy (with
+/// `in_place`, maps it too when its meta pages read as a consistent pair, and watches them).
+fn open_db(path: &Path, in_place: bool) -> Result<(Mapped, Option<crate::live::Live>, Watch)> {
     match crate::live::holder(path) {
         Some(h) => {
+            if in_place {
+                if let Some((map, live, watch)) = crate::live::in_place(path, &h)? {
+                    return Ok((map, Some(live), Some(std::sync::Arc::new(watch))));
+                }
+            }
             let name: crate::error::FileName = std::sync::Arc::from(path);
             let (copy, live) = crate::live::consistent_copy(path, &name, &h)?;
-            Ok((Mapped::owned(path, copy), Some(live)))
+            Ok((Mapped::owned(path, copy), Some(live), None))
         }
-        None => Ok((Mapped::open(path)?, None)),
+        None => Ok((Mapped::open(path)?, None, None)),
     }
 }
 
 impl Source {
     /// Opens `path` read-only. A snapshot file's sha256 trailer is verified here.
     pub fn open(path: &Path) -> Result<Source> {
+        Source::open_with(path, false)
+    }
+
+    /// [`Source::open`], but a running member's db is read in place rather than copied
+    /// (see [`crate::live::in_place`]): for a reader that checks `watch` before keeping
+    /// what it read, and opens the source again with [`Source::open`] when etcd committed.
+    pub fn open_in_place(path: &Path) -> Result<Source> {
+        Source::open_with(path, true)
+    }
+
+    fn open_with(path: &Path, in_place: bool) -> Result<Source> {
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
         if meta.is_dir() {
             let (kind, member) = if path.join("member/snap/db").is_file() {
@@ -69,7 +91,7 @@ impl Source {
                 )));
             };
             let db_path = member.join("snap/db");
-            let (map, live) = open_db(&db_path)?;
+            let (map, live, watch) = open_db(&db_path, in_place)?;
             let db_len = map.bytes().len();
             let wal = member.join("wal");
             return Ok(Source {
@@ -81,10 +103,11 @@ impl Source {
                 map,
                 db_len,
                 live,
+                watch,
                 spool: None,
             });
         }
-        let (map, live) = open_db(path)?;
+        let (map, live, watch) = open_db(path, in_place)?;
         let len = map.bytes().len();
         let (kind, db_len) = if crate::snapshot::is_snapshot(map.bytes()) {
             (SourceKind::ReshiftSnapshot, 0)
@@ -112,6 +135,7 @@ impl Source {
             map,
             db_len,
             live,
+            watch,
             spool: None,
         })
     }

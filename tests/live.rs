@@ -223,3 +223,85 @@ fn live_member_reads_equal_etcd_at_their_revision() {
     assert!(t.compared >= 20, "only {} comparisons", t.compared);
     assert!(t.failures.is_empty(), "{} failures", t.failures.len());
 }
+
+/// `snapshot -o FILE` of a running member reads its db in place and keeps the file only
+/// if etcd committed nothing meanwhile, else takes it again from a consistent copy. Under
+/// a load that commits every 5 ms, every snapshot reads as what etcd serves at its
+/// revision, and some were taken again (stderr says so); once the load has stopped, one is
+/// kept from its first, in-place read.
+#[test]
+fn live_snapshots_read_in_place_equal_etcd_at_their_revision() {
+    if !etcd_available("live_snapshots_read_in_place_equal_etcd_at_their_revision") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("live-snap");
+    let dir = data.to_str().unwrap();
+    let etcd = Arc::new(Etcd::start_with(
+        None,
+        &data,
+        "live-snap",
+        &["--backend-batch-interval=5ms"],
+    ));
+    prefill(&etcd);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..3)
+        .map(|id| {
+            let (e, s) = (etcd.clone(), stop.clone());
+            std::thread::spawn(move || writer(e, id, s))
+        })
+        .collect();
+    let (mut rounds, mut again, mut failures) = (0, 0, Vec::new());
+    let t0 = Instant::now();
+    while rounds < 12 && t0.elapsed() < Duration::from_secs(45) {
+        rounds += 1;
+        let f = tmp.path().join(format!("s{rounds}.rsnap"));
+        let f = f.to_str().unwrap();
+        let (code, _, err) = run(&["snapshot", dir, "-o", f]);
+        if code != 0 || !err.contains("running") {
+            failures.push(format!("snapshot exit {code}: {err}"));
+            continue;
+        }
+        if err.contains("reading it again") {
+            again += 1;
+        }
+        let bytes = std::fs::read(f).unwrap();
+        let name: reshift::error::FileName = std::sync::Arc::from(std::path::Path::new(f));
+        let facts = reshift::snapshot::Snapshot::open(&bytes, &name)
+            .unwrap()
+            .facts;
+        let rev = facts.at_revision.unwrap_or(facts.revision);
+        let ours = json_lines(&ok(&["dump", f]));
+        match etcd_at(&etcd, rev) {
+            Some(theirs) if theirs == ours => {}
+            Some(theirs) => failures.push(format!(
+                "snapshot at {rev}: {} keys, etcd served {}",
+                ours.len(),
+                theirs.len()
+            )),
+            None => failures.push(format!("etcd never reached revision {rev}")),
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let writes: usize = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert!(writes > 50, "only {writes} writes under load");
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(
+        again >= 1,
+        "none of {rounds} snapshots under a 5 ms commit load was taken again"
+    );
+    // Idle: nothing commits, the first read is kept.
+    std::thread::sleep(Duration::from_millis(500));
+    let f = tmp.path().join("idle.rsnap");
+    let (code, _, err) = run(&["snapshot", dir, "-o", f.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("in place") && !err.contains("reading it again"),
+        "{err}"
+    );
+    let rev = etcd.get_all(None).0;
+    assert_eq!(
+        json_lines(&ok(&["dump", f.to_str().unwrap()])),
+        etcd_at(&etcd, rev).unwrap()
+    );
+}

@@ -117,6 +117,29 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// The last entry, found by following last children down (no iteration: the cursor
+    /// is left unpositioned). `None` for an empty bucket, or when the rightmost leaf is
+    /// empty (possible only in a damaged or unusual file; the caller then scans).
+    pub fn last(&mut self) -> Result<Option<LeafElem<'a>>> {
+        self.stack.clear();
+        self.visited = None;
+        let mut page = self.bucket.root_page()?;
+        loop {
+            if page.is_empty() {
+                self.stack.clear();
+                return Ok(None);
+            }
+            self.push(page, page.len() - 1)?;
+            if page.is_leaf() {
+                let e = self.current();
+                self.stack.clear();
+                return e;
+            }
+            let top = *self.stack.last().expect("just pushed");
+            page = self.child_of(&top)?;
+        }
+    }
+
     /// Positions at the first entry whose key is `>= key`.
     pub fn seek(&mut self, key: &[u8]) -> Result<Option<LeafElem<'a>>> {
         self.stack.clear();

@@ -114,6 +114,12 @@ pub struct Opened<'a> {
 impl Input {
     /// Opens the one input; with `--cluster`, an error (the command reads one member).
     pub fn open(&self) -> Result<Source> {
+        self.open_with(false)
+    }
+
+    /// [`Input::open`]; with `in_place`, a running member's db is read where it lies
+    /// ([`Source::open_in_place`]) instead of copied.
+    pub fn open_with(&self, in_place: bool) -> Result<Source> {
         if self.cluster {
             return Err(crate::Error::invalid(
                 "--cluster reads the keyspace a cluster serves; this command reads one member's files: give one PATH",
@@ -121,6 +127,8 @@ impl Input {
         }
         let src = if self.path.as_os_str() == "-" {
             Source::open_stdin()?
+        } else if in_place {
+            Source::open_in_place(&self.path)?
         } else {
             Source::open(&self.path)?
         };
@@ -132,10 +140,15 @@ impl Input {
 
     /// The one input opened, or None with `--cluster`.
     pub fn single(&self) -> Result<Option<Source>> {
+        self.single_with(false)
+    }
+
+    /// [`Input::single`], with `in_place` as [`Input::open_with`] takes it.
+    pub fn single_with(&self, in_place: bool) -> Result<Option<Source>> {
         if self.cluster {
             return Ok(None);
         }
-        self.open().map(Some)
+        self.open_with(in_place).map(Some)
     }
 
     /// Every path the input names: the member dirs with `--cluster`, else PATH.
@@ -200,6 +213,46 @@ impl Input {
                 base.with_replay(&w.replayed)
             }
             None => base,
+        };
+        f(&Opened {
+            src: &src,
+            db: Some(db),
+            snapshot: None,
+            ks,
+            wal: wal.as_ref(),
+        })
+    }
+}
+
+impl Input {
+    /// [`Input::keyspace_of`] for a reader of what changed after revision `after` only:
+    /// a db source's keyspace then holds only its records after `after` when that is all a
+    /// reader of changes needs (see [`crate::etcd::open::changes_and_wal`]); otherwise, and
+    /// for every other source, the whole keyspace.
+    pub fn changes_of<R>(
+        &self,
+        src: Option<Source>,
+        after: i64,
+        f: impl FnOnce(&Opened<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let src = match src {
+            Some(s) if s.kind != SourceKind::ReshiftSnapshot => s,
+            other => return self.keyspace_of(other, f),
+        };
+        let db = src.db()?;
+        let Some((changes, wal)) =
+            crate::etcd::open::changes_and_wal(&src, &db, after, !self.no_wal)?
+        else {
+            return self.keyspace_of(Some(src), f);
+        };
+        let ks = match &wal {
+            Some(w) => {
+                if src.live.is_none() {
+                    warn_wal(&w.summary);
+                }
+                changes.with_replay(&w.replayed)
+            }
+            None => changes,
         };
         f(&Opened {
             src: &src,

@@ -177,26 +177,6 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
         None => None,
     };
     let base = base_src.as_ref().map(|s| s.snapshot()).transpose()?;
-    let src = a.input.single()?;
-    if a.merge
-        && src
-            .as_ref()
-            .is_none_or(|s| s.kind != crate::source::SourceKind::ReshiftSnapshot)
-    {
-        return Err(Error::invalid(
-            "--merge: the input must be a reshift snapshot (the last file of a chain)",
-        ));
-    }
-    let opts = Options {
-        history: a.history,
-        revision: a.revision,
-        prefixes: a.prefix.iter().map(|p| key_arg(p)).collect(),
-        excludes: a.exclude.iter().map(|p| key_arg(p)).collect(),
-        namespace: a.namespace.clone(),
-        level: a.level,
-        force: a.force,
-        dictionaries: a.dictionaries,
-    };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.threads.unwrap_or(0))
         .build()
@@ -204,7 +184,75 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     let dec = a
         .decryption
         .load_if(a.decrypt, crate::k8s::DEFAULT_PREFIX)?;
-    a.input.keyspace_of(src, |o| {
+    // A running member's db is read in place when the snapshot goes to a file, which is
+    // renamed into place only if etcd committed nothing meanwhile; otherwise (and for
+    // standard output, which cannot take back what it was sent) from a consistent copy.
+    let mut in_place = !crate::snapshot::writer::is_stdout(&target);
+    loop {
+        let src = a.input.single_with(in_place)?;
+        if a.merge
+            && src
+                .as_ref()
+                .is_none_or(|s| s.kind != crate::source::SourceKind::ReshiftSnapshot)
+        {
+            return Err(Error::invalid(
+                "--merge: the input must be a reshift snapshot (the last file of a chain)",
+            ));
+        }
+        let watch = src.as_ref().and_then(|s| s.watch.clone());
+        let opts = Options {
+            history: a.history,
+            revision: a.revision,
+            prefixes: a.prefix.iter().map(|p| key_arg(p)).collect(),
+            excludes: a.exclude.iter().map(|p| key_arg(p)).collect(),
+            namespace: a.namespace.clone(),
+            level: a.level,
+            force: a.force,
+            dictionaries: a.dictionaries,
+            watch: watch.clone(),
+        };
+        let res = write_one(
+            a,
+            src,
+            &opts,
+            &pool,
+            dec.as_ref(),
+            base.as_ref(),
+            &since,
+            &target,
+            &policy,
+            &damaged,
+            out,
+        );
+        match (&res, &watch) {
+            (Err(_), Some(w)) if !w.unchanged() => {
+                eprintln!(
+                    "reshift: note: etcd committed while its db was read in place; reading it again from a consistent copy"
+                );
+                in_place = false;
+            }
+            _ => return res,
+        }
+    }
+}
+
+/// Writes the snapshot of `src` (once: the caller reads a running member again when etcd
+/// committed while it was read in place).
+#[allow(clippy::too_many_arguments)]
+fn write_one(
+    a: &Args,
+    src: Option<crate::source::Source>,
+    opts: &Options,
+    pool: &rayon::ThreadPool,
+    dec: Option<&crate::k8s::encryption::Decryptor>,
+    base: Option<&crate::snapshot::Snapshot<'_>>,
+    since: &Option<PathBuf>,
+    target: &std::path::Path,
+    policy: &crate::snapshot::retention::Policy,
+    damaged: &[PathBuf],
+    out: &mut dyn Write,
+) -> Result<()> {
+    let body = |o: &super::common::Opened<'_>| -> Result<()> {
         // With --decrypt, the keyspace's records with their values decrypted.
         let plain;
         let decrypted;
@@ -288,7 +336,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
                 ks.revision,
                 base.is_some(),
             )),
-            None => target.clone(),
+            None => target.to_path_buf(),
         };
         let w = pool.install(|| match (&base, &since) {
             (Some(b), Some(p)) => crate::snapshot::chain::write_incremental(
@@ -296,12 +344,12 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
                 ks,
                 &entries,
                 &facts,
-                &opts,
+                opts,
                 b,
                 p,
                 &a.input.chain,
             ),
-            _ => write_snapshot(&output, ks, &entries, &facts, &opts),
+            _ => write_snapshot(&output, ks, &entries, &facts, opts),
         })?;
         if crate::snapshot::writer::is_stdout(&output) {
             // Standard output holds the snapshot.
@@ -335,7 +383,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
                 }
                 let (mut all, _) = crate::snapshot::retention::list(d)?;
                 all.retain(|e| !damaged.contains(&e.path));
-                let deleted = crate::snapshot::retention::prune(&all, &output, &policy, now())?;
+                let deleted = crate::snapshot::retention::prune(&all, &output, policy, now())?;
                 json_line(
                     out,
                     &serde_json::json!({
@@ -354,7 +402,15 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
             Error::Io { source, .. } => stdout_err(source),
             e => e,
         })
-    })
+    };
+    match base {
+        // Only what changed after the base's revision is read where that is enough.
+        Some(b) => {
+            let after = b.facts.at_revision.unwrap_or(b.facts.revision);
+            a.input.changes_of(src, after, body)
+        }
+        None => a.input.keyspace_of(src, body),
+    }
 }
 
 fn now_ms() -> i64 {

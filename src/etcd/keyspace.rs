@@ -128,6 +128,78 @@ impl<'a> Keyspace<'a> {
         Ok(Self::from_records(records, meta))
     }
 
+    /// The keyspace of only the records after revision `after` — what changed since a
+    /// state at `after` — read by seeking the `key` bucket (ordered by revision) to
+    /// `after + 1` and walking the leaves from there, instead of decoding every leaf. Its
+    /// revision, compaction and meta are the whole db's, as [`Keyspace::build`] gives them;
+    /// its history holds nothing at or before `after`. `None` when the bucket is missing,
+    /// or its last record cannot be found without a scan (the caller builds the whole
+    /// keyspace then).
+    pub fn build_after(db: &Db<'a>, after: i64) -> Result<Option<Keyspace<'a>>> {
+        let meta = read_meta(db)?;
+        let Some(bucket) = db.bucket(&[schema::KEY])? else {
+            return Ok(None);
+        };
+        let Some(last) = bucket.cursor().last()? else {
+            return Ok(None);
+        };
+        let last = parse_rev_key(last.key).map_err(|w| {
+            db.fault_at(
+                db.offset_of(last.key),
+                format!("key bucket: {w} (found {} bytes)", last.key.len()),
+            )
+        })?;
+        let from = super::revision::encode_rev_key(
+            Revision {
+                main: after.saturating_add(1),
+                sub: 0,
+            },
+            false,
+        );
+        let mut records: Vec<RevRecord<'a>> = Vec::new();
+        let mut cursor = bucket.cursor();
+        let mut at = cursor.seek(&from)?;
+        while let Some(e) = at {
+            at = cursor.next_entry()?;
+            if e.is_bucket() {
+                return Err(db.fault_at(db.offset_of(e.key), "nested bucket inside the key bucket"));
+            }
+            let rk = parse_rev_key(e.key).map_err(|w| {
+                db.fault_at(
+                    db.offset_of(e.key),
+                    format!("key bucket: {w} (found {} bytes)", e.key.len()),
+                )
+            })?;
+            let kv = KeyValueRef::decode(e.value).map_err(|w| {
+                db.fault_at(
+                    db.offset_of(e.value) + w.offset as u64,
+                    format!("KeyValue at revision {}: {}", rk.rev, w.what),
+                )
+            })?;
+            if let Some(prev) = records.last().filter(|p| p.rev >= rk.rev) {
+                return Err(db.fault_at(
+                    db.offset_of(e.value),
+                    format!(
+                        "key bucket out of order: revision {} follows {}",
+                        rk.rev, prev.rev
+                    ),
+                ));
+            }
+            records.push(RevRecord {
+                rev: rk.rev,
+                tombstone: rk.tombstone,
+                key: kv.key,
+                kv: e.value,
+            });
+            if records.len() > u32::MAX as usize {
+                return Err(Error::invalid("more than 4 billion revisions"));
+            }
+        }
+        let mut ks = Self::from_records(records, meta);
+        ks.revision = ks.revision.max(last.rev.main);
+        Ok(Some(ks))
+    }
+
     /// Indexes records given in revision order.
     pub fn from_records(records: Vec<RevRecord<'a>>, meta: EtcdMeta) -> Keyspace<'a> {
         // Keys are scattered over the map; sorting by comparing them in place costs a cache

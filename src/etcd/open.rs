@@ -52,6 +52,54 @@ pub fn keyspace_and_wal<'a>(
     Ok((base, wal))
 }
 
+/// What changed in `src` after revision `after`, with its WAL replayed: a keyspace of only
+/// the db's records after `after` ([`Keyspace::build_after`]), which any read of changes
+/// since `after` sees as it would see the whole keyspace — or `None` when that cannot be
+/// known without the whole keyspace: the db was compacted past `after` (which deletions the
+/// compaction removed needs every key), its applied index is unknown, or the WAL holds a
+/// request the db has not applied (a replay reads the keys it touches). The caller then
+/// uses [`keyspace_and_wal`].
+pub fn changes_and_wal<'a>(
+    src: &Source,
+    db: &Db<'a>,
+    after: i64,
+    use_wal: bool,
+) -> Result<Option<(Keyspace<'a>, Option<WalState>)>> {
+    let (changes, log) = rayon::join(
+        || Keyspace::build_after(db, after),
+        || read_wal_log(src, use_wal),
+    );
+    let Some(changes) = changes? else {
+        return Ok(None);
+    };
+    let Some(applied) = changes.meta.consistent_index else {
+        return Ok(None);
+    };
+    if changes.compact_revision > after {
+        return Ok(None);
+    }
+    if let Some(WalLog {
+        read: Ok((_, l)), ..
+    }) = &log
+    {
+        // Only v3 requests change the keyspace (an undecodable entry is left to the
+        // whole replay to report); the rest — empty entries, v2 requests such as a
+        // member publishing its attributes at start, membership changes — do not.
+        let request = l.after(applied).iter().any(|e| {
+            matches!(
+                crate::wal::request::decode_payload(e.etype, &e.data),
+                crate::wal::request::Payload::V3(_) | crate::wal::request::Payload::Undecodable(_)
+            )
+        });
+        if request {
+            return Ok(None);
+        }
+    }
+    // Nothing the replay applies reads the keyspace: it only moves the applied index.
+    let wal = replay_wal(src, db, &changes, log)?;
+    Ok(Some((changes, wal)))
+}
+
 /// A WAL's records, read before the db's keyspace is known (it needs neither), so that
 /// the two can be read side by side. Opening errors are kept for [`replay_wal`], which
 /// reports a db it cannot replay onto first.

@@ -566,6 +566,15 @@ impl<'a> Keyspace<'a> {
     where
         'a: 'x,
     {
+        if r.records.is_empty() && r.compactions.is_empty() {
+            // Nothing to index again: the records stay as they are.
+            let mut ks = self;
+            if r.report.applied_index > ks.meta.consistent_index.unwrap_or(0) {
+                ks.meta.consistent_index = Some(r.report.applied_index);
+            }
+            ks.revision = ks.revision.max(r.report.revision_after);
+            return ks;
+        }
         let (mut records, mut meta) = self.into_records();
         records.extend(r.records.iter().map(|(rev, tomb, kv)| {
             let key = KeyValueRef::decode(kv).map(|k| k.key).unwrap_or_default();

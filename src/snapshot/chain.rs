@@ -53,10 +53,16 @@ pub fn whole_crc_holds(snap: &Snapshot<'_>) -> bool {
 }
 
 impl Link {
-    /// The link to `snap` (its whole-file checksum is verified first: a damaged file is
-    /// refused as a base). `path` gives the name recorded.
+    /// The link to `snap`; `path` gives the name recorded. An incremental written on a base
+    /// reads only the base's header, index, extras and trailer, which opening it verified
+    /// against their own checksums (the header's and, from format 4, the tail's); its chunks
+    /// are not read, so their bytes are not checked here: the link records the whole-file
+    /// checksum the trailer holds, and every read of the chain checks the base's bytes
+    /// against it ([`Chain::resolve`]), so a base damaged before or after the link was
+    /// written is a broken link there. A base without a tail checksum (formats 1 to 3) is
+    /// checked whole here.
     pub fn to(snap: &Snapshot<'_>, path: &Path) -> Result<Link> {
-        if !whole_crc_holds(snap) {
+        if snap.version < 4 && !whole_crc_holds(snap) {
             return Err(Error::invalid(format!(
                 "{}: whole-file checksum mismatch: the file is damaged and cannot be a base",
                 path.display()

@@ -61,6 +61,20 @@ pub struct Options {
     /// size a chunk already holds many alike objects, so on typical data they cost time
     /// and save nothing; they pay off for many tiny values.
     pub dictionaries: bool,
+    /// A running member's db read in place: the writer checks, between windows of chunks
+    /// and before it renames the finished file into place, that etcd has committed
+    /// nothing since, and otherwise stops with an error and keeps nothing.
+    pub watch: Option<std::sync::Arc<crate::live::Watch>>,
+}
+
+/// Fails when the source read in place is no longer one commit's state.
+fn still_consistent(opts: &Options) -> Result<()> {
+    match &opts.watch {
+        Some(w) if !w.unchanged() => Err(Error::invalid(
+            "the running etcd committed while its db was read in place: what was read is not one commit's state",
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -404,6 +418,7 @@ pub fn write_records<'a>(
     };
     let mut pending: Option<(&[Plan<'_>], Vec<_>)> = None;
     for win in plans.chunks(window) {
+        still_consistent(opts)?;
         let (done, wrote) = rayon::join(
             || compress(win),
             || match pending.take() {
@@ -457,6 +472,7 @@ pub fn write_records<'a>(
     });
     sink.put(&trailer)?;
     let bytes = sink.offset;
+    still_consistent(opts)?;
     sink.finish(target)?;
     Ok(Written {
         path: target.display().to_string(),
