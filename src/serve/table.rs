@@ -441,36 +441,19 @@ const POD_READ: &[&str] = &[
     "status.podIPs",
     "status.nominatedNodeName",
     "status.conditions",
-    "status.containerStatuses",
-    "status.initContainerStatuses",
+    "status.containerStatuses.ready",
+    "status.containerStatuses.started",
+    "status.containerStatuses.restartCount",
+    "status.containerStatuses.state",
+    "status.containerStatuses.lastState.terminated.finishedAt",
+    "status.initContainerStatuses.ready",
+    "status.initContainerStatuses.started",
+    "status.initContainerStatuses.restartCount",
+    "status.initContainerStatuses.state",
+    "status.initContainerStatuses.lastState.terminated.finishedAt",
 ];
 
-/// Which subtrees of a served object a light parse builds (`.`-separated paths; arrays
-/// are transparent).
-#[derive(Clone, Copy)]
-pub enum Shape {
-    /// Everything but these.
-    Drop(&'static [&'static str]),
-    /// Only these.
-    Keep(&'static [&'static str]),
-}
-
-impl Shape {
-    /// For `path`: `Some(true)` build it whole, `Some(false)` descend, `None` skip it.
-    fn at(self, path: &str) -> Option<bool> {
-        let under = |list: &[&str]| {
-            list.iter().any(|u| {
-                u.len() > path.len() && u.starts_with(path) && u.as_bytes()[path.len()] == b'.'
-            })
-        };
-        match self {
-            Shape::Drop(list) if list.contains(&path) => None,
-            Shape::Drop(list) => Some(!under(list)),
-            Shape::Keep(list) if list.contains(&path) => Some(true),
-            Shape::Keep(list) => under(list).then_some(false),
-        }
-    }
-}
+pub use crate::k8s::render::Shape;
 
 /// A served object parsed for its row: the tree of the subtrees a [`Shape`] keeps, and
 /// the `metadata` text as served (for the row's PartialObjectMetadata).
