@@ -5,7 +5,7 @@ use super::cbor;
 use super::encryption::Decryptor;
 use super::key::parse_key;
 use super::meta::{ObjectMeta, json_meta, protobuf_meta};
-use super::render::View;
+use super::render::{Shape, View};
 use super::value::{Encrypted, StoredValue, classify};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -189,15 +189,29 @@ pub fn decode_object(value: &[u8], view: &View) -> Result<serde_json::Value, Str
 /// it. Encrypted values, values that are not objects (or that the apiserver's decoder
 /// refuses), and protobuf kinds without a schema are errors that say which.
 pub fn decode_object_json(value: &[u8], view: &View) -> Result<String, String> {
+    decode_object_json_shaped(value, view, None)
+}
+
+/// [`decode_object_json`], a protobuf object written with only what `shape` wants
+/// ([`super::render::render_object_json_shaped`]); JSON and CBOR objects are written whole.
+pub fn decode_object_json_shaped(
+    value: &[u8],
+    view: &View,
+    shape: Option<Shape>,
+) -> Result<String, String> {
     match classify(value) {
         Err(e) => Err(format!("protobuf envelope: {e}")),
-        Ok(StoredValue::Protobuf(env)) => super::render::render_object_json(
-            &crate::wire::text_lossy(env.api_version),
-            &crate::wire::text_lossy(env.kind),
-            env.raw,
-            view,
-        )
-        .map_err(|e| e.to_string()),
+        Ok(StoredValue::Protobuf(env)) => {
+            let (av, kind) = (
+                crate::wire::text_lossy(env.api_version),
+                crate::wire::text_lossy(env.kind),
+            );
+            match shape {
+                None => super::render::render_object_json(&av, &kind, env.raw, view),
+                Some(s) => super::render::render_object_json_shaped(&av, &kind, env.raw, view, s),
+            }
+            .map_err(|e| e.to_string())
+        }
         Ok(StoredValue::Json(j)) => json_object(j, view),
         Ok(StoredValue::Cbor(c)) => cbor::to_value(c)
             .map_err(|e| format!("CBOR: {e}"))
@@ -219,12 +233,23 @@ pub fn decode_stored_json(
     view: &View,
     dec: Option<&Decryptor>,
 ) -> Result<String, String> {
+    decode_stored_json_shaped(key, value, view, dec, None)
+}
+
+/// [`decode_stored_json`] with [`decode_object_json_shaped`].
+pub fn decode_stored_json_shaped(
+    key: &[u8],
+    value: &[u8],
+    view: &View,
+    dec: Option<&Decryptor>,
+    shape: Option<Shape>,
+) -> Result<String, String> {
     match dec {
         Some(d) if value.starts_with(super::value::ENCRYPTED_PREFIX) => {
             let plain = d.decrypt(key, value).map_err(|e| e.to_string())?;
-            decode_object_json(&plain, view)
+            decode_object_json_shaped(&plain, view, shape)
         }
-        _ => decode_object_json(value, view),
+        _ => decode_object_json_shaped(value, view, shape),
     }
 }
 

@@ -46,11 +46,62 @@ impl View {
     }
 }
 
+/// Which subtrees of an object's JSON a reader needs (`.`-separated paths of member names
+/// from the top; arrays are transparent): what a Table row reads of a served object, so
+/// that only that is written ([`render_object_json_shaped`]) and parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Everything but these.
+    Drop(&'static [&'static str]),
+    /// Only these.
+    Keep(&'static [&'static str]),
+}
+
+impl Shape {
+    /// For `path`: `Some(true)` wanted whole, `Some(false)` wanted in part (descend),
+    /// `None` not wanted.
+    pub fn at(self, path: &str) -> Option<bool> {
+        let (list, keep) = match self {
+            Shape::Drop(list) => (list, false),
+            Shape::Keep(list) => (list, true),
+        };
+        let p = path.as_bytes();
+        let Some((&p0, &pn)) = p.first().zip(p.last()) else {
+            return (!keep).then_some(true);
+        };
+        // Called for every member of the part of an object being pruned: most entries
+        // differ in their first or the path's last byte, and are passed over on those.
+        let mut under = false;
+        for u in list.iter().map(|u| u.as_bytes()) {
+            if u.len() < p.len() || u[0] != p0 || u[p.len() - 1] != pn || u[..p.len()] != *p {
+                continue;
+            }
+            match u.get(p.len()) {
+                None => return keep.then_some(true),
+                Some(b'.') => under = true,
+                Some(_) => {}
+            }
+        }
+        match (keep, under) {
+            (_, true) => Some(false),
+            (true, false) => None,
+            (false, false) => Some(true),
+        }
+    }
+}
+
 /// What the recursive renderer carries down.
 pub(super) struct Cx {
     pub(super) bit: schema::Releases,
     pub(super) esc: Escape,
     pub(super) rv: Option<String>,
+    /// Set: only the members this shape wants are written (see [`render_object_json_shaped`]).
+    only: Option<Shape>,
+    /// The path of the members being written while `pruning`.
+    path: std::cell::RefCell<String>,
+    /// Whether the members being written are still chosen by `only` (false inside a subtree
+    /// wanted whole).
+    pruning: std::cell::Cell<bool>,
 }
 
 impl Cx {
@@ -59,6 +110,9 @@ impl Cx {
             bit: view.release.bit(),
             esc: view.escape(),
             rv: view.resource_version.map(|r| r.to_string()),
+            only: None,
+            path: Default::default(),
+            pruning: std::cell::Cell::new(false),
         }
     }
 }
@@ -129,6 +183,75 @@ pub fn render_object_json(
     object_body(msg, raw, &mut out, &mut first, 0, &cx)?;
     out.push('}');
     Ok(out)
+}
+
+/// [`render_object_json`] of only the members `shape` wants, and `metadata` whole: each
+/// member written is written as [`render_object_json`] writes it, at the same place, so a
+/// reader that reads only what `shape` wants finds the same values in either text (a map
+/// wanted in part is written whole). The rest is not decoded: a fault in it (bytes that are
+/// not protobuf, a quantity that does not parse) is not seen, where the whole render fails.
+pub fn render_object_json_shaped(
+    api_version: &str,
+    kind: &str,
+    raw: &[u8],
+    view: &View,
+    shape: Shape,
+) -> Result<String, RenderError> {
+    let msg = schema::kind(api_version, kind).ok_or_else(|| RenderError::NoSchema {
+        api_version: api_version.to_string(),
+        kind: kind.to_string(),
+    })?;
+    let mut cx = Cx::new(view);
+    cx.only = Some(shape);
+    cx.pruning.set(true);
+    let mut out = String::with_capacity(raw.len() / 2 + 256);
+    let mut first = open_object(msg, api_version, kind, &mut out, &cx);
+    object_body(msg, raw, &mut out, &mut first, 0, &cx)?;
+    out.push('}');
+    Ok(out)
+}
+
+/// Puts `cx`'s path back to its length before a member, and pruning back on, when the
+/// member is written.
+struct Restore<'c>(&'c Cx, usize);
+
+impl Drop for Restore<'_> {
+    fn drop(&mut self) {
+        self.0.path.borrow_mut().truncate(self.1);
+        self.0.pruning.set(true);
+    }
+}
+
+/// Whether `field` of a message written at `depth` is written under `cx.only`: `None` when
+/// it is left out, else what restores `cx` after it (when pruning).
+fn choose<'c>(field: &schema::Field, depth: u32, cx: &'c Cx) -> Option<Option<Restore<'c>>> {
+    let Some(shape) = cx.only.filter(|_| cx.pruning.get() && !field.inline) else {
+        return Some(None);
+    };
+    let mut path = cx.path.borrow_mut();
+    let len = path.len();
+    if len > 0 {
+        path.push('.');
+    }
+    path.push_str(field.json);
+    // A Table row's PartialObjectMetadata is the served metadata, whole.
+    let at = if depth == 0 && field.json == "metadata" {
+        Some(true)
+    } else {
+        shape.at(&path)
+    };
+    match at {
+        None => {
+            path.truncate(len);
+            None
+        }
+        Some(whole) => {
+            if whole || matches!(field.rep, Rep::Map(..)) {
+                cx.pruning.set(false);
+            }
+            Some(Some(Restore(cx, len)))
+        }
+    }
 }
 
 /// Opens a kind's object: `{`, then `kind` and `apiVersion` where its Go type embeds
@@ -341,6 +464,9 @@ fn members<'r>(
     };
     for (field, slot) in msg.fields.iter().zip(slots.iter_mut()) {
         let slot = std::mem::replace(slot, Slot::Empty);
+        let Some(_restore) = choose(field, depth, cx) else {
+            continue;
+        };
         let r = rules(field, cx);
         if let (Some(rv), 6) = (served_rv, field.num) {
             present(field, r, W::Bytes(rv), out, first, depth, cx)?;

@@ -127,13 +127,21 @@ impl Store {
     }
 
     /// The served JSON of one record.
-    fn object_json(&self, r: &RevRecord<'_>) -> std::result::Result<String, String> {
+    ///
+    /// With `shape`, only what it wants of a protobuf object (and its metadata whole): what
+    /// a Table row or a selector reads, written and parsed without the rest.
+    fn object_json(
+        &self,
+        r: &RevRecord<'_>,
+        shape: Option<table::Shape>,
+    ) -> std::result::Result<String, String> {
         let kv = r.kv();
-        crate::k8s::object::decode_stored_json(
+        crate::k8s::object::decode_stored_json_shaped(
             kv.key,
             kv.value,
             &self.view(kv.mod_revision),
             self.dec.as_ref(),
+            shape,
         )
     }
 
@@ -569,7 +577,8 @@ fn get_one(store: &Store, t: &Target<'_>, name: &str, want: Want) -> Response {
             None => {}
         }
     }
-    let text = match store.object_json(&rec) {
+    let printer = (want == Want::Table).then(|| Printer::of(t.res));
+    let text = match store.object_json(&rec, printer.as_ref().map(Printer::shape)) {
         Ok(t) => t,
         Err(e) => {
             return status(
@@ -579,8 +588,7 @@ fn get_one(store: &Store, t: &Target<'_>, name: &str, want: Want) -> Response {
             );
         }
     };
-    if want == Want::Table {
-        let printer = Printer::of(t.res);
+    if let Some(printer) = printer {
         let Some(row) = table_row(&printer, &text, now(), IncludeObject::Metadata) else {
             return status(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -831,8 +839,15 @@ impl ListOpts {
         Some(self.matches(&l.value))
     }
 
-    /// The list item (object text or table row) of the served object `text`, when it
-    /// passes the selectors.
+    /// What [`ListOpts::item`] reads of an object (`None`: all of it).
+    fn shape(&self, printer: Option<&Printer>) -> Option<table::Shape> {
+        printer
+            .filter(|_| self.include != IncludeObject::Object)
+            .map(Printer::shape)
+    }
+
+    /// The list item (object text or table row) of the served object `text` (written
+    /// with [`ListOpts::shape`]), when it passes the selectors.
     fn item(&self, printer: Option<&Printer>, text: String, now: i64) -> Option<String> {
         match printer {
             None => self.matches_text(&text)?.then_some(text),
@@ -896,8 +911,9 @@ fn render_batch(
     now: i64,
 ) -> Vec<Option<String>> {
     use rayon::prelude::*;
+    let shape = opts.shape(printer);
     recs.par_iter()
-        .map(|r| opts.item(printer, store.object_json(r).ok()?, now))
+        .map(|r| opts.item(printer, store.object_json(r, shape).ok()?, now))
         .collect()
 }
 
@@ -1053,7 +1069,7 @@ async fn list_proto(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, json_ok: 
             }
             if opts.selects() {
                 match store1
-                    .object_json(&r)
+                    .object_json(&r, Some(table::Shape::Drop(table::BUILTIN_UNREAD)))
                     .ok()
                     .and_then(|t| opts.matches_text(&t))
                 {
@@ -1194,11 +1210,12 @@ fn watch_resp(store: Arc<Store>, t: &Target<'_>, opts: ListOpts, want: Want) -> 
             let kv = r.kv();
             // A deleted object is shown as it was, at the deletion's revision.
             let view = store2.view(if ty == "DELETED" { at } else { kv.mod_revision });
-            let Ok(text) = crate::k8s::object::decode_stored_json(
+            let Ok(text) = crate::k8s::object::decode_stored_json_shaped(
                 kv.key,
                 kv.value,
                 &view,
                 store2.dec.as_ref(),
+                opts.shape(printer.as_ref()),
             ) else {
                 continue;
             };

@@ -441,36 +441,19 @@ const POD_READ: &[&str] = &[
     "status.podIPs",
     "status.nominatedNodeName",
     "status.conditions",
-    "status.containerStatuses",
-    "status.initContainerStatuses",
+    "status.containerStatuses.ready",
+    "status.containerStatuses.started",
+    "status.containerStatuses.restartCount",
+    "status.containerStatuses.state",
+    "status.containerStatuses.lastState.terminated.finishedAt",
+    "status.initContainerStatuses.ready",
+    "status.initContainerStatuses.started",
+    "status.initContainerStatuses.restartCount",
+    "status.initContainerStatuses.state",
+    "status.initContainerStatuses.lastState.terminated.finishedAt",
 ];
 
-/// Which subtrees of a served object a light parse builds (`.`-separated paths; arrays
-/// are transparent).
-#[derive(Clone, Copy)]
-pub enum Shape {
-    /// Everything but these.
-    Drop(&'static [&'static str]),
-    /// Only these.
-    Keep(&'static [&'static str]),
-}
-
-impl Shape {
-    /// For `path`: `Some(true)` build it whole, `Some(false)` descend, `None` skip it.
-    fn at(self, path: &str) -> Option<bool> {
-        let under = |list: &[&str]| {
-            list.iter().any(|u| {
-                u.len() > path.len() && u.starts_with(path) && u.as_bytes()[path.len()] == b'.'
-            })
-        };
-        match self {
-            Shape::Drop(list) if list.contains(&path) => None,
-            Shape::Drop(list) => Some(!under(list)),
-            Shape::Keep(list) if list.contains(&path) => Some(true),
-            Shape::Keep(list) => under(list).then_some(false),
-        }
-    }
-}
+pub use crate::k8s::render::Shape;
 
 /// A served object parsed for its row: the tree of the subtrees a [`Shape`] keeps, and
 /// the `metadata` text as served (for the row's PartialObjectMetadata).
@@ -500,20 +483,26 @@ pub fn light(text: &str, shape: Shape) -> Option<Light<'_>> {
     Some(Light { value, metadata })
 }
 
-/// The next map value at `path`, as `shape` has it (`None`: skipped).
+/// The next map value, member `key` of the value at `path`, as `shape` has it (`None`:
+/// skipped). `path` is put back as it was.
 fn entry<'de, A: serde::de::MapAccess<'de>>(
     map: &mut A,
-    path: String,
+    path: &mut String,
+    key: &str,
     shape: Shape,
 ) -> Result<Option<Value>, A::Error> {
-    match shape.at(&path) {
-        None => {
-            map.next_value::<serde::de::IgnoredAny>()?;
-            Ok(None)
-        }
+    let len = path.len();
+    if len > 0 {
+        path.push('.');
+    }
+    path.push_str(key);
+    let v = match shape.at(path) {
+        None => map.next_value::<serde::de::IgnoredAny>().map(|_| None),
         Some(true) => map.next_value::<Value>().map(Some),
         Some(false) => map.next_value_seed(Pruned { path, shape }).map(Some),
-    }
+    };
+    path.truncate(len);
+    v
 }
 
 /// The object's top level: `metadata` is kept as text too.
@@ -532,6 +521,7 @@ impl<'de> serde::de::Visitor<'de> for Top {
         use serde::de::{DeserializeSeed, Error};
         let mut out = serde_json::Map::new();
         let mut meta = None;
+        let mut path = String::new();
         while let Some(k) = map.next_key::<String>()? {
             if k == "metadata" && meta.is_none() {
                 let raw: &'de serde_json::value::RawValue = map.next_value()?;
@@ -541,7 +531,7 @@ impl<'de> serde::de::Visitor<'de> for Top {
                     None => continue,
                     Some(true) => serde_json::from_str(raw.get()).map_err(A::Error::custom)?,
                     Some(false) => Pruned {
-                        path: "metadata".into(),
+                        path: &mut "metadata".into(),
                         shape: self.shape,
                     }
                     .deserialize(&mut de)
@@ -550,7 +540,7 @@ impl<'de> serde::de::Visitor<'de> for Top {
                 out.insert(k, v);
                 continue;
             }
-            if let Some(v) = entry(&mut map, k.clone(), self.shape)? {
+            if let Some(v) = entry(&mut map, &mut path, &k, self.shape)? {
                 out.insert(k, v);
             }
         }
@@ -558,20 +548,20 @@ impl<'de> serde::de::Visitor<'de> for Top {
     }
 }
 
-/// A JSON value at `path`, of the subtrees `shape` keeps.
-struct Pruned {
-    path: String,
+/// A JSON value at `path`, of the subtrees `shape` keeps (`path` is put back as it was).
+struct Pruned<'p> {
+    path: &'p mut String,
     shape: Shape,
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for Pruned {
+impl<'de> serde::de::DeserializeSeed<'de> for Pruned<'_> {
     type Value = Value;
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for Pruned {
+impl<'de> serde::de::Visitor<'de> for Pruned<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -604,7 +594,7 @@ impl<'de> serde::de::Visitor<'de> for Pruned {
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut out = Vec::new();
         while let Some(v) = seq.next_element_seed(Pruned {
-            path: self.path.clone(),
+            path: &mut *self.path,
             shape: self.shape,
         })? {
             out.push(v);
@@ -614,8 +604,7 @@ impl<'de> serde::de::Visitor<'de> for Pruned {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = serde_json::Map::new();
         while let Some(k) = map.next_key::<String>()? {
-            let path = format!("{}.{k}", self.path);
-            if let Some(v) = entry(&mut map, path, self.shape)? {
+            if let Some(v) = entry(&mut map, self.path, &k, self.shape)? {
                 out.insert(k, v);
             }
         }
