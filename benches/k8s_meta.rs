@@ -1,5 +1,5 @@
-//! Kubernetes metadata decoding, and full decoding to Kubernetes' JSON: every live object of a data dir (on all cores), and each
-//! of Kubernetes' fixtures (one core). Reports objects/s and MB/s. Input: see `common`
+//! Kubernetes metadata decoding, full decoding to Kubernetes' JSON, and export's YAML: every
+//! live object of a data dir (on all cores), and each of Kubernetes' fixtures (one core). Reports objects/s and MB/s. Input: see `common`
 //! (a data dir a real etcd fills on first run, or `RESHIFT_BENCH_DB`); fixtures from ../shared/k8s-api-testdata/HEAD.
 
 mod common;
@@ -94,6 +94,63 @@ fn meta(c: &mut Criterion) {
                     .iter()
                     .filter_map(|v| decode_object_json(v, &View::STORED).ok())
                     .count()
+            })
+        });
+    }
+    g.finish();
+    // Export (issue 17): every live object kept, stripped and written as YAML, on all
+    // cores; and the YAML of each fixture's stripped tree written directly (what export and
+    // diff do) against written out as JSON and read again (one core).
+    let mut g = c.benchmark_group("k8s_export");
+    g.sample_size(10);
+    let opts = reshift::k8s::export::Options {
+        prefix: "/registry".into(),
+        release: reshift::k8s::schema::Release::NEWEST,
+        filter: reshift::k8s::filter::ObjectFilter::default(),
+        include_owned: true,
+        include_secrets: true,
+        dec: None,
+    };
+    g.throughput(Throughput::Bytes(bytes as u64));
+    g.bench_function("all_live_objects_parallel_bytes", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            reshift::k8s::export::export(&kvs, &opts, |m| {
+                n += m.yaml.len();
+                Ok(())
+            })
+            .unwrap();
+            n
+        })
+    });
+    let trees: Vec<String> = fixtures
+        .iter()
+        .filter_map(|v| decode_object_json(v, &View::STORED).ok())
+        .collect();
+    if !trees.is_empty() {
+        let tb: usize = trees.iter().map(String::len).sum();
+        g.throughput(Throughput::Bytes(tb as u64));
+        g.bench_function("fixtures_yaml_from_tree_one_core_bytes", |b| {
+            b.iter(|| {
+                let mut out = String::new();
+                for t in &trees {
+                    let tree = reshift::k8s::jsontree::parse(t.as_bytes()).unwrap();
+                    out.clear();
+                    reshift::k8s::yaml::write_yaml_tree(&tree, &mut out);
+                }
+                out.len()
+            })
+        });
+        g.bench_function("fixtures_yaml_from_text_again_one_core_bytes", |b| {
+            b.iter(|| {
+                let mut out = String::new();
+                for t in &trees {
+                    let tree = reshift::k8s::jsontree::parse(t.as_bytes()).unwrap();
+                    let mut text = String::new();
+                    reshift::k8s::diff::write_tree(&mut text, &tree);
+                    out = reshift::k8s::yaml::json_to_yaml(&text).unwrap_or_default();
+                }
+                out.len()
             })
         });
     }

@@ -844,3 +844,40 @@ fn kubectl_prints_hostile_objects_as_we_do() {
         bad.join("\n")
     );
 }
+
+/// The YAML written from a JSON tree already read (as export and diff write it, after
+/// stripping fields) is the YAML of the tree's text, for every hostile case and every
+/// sample; where the text path fails, the tree path declines and leaves its output alone.
+#[test]
+fn tree_path_prints_what_the_text_path_prints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let samples = samples(&unpack_dev_set(tmp.path(), false));
+    let texts = cases()
+        .into_iter()
+        .chain(samples.into_iter().map(|(_, compact, _)| compact));
+    let (mut same, mut declined) = (0, 0);
+    for json in texts {
+        let Ok(tree) = reshift::k8s::jsontree::parse(json.as_bytes()) else {
+            continue;
+        };
+        let mut written = String::new();
+        reshift::k8s::diff::write_tree(&mut written, &tree);
+        let mut out = String::from("x");
+        match reshift::k8s::yaml::write_yaml_tree(&tree, &mut out) {
+            Some(()) => {
+                assert_eq!(
+                    Some(&out[1..]),
+                    json_to_yaml(&written).ok().as_deref(),
+                    "{json}"
+                );
+                same += 1;
+            }
+            None => {
+                assert_eq!(out, "x", "{json}");
+                declined += 1;
+            }
+        }
+    }
+    assert!(same >= 100, "only {same} texts went the tree path");
+    eprintln!("{same} texts printed the same from their tree; {declined} declined");
+}

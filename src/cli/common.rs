@@ -165,6 +165,66 @@ impl Input {
         self.keyspace_of(self.single()?, f)
     }
 
+    /// [`Input::with_keyspace`] of this input and of `other` at once: two member dirs or
+    /// dbs are opened first and their keyspaces built side by side (each with its WAL
+    /// replayed), other sources one after the other.
+    pub fn with_two_keyspaces<R>(
+        &self,
+        other: &Input,
+        f: impl FnOnce(&Opened<'_>, &Opened<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let (sa, sb) = (self.single()?, other.single()?);
+        let (a, b) = match (sa, sb) {
+            (Some(a), Some(b))
+                if a.kind != SourceKind::ReshiftSnapshot
+                    && b.kind != SourceKind::ReshiftSnapshot =>
+            {
+                (a, b)
+            }
+            (sa, sb) => return self.keyspace_of(sa, |o| other.keyspace_of(sb, |n| f(o, n))),
+        };
+        let (da, db) = (a.db()?, b.db()?);
+        let (ra, rb) = rayon::join(
+            || crate::etcd::open::keyspace_and_wal(&a, &da, !self.no_wal),
+            || crate::etcd::open::keyspace_and_wal(&b, &db, !other.no_wal),
+        );
+        let ((base_a, wal_a), (base_b, wal_b)) = (ra?, rb?);
+        fn with_wal<'x>(
+            src: &Source,
+            base: Keyspace<'x>,
+            wal: &'x Option<WalState>,
+        ) -> Keyspace<'x> {
+            match wal {
+                Some(w) => {
+                    // A running member's WAL always ends in the record being written.
+                    if src.live.is_none() {
+                        warn_wal(&w.summary);
+                    }
+                    base.with_replay(&w.replayed)
+                }
+                None => base,
+            }
+        }
+        let ks_a = with_wal(&a, base_a, &wal_a);
+        let ks_b = with_wal(&b, base_b, &wal_b);
+        f(
+            &Opened {
+                src: &a,
+                db: Some(da),
+                snapshot: None,
+                ks: ks_a,
+                wal: wal_a.as_ref(),
+            },
+            &Opened {
+                src: &b,
+                db: Some(db),
+                snapshot: None,
+                ks: ks_b,
+                wal: wal_b.as_ref(),
+            },
+        )
+    }
+
     /// [`Input::with_keyspace`] for a source already opened (None with `--cluster`).
     pub fn keyspace_of<R>(
         &self,

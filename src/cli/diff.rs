@@ -92,7 +92,13 @@ struct Printer<'o> {
 }
 
 impl Printer<'_> {
-    fn take(&mut self, d: &Difference) -> Result<()> {
+    /// Lines of context of the unified diffs the table shows, if it shows them.
+    fn context(&self) -> Option<usize> {
+        (!self.a.stat && self.a.format == super::common::Format::Table).then_some(self.a.context)
+    }
+
+    /// Counts `d` and prints it: its record, or `text`, its unified diff.
+    fn take(&mut self, d: &Difference, text: Option<&str>) -> Result<()> {
         self.tally
             .entry((d.resource.clone(), d.namespace.clone()))
             .or_default()
@@ -100,9 +106,12 @@ impl Printer<'_> {
         if self.a.stat {
             return Ok(());
         }
-        match self.a.format {
-            super::common::Format::Json => json_line(self.out, d),
-            super::common::Format::Table => self
+        match (self.a.format, text) {
+            (super::common::Format::Json, _) => json_line(self.out, d),
+            (super::common::Format::Table, Some(t)) => {
+                self.out.write_all(t.as_bytes()).map_err(stdout_err)
+            }
+            (super::common::Format::Table, None) => self
                 .out
                 .write_all(unified(d, self.a.context).as_bytes())
                 .map_err(stdout_err),
@@ -181,8 +190,8 @@ impl Printer<'_> {
     }
 }
 
-/// Compares every pair of `pairs`, a batch at a time on all cores, and prints the
-/// differences in key order.
+/// Compares every pair of `pairs` and renders each difference, a batch at a time on all
+/// cores, and prints the differences in key order.
 fn run_pairs<'a>(
     pairs: impl Iterator<Item = Pair<'a>>,
     opts: &Options<'_>,
@@ -193,9 +202,22 @@ fn run_pairs<'a>(
     while pairs.peek().is_some() {
         batch.clear();
         batch.extend(pairs.by_ref().take(BATCH));
-        let diffs: Vec<Difference> = batch.par_iter().filter_map(|x| compare(x, opts)).collect();
-        for d in &diffs {
-            p.take(d)?;
+        let context = p.context();
+        let diffs: Vec<(Difference, Option<String>)> = batch
+            .par_iter()
+            .filter_map(|x| {
+                let mut d = compare(x, opts)?;
+                let text = context.map(|c| unified(&d, c));
+                // Each side's text is done with once rendered.
+                if text.is_some() {
+                    d.old_text = None;
+                    d.new_text = None;
+                }
+                Some((d, text))
+            })
+            .collect();
+        for (d, text) in &diffs {
+            p.take(d, text.as_deref())?;
         }
     }
     Ok(())
@@ -235,29 +257,32 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<bool> {
         cluster: false,
         chain: Vec::new(),
     };
-    old_in.with_keyspace(|o| match &a.new {
-        None => {
+    match &a.new {
+        None => old_in.with_keyspace(|o| {
             let pairs = merge(
                 o.ks.state(&prefix, a.from_revision)?,
                 o.ks.state(&prefix, a.to_revision)?,
                 a.all_fields,
             );
             run_pairs(pairs, &opts, &mut p)
+        })?,
+        // The two sides are read and their keyspaces built side by side.
+        Some(new) => {
+            let new_in = Input {
+                path: new.clone(),
+                no_wal: a.no_wal,
+                cluster: false,
+                chain: Vec::new(),
+            };
+            old_in.with_two_keyspaces(&new_in, |o, n| {
+                let pairs = merge(
+                    o.ks.state(&prefix, a.from_revision)?,
+                    n.ks.state(&prefix, a.to_revision)?,
+                    a.all_fields,
+                );
+                run_pairs(pairs, &opts, &mut p)
+            })?
         }
-        Some(new) => Input {
-            path: new.clone(),
-            no_wal: a.no_wal,
-            cluster: false,
-            chain: Vec::new(),
-        }
-        .with_keyspace(|n| {
-            let pairs = merge(
-                o.ks.state(&prefix, a.from_revision)?,
-                n.ks.state(&prefix, a.to_revision)?,
-                a.all_fields,
-            );
-            run_pairs(pairs, &opts, &mut p)
-        }),
-    })?;
+    }
     p.finish()
 }

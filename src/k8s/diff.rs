@@ -46,15 +46,14 @@ pub struct Options<'d> {
     pub detail: Detail,
 }
 
-/// How much [`compare`] works out about each difference: each costs more than the one
-/// before it.
+/// How much [`compare`] works out about each difference, beyond whether it differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detail {
     /// Whether it differs (and how: added, removed, changed), for counts.
     Counts,
     /// And the paths of the fields that differ.
     Paths,
-    /// And each side's text, for a unified diff.
+    /// And each side's text, for a unified diff (no paths).
     Text,
 }
 
@@ -205,6 +204,18 @@ pub fn changed_paths(a: &J<'_>, b: &J<'_>, path: &str, out: &mut Vec<String>) {
     }
 }
 
+/// Writes `s` as a JSON string, as serde_json writes it.
+fn write_json_string(out: &mut String, s: &str) {
+    // Most keys need no escape: quoted as they are.
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::Value::from(s).to_string());
+    }
+}
+
 /// Writes `v` as compact JSON, keeping each string's escapes and each number's text as
 /// read, so that the YAML of the text written is the YAML of the text read minus what was
 /// removed from the tree.
@@ -219,7 +230,7 @@ pub fn write_tree(out: &mut String, v: &J<'_>) {
                 out.push_str(raw);
                 out.push('"');
             }
-            Err(_) => out.push_str(&serde_json::Value::from(s.as_ref()).to_string()),
+            Err(_) => write_json_string(out, s),
         },
         J::Arr(items) => {
             out.push('[');
@@ -237,7 +248,7 @@ pub fn write_tree(out: &mut String, v: &J<'_>) {
                 if i > 0 {
                     out.push(',');
                 }
-                out.push_str(&serde_json::Value::from(k.as_ref()).to_string());
+                write_json_string(out, k);
                 out.push(':');
                 write_tree(out, x);
             }
@@ -252,9 +263,13 @@ fn served(key: &[u8], kv: &crate::etcd::KeyValueRef<'_>, o: &Options<'_>) -> Opt
     decode_stored_json(key, kv.value, &view, o.dec).ok()
 }
 
-/// The YAML kubectl prints for a side: of `text` as served when nothing was removed from
-/// its tree `v`, else of `v` written out again.
-fn yaml_of(text: &str, v: &J<'_>, stripped: bool) -> String {
+/// The YAML kubectl prints for a side: of its tree `v` (`text` as served, minus what was
+/// removed from it when `stripped`).
+pub fn yaml_of(text: &str, v: &J<'_>, stripped: bool) -> String {
+    let mut y = String::with_capacity(text.len() + text.len() / 4 + 16);
+    if crate::k8s::yaml::write_yaml_tree(v, &mut y).is_some() {
+        return y;
+    }
     let json = if stripped {
         let mut s = String::with_capacity(text.len());
         write_tree(&mut s, v);
@@ -339,7 +354,8 @@ pub fn compare(pair: &Pair<'_>, o: &Options<'_>) -> Option<Difference> {
                     if same(x, y) {
                         return None;
                     }
-                    if o.detail != Detail::Counts {
+                    // The table shows a unified diff, not the paths.
+                    if o.detail == Detail::Paths {
                         changed_paths(x, y, "", &mut d.paths);
                     }
                 }

@@ -431,23 +431,29 @@ pub fn export(
             .par_iter_mut()
             .map(|(m, i)| {
                 let (k, v) = kvs[*i];
-                let tree = decode(k, v).and_then(|json| {
+                let yaml = decode(k, v).and_then(|json| {
                     let mut t = super::jsontree::parse(json.as_bytes())
                         .map_err(|e| format!("undecodable: {e}"))?;
                     strip(&mut t, &uids);
+                    // The YAML of the stripped tree; of its JSON text written out when the
+                    // tree holds what only the text path decides on.
+                    let mut yaml = String::with_capacity(json.len() + json.len() / 4 + 16);
+                    if super::yaml::write_yaml_tree(&t, &mut yaml).is_some() {
+                        return Ok(yaml);
+                    }
                     let mut text = String::with_capacity(json.len());
                     super::diff::write_tree(&mut text, &t);
-                    Ok(text)
+                    Ok(super::yaml::json_to_yaml(&text).unwrap_or_else(|_| {
+                        serde_json::from_str::<Value>(&text)
+                            .ok()
+                            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                            .unwrap_or_default()
+                            + "\n"
+                    }))
                 });
-                match tree {
-                    Ok(text) => {
-                        m.yaml = super::yaml::json_to_yaml(&text).unwrap_or_else(|_| {
-                            serde_json::from_str::<Value>(&text)
-                                .ok()
-                                .and_then(|v| serde_json::to_string_pretty(&v).ok())
-                                .unwrap_or_default()
-                                + "\n"
-                        });
+                match yaml {
+                    Ok(yaml) => {
+                        m.yaml = yaml;
                         None
                     }
                     // Kept from its summary, it does not decode: left out, with the reason.

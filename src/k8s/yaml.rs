@@ -384,19 +384,7 @@ impl<'a> Parser<'a> {
             }
         }
         self.pos = i;
-        let text = &self.src[start..i];
-        // kubectl's decoder: an integer that fits int64 stays one, anything else is a float64.
-        if integer {
-            if let Ok(v) = text.parse::<i64>() {
-                return Ok(Node::Int(v));
-            }
-        }
-        match text.parse::<f64>() {
-            Ok(f) if f.is_finite() => Ok(Node::Float(f)),
-            _ => Err(err(format!(
-                "number {text} is out of the range of float64 (kubectl cannot decode it)"
-            ))),
-        }
+        number_node(&self.src[start..i], integer)
     }
 
     /// A JSON string, decoded as Go decodes it, then as it reads after Go's encoder wrote it
@@ -532,6 +520,131 @@ impl<'a> Parser<'a> {
             }
         }
         Ok((char::from_u32(u).unwrap_or('\u{FFFD}'), 6))
+    }
+}
+
+/// The node of a number's text (valid JSON; `integer` when it has no fraction or exponent):
+/// as kubectl's decoder reads it, an integer that fits int64 stays one, anything else is a
+/// float64.
+fn number_node(text: &str, integer: bool) -> Result<Node<'static>, YamlError> {
+    if integer {
+        if let Ok(v) = text.parse::<i64>() {
+            return Ok(Node::Int(v));
+        }
+    }
+    match text.parse::<f64>() {
+        Ok(f) if f.is_finite() => Ok(Node::Float(f)),
+        _ => Err(err(format!(
+            "number {text} is out of the range of float64 (kubectl cannot decode it)"
+        ))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The document of a JSON tree already read.
+
+/// [`write_yaml`] of a JSON tree already read ([`super::jsontree`]), without writing it out
+/// and reading it again: the same text as `write_yaml` of the tree written as JSON
+/// ([`super::diff::write_tree`]). `None`, with `out` left as it was, when the tree holds
+/// what only that path decides on (characters the YAML reader refuses or folds, a key too
+/// long for it, a number beyond float64): the caller then takes that path.
+pub fn write_yaml_tree(v: &super::jsontree::J<'_>, out: &mut String) -> Option<()> {
+    let mut t = TreeDoc {
+        nodes: Vec::new(),
+        entries: Vec::new(),
+        items: Vec::new(),
+        open_entries: Vec::new(),
+        open_items: Vec::new(),
+        order: Vec::new(),
+        scratch: Vec::new(),
+    };
+    let root = t.node(v)?;
+    let doc = Doc {
+        nodes: t.nodes,
+        entries: t.entries,
+        items: t.items,
+        root,
+    };
+    Emitter::new(out).document(&doc);
+    Some(())
+}
+
+/// `s` holds a character the YAML reader refuses (DEL, C1 controls, U+FFFE, U+FFFF) or
+/// folds (NEL, a C1 control too).
+fn refused_or_folded(s: &str) -> bool {
+    let b = s.as_bytes();
+    memchr::memchr3_iter(0x7F, 0xC2, 0xEF, b).any(|i| match b[i] {
+        0xC2 => matches!(b.get(i + 1), Some(0x80..=0x9F)),
+        0xEF => b.get(i + 1) == Some(&0xBF) && matches!(b.get(i + 2), Some(0xBE | 0xBF)),
+        _ => true,
+    })
+}
+
+struct TreeDoc<'a> {
+    nodes: Vec<Node<'a>>,
+    entries: Vec<(Cow<'a, str>, Id)>,
+    items: Vec<Id>,
+    /// Entries and items of the containers being added, innermost last.
+    open_entries: Vec<(Cow<'a, str>, Id)>,
+    open_items: Vec<Id>,
+    order: Vec<u32>,
+    scratch: Vec<u32>,
+}
+
+impl<'a> TreeDoc<'a> {
+    /// Adds `v` and what it holds; recursion is bounded by the tree reader's depth limit.
+    fn node(&mut self, v: &'a super::jsontree::J<'_>) -> Option<Id> {
+        use super::jsontree::J;
+        let n = match v {
+            J::Null => Node::Null,
+            J::Bool(b) => Node::Bool(*b),
+            J::Num(t) => number_node(t, !t.contains(['.', 'e', 'E'])).ok()?,
+            J::Str(s, _) => {
+                if refused_or_folded(s) {
+                    return None;
+                }
+                Node::Str(Cow::Borrowed(s.as_ref()))
+            }
+            J::Arr(items) => {
+                let open = self.open_items.len();
+                for x in items {
+                    let id = self.node(x)?;
+                    self.open_items.push(id);
+                }
+                let start = self.items.len() as u32;
+                self.items.extend(self.open_items.drain(open..));
+                Node::Seq {
+                    start,
+                    len: items.len() as u32,
+                }
+            }
+            J::Obj(m) => {
+                // The tree holds each key once (its last value), as the text path keeps it.
+                let open = self.open_entries.len();
+                for (k, x) in m {
+                    if refused_or_folded(k) || check_key_length(k).is_err() {
+                        return None;
+                    }
+                    let id = self.node(x)?;
+                    self.open_entries.push((Cow::Borrowed(k.as_ref()), id));
+                }
+                let es = &self.open_entries[open..];
+                self.order.clear();
+                self.order.extend(0..es.len() as u32);
+                sort_keys(es, &mut self.order, &mut self.scratch);
+                let start = self.entries.len() as u32;
+                for &i in &self.order {
+                    self.entries.push(es[i as usize].clone());
+                }
+                self.open_entries.truncate(open);
+                Node::Map {
+                    start,
+                    len: m.len() as u32,
+                }
+            }
+        };
+        self.nodes.push(n);
+        Some((self.nodes.len() - 1) as Id)
     }
 }
 
@@ -1161,6 +1274,17 @@ fn is_break(c: char) -> bool {
     matches!(c, '\r' | '\n' | NEL | '\u{2028}' | '\u{2029}')
 }
 
+/// Printable ASCII but `:` and `#`: the characters of [`analyze`]'s fast path.
+static PLAIN_ASCII: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = b' ';
+    while i <= b'~' {
+        t[i as usize] = i != b':' && i != b'#';
+        i += 1;
+    }
+    t
+};
+
 fn analyze(s: &str) -> Analysis {
     if s.is_empty() {
         return Analysis {
@@ -1181,9 +1305,7 @@ fn analyze(s: &str) -> Analysis {
     }
     // Fast path, most strings: printable ASCII without ':' or '#', so no line breaks, special
     // characters or indicators past the first character.
-    if b.iter()
-        .all(|&x| (x.is_ascii_graphic() || x == b' ') && x != b':' && x != b'#')
-    {
+    if b.iter().all(|&x| PLAIN_ASCII[usize::from(x)]) {
         let edge_space = b[0] == b' ' || b[b.len() - 1] == b' ';
         return Analysis {
             multiline: false,
@@ -1647,10 +1769,27 @@ impl<'o> Emitter<'o> {
             return;
         }
         let (mut spaces, mut breaks) = (false, false);
-        let mut chars = s.chars().peekable();
-        while let Some(c) = chars.next() {
+        let b = s.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            // A run of ASCII characters that are no space or break: written as they are.
+            let run = ordinary_run(&b[i..], b"");
+            if run > 0 {
+                if breaks {
+                    self.write_indent();
+                }
+                self.out.push_str(&s[i..i + run]);
+                self.column += run;
+                self.indention = false;
+                spaces = false;
+                breaks = false;
+                i += run;
+                continue;
+            }
+            let c = s[i..].chars().next().unwrap_or('\u{FFFD}');
+            i += c.len_utf8();
             if c == ' ' {
-                let next_space = chars.peek() == Some(&' ');
+                let next_space = b.get(i) == Some(&b' ');
                 if allow_breaks && !spaces && self.column > BEST_WIDTH && !next_space {
                     self.write_indent();
                 } else {
@@ -1681,11 +1820,29 @@ impl<'o> Emitter<'o> {
     fn write_single_quoted(&mut self, s: &str, allow_breaks: bool) {
         self.write_indicator("'", true, false, false);
         let (mut spaces, mut breaks) = (false, false);
-        let mut chars = s.char_indices().peekable();
-        while let Some((i, c)) = chars.next() {
+        let b = s.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            // A run of ASCII characters that are no space, break or quote: as they are.
+            let run = ordinary_run(&b[i..], b"'");
+            if run > 0 {
+                if breaks {
+                    self.write_indent();
+                }
+                self.out.push_str(&s[i..i + run]);
+                self.column += run;
+                self.indention = false;
+                spaces = false;
+                breaks = false;
+                i += run;
+                continue;
+            }
+            let c = s[i..].chars().next().unwrap_or('\u{FFFD}');
+            let at = i;
+            i += c.len_utf8();
             if c == ' ' {
-                let inner = i > 0 && i + 1 < s.len();
-                let next_space = chars.peek().map(|&(_, n)| n) == Some(' ');
+                let inner = at > 0 && at + 1 < s.len();
+                let next_space = b.get(i) == Some(&b' ');
                 if allow_breaks && !spaces && self.column > BEST_WIDTH && inner && !next_space {
                     self.write_indent();
                 } else {
@@ -1827,6 +1984,14 @@ impl<'o> Emitter<'o> {
             }
         }
     }
+}
+
+/// The length of the run of ASCII characters at the start of `b` that are no space, line
+/// break or control character, nor one of `also`: what the scalar writers copy as is.
+fn ordinary_run(b: &[u8], also: &[u8]) -> usize {
+    b.iter()
+        .position(|&x| !(b'!'..=b'~').contains(&x) || also.contains(&x))
+        .unwrap_or(b.len())
 }
 
 /// Decimal text of an int64 without allocating.

@@ -5,7 +5,27 @@
 use super::*;
 
 fn y(json: &str) -> String {
-    json_to_yaml(json).unwrap_or_else(|e| panic!("{json}: {e}"))
+    let text = json_to_yaml(json).unwrap_or_else(|e| panic!("{json}: {e}"));
+    same_from_tree(json, Some(&text));
+    text
+}
+
+/// The YAML of `json` read as a tree first ([`write_yaml_tree`]) is the text path's
+/// (`want`), or the tree path declines (leaving its output as it was); it never gives a
+/// YAML where the text path fails.
+fn same_from_tree(json: &str, want: Option<&str>) {
+    let Ok(tree) = crate::k8s::jsontree::parse(json.as_bytes()) else {
+        return;
+    };
+    let mut out = String::from("before");
+    match write_yaml_tree(&tree, &mut out) {
+        Some(()) => assert_eq!(
+            Some(&out["before".len()..]),
+            want,
+            "{json}: the tree path differs"
+        ),
+        None => assert_eq!(out, "before", "{json}: output touched"),
+    }
 }
 
 /// The YAML for `{"k": <value>}`, without the `k:` line prefix handling: the whole document.
@@ -19,6 +39,7 @@ fn jq(s: &str) -> String {
 }
 
 fn fails(json: &str) -> String {
+    same_from_tree(json, None);
     match json_to_yaml(json) {
         Ok(y) => panic!("{json}: expected an error, got {y:?}"),
         Err(e) => e.to_string(),
