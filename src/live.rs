@@ -244,6 +244,30 @@ impl Watch {
     }
 }
 
+impl Watch {
+    /// A watch on the db at `path` as `map` holds it (which [`Watch::unchanged`] may
+    /// already deny: a commit landing, or another file renamed into place, as a defrag
+    /// does). `None` when `map` does not hold a db whose meta pages read as a consistent
+    /// pair.
+    pub fn of(path: &Path, map: &crate::mapped::Mapped) -> Result<Option<Watch>> {
+        let bytes = map.bytes();
+        let head = &bytes[..bytes.len().min(HEAD as usize)];
+        let Ok(db) = Db::open(head, map.name()) else {
+            return Ok(None);
+        };
+        let metas = 2 * db.page_size();
+        if db.used_size() > bytes.len() as u64 || metas > head.len() {
+            return Ok(None);
+        }
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let watch = Watch {
+            file,
+            head: head[..metas].to_vec(),
+        };
+        Ok(Some(watch))
+    }
+}
+
 /// Maps the db at `path`, which `holder` is writing, without copying it: for a reader
 /// that can throw away what it read when [`Watch::unchanged`] says etcd committed before
 /// it was done (a snapshot written to a temp file, renamed only then), and read again
@@ -265,14 +289,9 @@ pub fn in_place(
     if used > bytes.len() as u64 || metas > head.len() {
         return Ok(None);
     }
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let watch = Watch {
-        file,
-        head: head[..metas].to_vec(),
-    };
-    if !watch.unchanged() {
+    let Some(watch) = Watch::of(path, &map)?.filter(Watch::unchanged) else {
         return Ok(None);
-    }
+    };
     let live = Live {
         pid: holder.pid,
         lock: holder.lock.clone(),

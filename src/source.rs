@@ -38,7 +38,8 @@ pub struct Source {
     /// Set when etcd is running on the db: the db is then a consistent private copy, or
     /// (opened with [`Source::open_in_place`]) the file itself, with `watch` set.
     pub live: Option<crate::live::Live>,
-    /// For a running member's db read in place: whether etcd has committed since.
+    /// For a db read where it lies (a running member's read in place, or one no etcd held
+    /// when it was mapped): whether a commit has landed since.
     pub watch: Option<std::sync::Arc<crate::live::Watch>>,
     /// The temp file standard input was spooled into (removed when the source drops).
     spool: Option<crate::tempout::TempGuard>,
@@ -48,6 +49,7 @@ type Watch = Option<std::sync::Arc<crate::live::Watch>>;
 
 /// Maps the db at `path`, or, when a running etcd holds it, takes a consistent copy (with
 /// `in_place`, maps it too when its meta pages read as a consistent pair, and watches them).
+/// A db no etcd holds is mapped and watched too (see [`Source::watch`]).
 fn open_db(path: &Path, in_place: bool) -> Result<(Mapped, Option<crate::live::Live>, Watch)> {
     match crate::live::holder(path) {
         Some(h) => {
@@ -60,7 +62,14 @@ fn open_db(path: &Path, in_place: bool) -> Result<(Mapped, Option<crate::live::L
             let (copy, live) = crate::live::consistent_copy(path, &name, &h)?;
             Ok((Mapped::owned(path, copy), Some(live), None))
         }
-        None => Ok((Mapped::open(path)?, None, None)),
+        None => {
+            let map = Mapped::open(path)?;
+            // No etcd holds the db now, but one may take it right after — one starting,
+            // or reopening the file a defrag renamed into place — and commit while the map
+            // is read: a reader that can take back its work checks the meta pages anyway.
+            let watch = crate::live::Watch::of(path, &map)?.map(std::sync::Arc::new);
+            Ok((map, None, watch))
+        }
     }
 }
 

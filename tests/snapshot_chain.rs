@@ -556,3 +556,57 @@ fn incrementals_between_runs_restore_to_the_bytes_of_full_snapshots() {
         );
     }
 }
+
+/// A base taken of another cluster is refused also when the source's cluster id is not
+/// known (a bare db file, or a data dir read with --no-wal): the base's member is neither a
+/// member nor a removed member of the source's cluster. Without the refusal, the
+/// incremental reads as the other cluster's keys under this one's newer records. A base
+/// of the same member is still taken from its bare db.
+#[test]
+fn a_base_of_another_cluster_is_refused_without_cluster_ids() {
+    if !etcd_available("a_base_of_another_cluster_is_refused_without_cluster_ids") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (da, db) = (tmp.path().join("ca"), tmp.path().join("cb"));
+    let mut a = Etcd::start(&da, "ca");
+    let mut b = Etcd::start(&db, "cb");
+    for i in 0..10 {
+        a.ctl(&["put", &format!("k{i:02}"), "from-a"]);
+    }
+    for i in 0..20 {
+        b.ctl(&["put", &format!("k{i:02}"), "from-b"]);
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    a.kill();
+    b.kill();
+    let prev = tmp.path().join("a.rsnap");
+    snapshot(&da, &prev, None);
+    let bare = db.join("member/snap/db");
+    let wrong = tmp.path().join("b-on-a.rsnap");
+    for args in [vec![s(&bare)], vec![s(&db), "--no-wal"], vec![s(&db)]] {
+        let mut args = [vec!["snapshot"], args].concat();
+        args.extend(["--since", s(&prev), "-o", s(&wrong)]);
+        let (code, _, err) = run(&args);
+        assert_ne!(code, 0, "{args:?} accepted a base of another cluster");
+        assert!(err.contains("not a base"), "{args:?}: {err}");
+        assert!(!wrong.exists(), "{args:?}");
+    }
+    // The same member's bare db takes it.
+    let mut a = Etcd::start(&da, "ca");
+    a.ctl(&["put", "k00", "again"]);
+    std::thread::sleep(Duration::from_millis(600));
+    let (rev, served) = a.get_all(None);
+    a.kill();
+    let next = tmp.path().join("a2.rsnap");
+    ok(&[
+        "snapshot",
+        s(&da.join("member/snap/db")),
+        "--since",
+        s(&prev),
+        "-o",
+        s(&next),
+    ]);
+    assert_eq!(at(&next), rev);
+    assert_eq!(json_lines(&ok(&["dump", s(&next)])), served);
+}

@@ -187,8 +187,11 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
     // A running member's db is read in place when the snapshot goes to a file, which is
     // renamed into place only if etcd committed nothing meanwhile; otherwise (and for
     // standard output, which cannot take back what it was sent) from a consistent copy.
-    let mut in_place = !crate::snapshot::writer::is_stdout(&target);
+    let to_file = !crate::snapshot::writer::is_stdout(&target);
+    let mut in_place = to_file;
+    let mut attempts = 0;
     loop {
+        attempts += 1;
         let src = a.input.single_with(in_place)?;
         if a.merge
             && src
@@ -199,7 +202,12 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
                 "--merge: the input must be a reshift snapshot (the last file of a chain)",
             ));
         }
-        let watch = src.as_ref().and_then(|s| s.watch.clone());
+        // Also a db no etcd held when it was mapped is watched: one may take it (a start,
+        // the reopen that ends a defrag) and commit while it is read.
+        let watch = src
+            .as_ref()
+            .and_then(|s| s.watch.clone())
+            .filter(|_| to_file);
         let opts = Options {
             history: a.history,
             revision: a.revision,
@@ -225,7 +233,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<()> {
             out,
         );
         match (&res, &watch) {
-            (Err(_), Some(w)) if !w.unchanged() => {
+            (Err(_), Some(w)) if !w.unchanged() && attempts < 5 => {
                 eprintln!(
                     "reshift: note: etcd committed while its db was read in place; reading it again from a consistent copy"
                 );

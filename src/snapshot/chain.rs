@@ -355,6 +355,38 @@ pub fn write_incremental(
             )));
         }
     }
+    // The cluster ids are unknown on one side when it was read from a bare db or without
+    // its WAL: then the members tell. Every member the base's cluster had is, in the same
+    // cluster later, still a member or among the removed ones (etcd keeps their ids).
+    let ids = |e: &[super::extras::Entry], buckets: &[&[u8]], own: &Option<String>| {
+        let mut v: Vec<Vec<u8>> = e
+            .iter()
+            .filter(|(b, _, _)| buckets.contains(&b.as_slice()))
+            .map(|(_, k, _)| k.clone())
+            .collect();
+        v.extend(own.as_ref().map(|m| m.as_bytes().to_vec()));
+        v
+    };
+    let theirs = ids(
+        &base.extras()?,
+        &[crate::etcd::schema::MEMBERS],
+        &bf.member_id,
+    );
+    let ours = ids(
+        extras,
+        &[
+            crate::etcd::schema::MEMBERS,
+            crate::etcd::schema::MEMBERS_REMOVED,
+        ],
+        &facts.member_id,
+    );
+    if !theirs.is_empty() && !ours.is_empty() && !theirs.iter().any(|m| ours.contains(m)) {
+        return Err(Error::invalid(format!(
+            "{}: taken of member {}, which the source's cluster never had: not a base for it",
+            base_path.display(),
+            String::from_utf8_lossy(&theirs[0])
+        )));
+    }
     let link = Link::to(base, base_path)?;
     if link.revision > ks.revision {
         return Err(Error::invalid(format!(
