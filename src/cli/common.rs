@@ -264,23 +264,7 @@ impl Input {
         }
         let db = src.db()?;
         let (base, wal) = crate::etcd::open::keyspace_and_wal(&src, &db, !self.no_wal)?;
-        let ks = match &wal {
-            Some(w) => {
-                // A running member's WAL always ends in the record being written.
-                if src.live.is_none() {
-                    warn_wal(&w.summary);
-                }
-                base.with_replay(&w.replayed)
-            }
-            None => base,
-        };
-        f(&Opened {
-            src: &src,
-            db: Some(db),
-            snapshot: None,
-            ks,
-            wal: wal.as_ref(),
-        })
+        with_wal(&src, db, base, wal.as_ref(), f)
     }
 }
 
@@ -305,23 +289,36 @@ impl Input {
         else {
             return self.keyspace_of(Some(src), f);
         };
-        let ks = match &wal {
-            Some(w) => {
-                if src.live.is_none() {
-                    warn_wal(&w.summary);
-                }
-                changes.with_replay(&w.replayed)
-            }
-            None => changes,
-        };
-        f(&Opened {
-            src: &src,
-            db: Some(db),
-            snapshot: None,
-            ks,
-            wal: wal.as_ref(),
-        })
+        with_wal(&src, db, changes, wal.as_ref(), f)
     }
+}
+
+/// Hands `f` a db source's keyspace `base` with the WAL's entries replayed on it (warning
+/// of a damaged or unusual WAL unless etcd is running).
+fn with_wal<'a, R>(
+    src: &'a Source,
+    db: Db<'a>,
+    base: Keyspace<'a>,
+    wal: Option<&'a WalState>,
+    f: impl FnOnce(&Opened<'_>) -> Result<R>,
+) -> Result<R> {
+    let ks = match wal {
+        Some(w) => {
+            // A running member's WAL always ends in the record being written.
+            if src.live.is_none() {
+                warn_wal(&w.summary);
+            }
+            base.with_replay(&w.replayed)
+        }
+        None => base,
+    };
+    f(&Opened {
+        src,
+        db: Some(db),
+        snapshot: None,
+        ks,
+        wal,
+    })
 }
 
 impl Input {

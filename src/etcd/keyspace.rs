@@ -9,7 +9,7 @@ use super::kv::KeyValueRef;
 use super::meta::{EtcdMeta, read_meta};
 use super::revision::{Revision, parse_rev_key};
 use super::schema;
-use crate::bbolt::{Db, Page};
+use crate::bbolt::{Db, LeafElem, Page};
 use crate::error::{Error, Result};
 use rayon::prelude::*;
 
@@ -65,29 +65,34 @@ const LEAVES_PER_TASK: usize = 64;
 fn decode_leaf<'a>(db: &Db<'a>, page: &Page<'a>, out: &mut Vec<RevRecord<'a>>) -> Result<()> {
     for i in 0..page.len() {
         let e = page.leaf(i).map_err(|f| db.page_fault(page, f))?;
-        if e.is_bucket() {
-            return Err(db.fault_at(db.offset_of(e.key), "nested bucket inside the key bucket"));
-        }
-        let rk = parse_rev_key(e.key).map_err(|w| {
-            db.fault_at(
-                db.offset_of(e.key),
-                format!("key bucket: {w} (found {} bytes)", e.key.len()),
-            )
-        })?;
-        let kv = KeyValueRef::decode(e.value).map_err(|w| {
-            db.fault_at(
-                db.offset_of(e.value) + w.offset as u64,
-                format!("KeyValue at revision {}: {}", rk.rev, w.what),
-            )
-        })?;
-        out.push(RevRecord {
-            rev: rk.rev,
-            tombstone: rk.tombstone,
-            key: kv.key,
-            kv: e.value,
-        });
+        out.push(decode_entry(db, &e)?);
     }
     Ok(())
+}
+
+/// One entry of the key bucket as a record; a fault names the entry's offset in the db.
+fn decode_entry<'a>(db: &Db<'a>, e: &LeafElem<'a>) -> Result<RevRecord<'a>> {
+    if e.is_bucket() {
+        return Err(db.fault_at(db.offset_of(e.key), "nested bucket inside the key bucket"));
+    }
+    let rk = parse_rev_key(e.key).map_err(|w| {
+        db.fault_at(
+            db.offset_of(e.key),
+            format!("key bucket: {w} (found {} bytes)", e.key.len()),
+        )
+    })?;
+    let kv = KeyValueRef::decode(e.value).map_err(|w| {
+        db.fault_at(
+            db.offset_of(e.value) + w.offset as u64,
+            format!("KeyValue at revision {}: {}", rk.rev, w.what),
+        )
+    })?;
+    Ok(RevRecord {
+        rev: rk.rev,
+        tombstone: rk.tombstone,
+        key: kv.key,
+        kv: e.value,
+    })
 }
 
 impl<'a> Keyspace<'a> {
@@ -161,36 +166,17 @@ impl<'a> Keyspace<'a> {
         let mut at = cursor.seek(&from)?;
         while let Some(e) = at {
             at = cursor.next_entry()?;
-            if e.is_bucket() {
-                return Err(db.fault_at(db.offset_of(e.key), "nested bucket inside the key bucket"));
-            }
-            let rk = parse_rev_key(e.key).map_err(|w| {
-                db.fault_at(
-                    db.offset_of(e.key),
-                    format!("key bucket: {w} (found {} bytes)", e.key.len()),
-                )
-            })?;
-            let kv = KeyValueRef::decode(e.value).map_err(|w| {
-                db.fault_at(
-                    db.offset_of(e.value) + w.offset as u64,
-                    format!("KeyValue at revision {}: {}", rk.rev, w.what),
-                )
-            })?;
-            if let Some(prev) = records.last().filter(|p| p.rev >= rk.rev) {
+            let r = decode_entry(db, &e)?;
+            if let Some(prev) = records.last().filter(|p| p.rev >= r.rev) {
                 return Err(db.fault_at(
                     db.offset_of(e.value),
                     format!(
                         "key bucket out of order: revision {} follows {}",
-                        rk.rev, prev.rev
+                        r.rev, prev.rev
                     ),
                 ));
             }
-            records.push(RevRecord {
-                rev: rk.rev,
-                tombstone: rk.tombstone,
-                key: kv.key,
-                kv: e.value,
-            });
+            records.push(r);
             if records.len() > u32::MAX as usize {
                 return Err(Error::invalid("more than 4 billion revisions"));
             }
