@@ -63,6 +63,26 @@ fn writer(etcd: Arc<Etcd>, id: usize, stop: Arc<AtomicBool>) -> usize {
     i
 }
 
+/// Whether the snapshot file `f` dumps what `etcd` served at the snapshot's revision.
+fn served_as_etcd_did(etcd: &Etcd, f: &str) -> Result<(), String> {
+    let bytes = std::fs::read(f).unwrap();
+    let name: reshift::error::FileName = std::sync::Arc::from(std::path::Path::new(f));
+    let facts = reshift::snapshot::Snapshot::open(&bytes, &name)
+        .unwrap()
+        .facts;
+    let rev = facts.at_revision.unwrap_or(facts.revision);
+    let ours = json_lines(&ok(&["dump", f]));
+    match etcd_at(etcd, rev) {
+        Some(theirs) if theirs == ours => Ok(()),
+        Some(theirs) => Err(format!(
+            "snapshot at {rev}: {} keys, etcd served {}",
+            ours.len(),
+            theirs.len()
+        )),
+        None => Err(format!("etcd never reached revision {rev}")),
+    }
+}
+
 /// `etcdctl get "" --prefix --rev R -w json`'s kvs, waiting while etcd has not yet applied
 /// R (reshift replays the WAL entries etcd has persisted but may not have applied yet).
 fn etcd_at(etcd: &Etcd, rev: i64) -> Option<Vec<serde_json::Value>> {
@@ -265,21 +285,8 @@ fn live_snapshots_read_in_place_equal_etcd_at_their_revision() {
         if err.contains("reading it again") {
             again += 1;
         }
-        let bytes = std::fs::read(f).unwrap();
-        let name: reshift::error::FileName = std::sync::Arc::from(std::path::Path::new(f));
-        let facts = reshift::snapshot::Snapshot::open(&bytes, &name)
-            .unwrap()
-            .facts;
-        let rev = facts.at_revision.unwrap_or(facts.revision);
-        let ours = json_lines(&ok(&["dump", f]));
-        match etcd_at(&etcd, rev) {
-            Some(theirs) if theirs == ours => {}
-            Some(theirs) => failures.push(format!(
-                "snapshot at {rev}: {} keys, etcd served {}",
-                ours.len(),
-                theirs.len()
-            )),
-            None => failures.push(format!("etcd never reached revision {rev}")),
+        if let Err(e) = served_as_etcd_did(&etcd, f) {
+            failures.push(e);
         }
     }
     stop.store(true, Ordering::Relaxed);
@@ -370,21 +377,8 @@ fn live_snapshots_during_defrags_equal_etcd_at_their_revision() {
             failures.push(format!("check: {}", String::from_utf8_lossy(&out)));
             continue;
         }
-        let bytes = std::fs::read(f).unwrap();
-        let name: reshift::error::FileName = std::sync::Arc::from(std::path::Path::new(f));
-        let facts = reshift::snapshot::Snapshot::open(&bytes, &name)
-            .unwrap()
-            .facts;
-        let rev = facts.at_revision.unwrap_or(facts.revision);
-        let ours = json_lines(&ok(&["dump", f]));
-        match etcd_at(&etcd, rev) {
-            Some(theirs) if theirs == ours => {}
-            Some(theirs) => failures.push(format!(
-                "snapshot at {rev}: {} keys, etcd served {}",
-                ours.len(),
-                theirs.len()
-            )),
-            None => failures.push(format!("etcd never reached revision {rev}")),
+        if let Err(e) = served_as_etcd_did(&etcd, f) {
+            failures.push(e);
         }
     }
     stop.store(true, Ordering::Relaxed);

@@ -39,26 +39,6 @@ const SELECTED: &[&str] = &[
     "/type",
 ];
 
-/// The printers the server has for built-in kinds (their resource names).
-const PRINTED: &[&str] = &[
-    "pods",
-    "deployments",
-    "replicasets",
-    "daemonsets",
-    "statefulsets",
-    "jobs",
-    "services",
-    "nodes",
-    "events",
-    "namespaces",
-    "configmaps",
-    "secrets",
-    "serviceaccounts",
-    "leases",
-    "endpointslices",
-    "clusterroles",
-];
-
 fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.decode(s).unwrap()
@@ -84,7 +64,10 @@ fn shaped_objects_give_the_rows_of_whole_ones() {
         let resource = key.split('/').nth(2).unwrap_or("");
         // The kind's own printer, and the default one (whose shape the selectors use).
         let mut printers = vec![Printer::Default];
-        if let Some(k) = PRINTED.iter().find(|k| **k == resource) {
+        if let Some(k) = reshift::serve::table::BUILTIN_PRINTED
+            .iter()
+            .find(|k| **k == resource)
+        {
             printers.push(Printer::Builtin(k));
         }
         let full: Value = serde_json::from_str(&whole).unwrap();

@@ -33,30 +33,33 @@ pub enum Printer {
     Default,
 }
 
+/// The built-in resources the server prints with their own columns, as the apiserver
+/// does; any other built-in gets NAME and AGE.
+pub const BUILTIN_PRINTED: &[&str] = &[
+    "pods",
+    "deployments",
+    "replicasets",
+    "daemonsets",
+    "statefulsets",
+    "jobs",
+    "services",
+    "nodes",
+    "events",
+    "namespaces",
+    "configmaps",
+    "secrets",
+    "serviceaccounts",
+    "leases",
+    "endpointslices",
+    "clusterroles",
+];
+
 impl Printer {
     pub fn of(r: &Resource) -> Printer {
         if let Some(cols) = &r.printer_columns {
             return Printer::Crd(cols.clone());
         }
-        let known = [
-            "pods",
-            "deployments",
-            "replicasets",
-            "daemonsets",
-            "statefulsets",
-            "jobs",
-            "services",
-            "nodes",
-            "events",
-            "namespaces",
-            "configmaps",
-            "secrets",
-            "serviceaccounts",
-            "leases",
-            "endpointslices",
-            "clusterroles",
-        ];
-        match known.iter().find(|k| **k == r.resource) {
+        match BUILTIN_PRINTED.iter().find(|k| **k == r.resource) {
             Some(k) if r.builtin => Printer::Builtin(k),
             // A custom resource without a CRD in the keyspace: what a CRD without
             // printer columns gives (NAME, AGE).
