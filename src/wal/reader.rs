@@ -5,7 +5,7 @@
 //! with its data and must carry the result; a crc record (first in every segment) carries
 //! the running value so far and restarts the chain from it.
 
-use super::record::{CRC, Stop, has_zero_sector, read_frame};
+use super::record::{CRC, Stop, first_nonzero, has_zero_sector, read_frame};
 use super::segment::{SegmentName, list};
 use crate::error::{Error, FileName, Result};
 use crate::mapped::Mapped;
@@ -189,7 +189,7 @@ impl Iterator for Records<'_> {
                 }
                 Err(Stop::End) => {
                     let rest = bytes.get(self.off..).unwrap_or_default();
-                    if let Some(p) = rest.iter().position(|&b| b != 0) {
+                    if let Some(p) = first_nonzero(rest) {
                         let at = self.off;
                         let reason = format!(
                             "the records stop at offset {at}, but non-zero bytes follow at offset {}",

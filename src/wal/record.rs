@@ -51,6 +51,25 @@ pub enum Stop {
     Corrupt(String),
 }
 
+/// Where the first non-zero byte of `b` is. The tail etcd preallocates with zeros can be
+/// tens of megabytes, so this looks at 32 bytes per step and only then at single bytes.
+pub fn first_nonzero(b: &[u8]) -> Option<usize> {
+    let mut blocks = b.chunks_exact(32);
+    for (i, block) in blocks.by_ref().enumerate() {
+        let mut or = 0u64;
+        for w in block.chunks_exact(8) {
+            or |= u64::from_ne_bytes(w.try_into().expect("8 bytes"));
+        }
+        if or != 0 {
+            let at = i * 32;
+            return block.iter().position(|&x| x != 0).map(|p| at + p);
+        }
+    }
+    let tail = blocks.remainder();
+    let at = b.len() - tail.len();
+    tail.iter().position(|&x| x != 0).map(|p| at + p)
+}
+
 /// Whether part of a record's bytes lies in a 512-byte sector that is all zeros — etcd's
 /// sign that the write of this record was torn.
 pub fn has_zero_sector(seg: &[u8], start: usize, end: usize) -> bool {
@@ -58,7 +77,7 @@ pub fn has_zero_sector(seg: &[u8], start: usize, end: usize) -> bool {
     while at < end {
         let chunk_end = ((at / SECTOR) + 1) * SECTOR;
         let chunk_end = chunk_end.min(end);
-        if seg[at..chunk_end].iter().all(|&b| b == 0) {
+        if first_nonzero(&seg[at..chunk_end]).is_none() {
             return true;
         }
         at = chunk_end;
@@ -73,7 +92,7 @@ pub fn read_frame(seg: &[u8], off: usize) -> Result<Frame<'_>, Stop> {
         return Err(Stop::End);
     }
     if rest < 8 {
-        return Err(if seg[off..].iter().all(|&b| b == 0) {
+        return Err(if first_nonzero(&seg[off..]).is_none() {
             Stop::End
         } else {
             Stop::Torn(format!("{rest} bytes left, too few for a length word"))
@@ -150,6 +169,22 @@ mod tests {
         out.extend_from_slice(&rec);
         out.resize(out.len() + pad, 0);
         out
+    }
+
+    #[test]
+    fn first_nonzero_finds_the_first_set_byte_at_every_offset() {
+        assert_eq!(first_nonzero(&[]), None);
+        for len in [1usize, 7, 31, 32, 33, 64, 100, 1000] {
+            assert_eq!(first_nonzero(&vec![0u8; len]), None, "len {len}");
+            for at in 0..len {
+                let mut b = vec![0u8; len];
+                b[at] = 0x80;
+                if at + 1 < len {
+                    b[len - 1] = 1;
+                }
+                assert_eq!(first_nonzero(&b), Some(at), "len {len} at {at}");
+            }
+        }
     }
 
     #[test]
