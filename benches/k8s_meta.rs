@@ -5,8 +5,9 @@
 mod common;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rayon::prelude::*;
 use reshift::etcd::Keyspace;
-use reshift::k8s::object::{decode_all, decode_object_json, describe, fold_all};
+use reshift::k8s::object::{decode_all, decode_object_json, describe, describe_kind, fold_all};
 use reshift::k8s::render::View;
 use reshift::source::Source;
 use std::path::PathBuf;
@@ -46,6 +47,15 @@ fn meta(c: &mut Criterion) {
                 |n, o| *n += o.metadata.map_or(0, |m| m.labels.len()),
                 |a, b| a + b,
             )
+        })
+    });
+    // What `inspect` counts with: kinds and damage, the metadata walked but not kept.
+    g.throughput(Throughput::Elements(kvs.len() as u64));
+    g.bench_function("all_live_objects_parallel_kinds_only", |b| {
+        b.iter(|| {
+            kvs.par_iter()
+                .filter(|(k, v)| describe_kind(k, v, "/registry").error.is_none())
+                .count()
         })
     });
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/k8s-api-testdata/HEAD");

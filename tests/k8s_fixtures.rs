@@ -313,3 +313,61 @@ fn unknown_fields_survive_decoding() {
     known.as_object_mut().unwrap().remove(UNKNOWN_FIELDS);
     assert_eq!(known, want);
 }
+
+/// `describe_kind` (what inspect counts with) skips the metadata's strings but must call
+/// the same values undecodable as `describe`: every fixture, and every fixture with its
+/// ObjectMeta cut short or one of its bytes changed, gives the same answer both ways.
+#[test]
+fn counting_kinds_finds_the_same_damage_as_decoding_metadata() {
+    use reshift::k8s::object::{describe, describe_kind};
+    let (mut compared, mut damaged) = (0usize, 0usize);
+    for rel in releases() {
+        for pb in pb_files(&rel) {
+            let bytes = std::fs::read(&pb).unwrap();
+            let mut variants = vec![bytes.clone()];
+            // The ObjectMeta starts soon after the envelope's header: damage the first
+            // bytes of the object, where its length prefixes and nested entries are.
+            for at in (0..bytes.len().min(400)).step_by(3) {
+                variants.push(bytes[..at].to_vec());
+                let mut v = bytes.clone();
+                v[at] ^= 0x85;
+                variants.push(v);
+            }
+            for v in &variants {
+                let key = b"/registry/pods/ns/name";
+                let (full, kind) = (
+                    describe(key, v, "/registry"),
+                    describe_kind(key, v, "/registry"),
+                );
+                assert_eq!(
+                    full.error,
+                    kind.error,
+                    "{}: {} bytes",
+                    pb.display(),
+                    v.len()
+                );
+                assert_eq!(
+                    (
+                        full.encoding,
+                        &full.api_version,
+                        &full.kind,
+                        full.value_bytes
+                    ),
+                    (
+                        kind.encoding,
+                        &kind.api_version,
+                        &kind.kind,
+                        kind.value_bytes
+                    )
+                );
+                assert!(kind.metadata.is_none());
+                compared += 1;
+                damaged += usize::from(full.error.is_some());
+            }
+        }
+    }
+    assert!(
+        compared > 10_000 && damaged > 1_000,
+        "{compared} compared, {damaged} damaged"
+    );
+}

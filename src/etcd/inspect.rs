@@ -4,12 +4,13 @@
 use super::auth::{AuthInfo, read_auth};
 use super::buckets::Buckets;
 use super::cluster::{ClusterInfo, read_cluster};
-use super::keyspace::Keyspace;
+use super::keyspace::{Keyspace, RevRecord};
 use super::lease::LeaseInfo;
 use super::open::WalSummary;
 use crate::bbolt::{BucketStats, Db, bucket_stats};
 use crate::error::Result;
-use crate::k8s::object::fold_all;
+use crate::k8s::object::describe_kind;
+use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -106,25 +107,38 @@ pub fn resource_of(key: &[u8]) -> &[u8] {
     &key[base..base + len]
 }
 
+/// What one pass over the live keys counts; each core counts a run of keys, then the
+/// tallies are merged.
 #[derive(Default)]
-struct K8sTally {
+struct Tally {
+    live: u64,
+    resources: BTreeMap<String, Usage>,
+    namespaces: BTreeMap<String, NamespaceUsage>,
+    attached: std::collections::HashMap<i64, u64>,
     kinds: BTreeMap<String, Usage>,
     encrypted: BTreeMap<String, u64>,
     encodings: BTreeMap<&'static str, u64>,
     undecodable: u64,
 }
 
-/// Kinds, encryption and encodings of the live values, decoded on all cores.
-fn kubernetes(ks: &Keyspace<'_>) -> Result<K8sTally> {
-    let kvs: Vec<(&[u8], &[u8])> = ks
-        .state(b"", None)?
-        .map(|r| (r.key, r.kv().value))
-        .collect();
-    Ok(fold_all(
-        &kvs,
-        crate::k8s::DEFAULT_PREFIX,
-        K8sTally::default,
-        |t, o| {
+impl Tally {
+    /// Counts `keys` (a run of the keyspace in key order, so a resource's and a namespace's
+    /// keys come together and each run is merged into the maps once).
+    fn count(keys: &[RevRecord<'_>]) -> Tally {
+        let mut t = Tally::default();
+        let mut current: Option<(&[u8], Usage)> = None;
+        let mut current_ns: Option<(&[u8], &str, Usage)> = None;
+        let mut name = String::new();
+        for r in keys {
+            let (key, kv) = (r.key, r.kv());
+            let (value, lease) = (kv.value, kv.lease);
+            t.live += 1;
+            let res = resource_of(key);
+            let vlen = value.len() as u64;
+            if lease != 0 {
+                *t.attached.entry(lease).or_default() += 1;
+            }
+            let o = describe_kind(key, value, crate::k8s::DEFAULT_PREFIX);
             *t.encodings.entry(o.encoding).or_insert(0) += 1;
             t.undecodable += u64::from(o.error.is_some());
             if let Some(e) = &o.encrypted {
@@ -133,29 +147,100 @@ fn kubernetes(ks: &Keyspace<'_>) -> Result<K8sTally> {
                     .or_insert(0) += 1;
             }
             if !o.kind.is_empty() {
-                // Look up before allocating a key: most objects share a few kinds.
-                let name = format!("{} {}", o.api_version, o.kind);
-                let u = t.kinds.entry(name).or_default();
+                // Most objects share a few kinds: look the name up before allocating it.
+                name.clear();
+                name.push_str(&o.api_version);
+                name.push(' ');
+                name.push_str(&o.kind);
+                let u = match t.kinds.get_mut(name.as_str()) {
+                    Some(u) => u,
+                    None => t.kinds.entry(name.clone()).or_default(),
+                };
                 u.count += 1;
                 u.bytes += o.value_bytes as u64;
             }
-        },
-        |mut a, b| {
-            for (k, v) in b.kinds {
-                let u = a.kinds.entry(k).or_default();
-                u.count += v.count;
-                u.bytes += v.bytes;
+            let one = Usage {
+                count: 1,
+                bytes: vlen,
+            };
+            if let Some(ns) = o.namespace {
+                match &mut current_ns {
+                    Some((rn, n, u)) if *rn == res && *n == ns => {
+                        u.count += 1;
+                        u.bytes += vlen;
+                    }
+                    _ => {
+                        if let Some((rn, n, u)) = current_ns.replace((res, ns, one.clone())) {
+                            merge_namespace(&mut t.namespaces, n, rn, u);
+                        }
+                    }
+                }
             }
-            for (k, v) in b.encrypted {
-                *a.encrypted.entry(k).or_insert(0) += v;
+            match &mut current {
+                Some((name, u)) if *name == res => {
+                    u.count += 1;
+                    u.bytes += vlen;
+                }
+                _ => {
+                    if let Some((name, u)) = current.replace((res, one)) {
+                        merge(&mut t.resources, name, u);
+                    }
+                }
             }
-            for (k, v) in b.encodings {
-                *a.encodings.entry(k).or_insert(0) += v;
+        }
+        if let Some((name, u)) = current {
+            merge(&mut t.resources, name, u);
+        }
+        if let Some((rn, n, u)) = current_ns {
+            merge_namespace(&mut t.namespaces, n, rn, u);
+        }
+        t
+    }
+
+    fn merge(mut self, b: Tally) -> Tally {
+        fn add(a: &mut Usage, b: &Usage) {
+            a.count += b.count;
+            a.bytes += b.bytes;
+        }
+        self.live += b.live;
+        for (k, v) in b.resources {
+            add(self.resources.entry(k).or_default(), &v);
+        }
+        for (k, v) in b.namespaces {
+            let e = self.namespaces.entry(k).or_default();
+            e.count += v.count;
+            e.bytes += v.bytes;
+            for (r, u) in v.resources {
+                add(e.resources.entry(r).or_default(), &u);
             }
-            a.undecodable += b.undecodable;
-            a
-        },
-    ))
+        }
+        for (k, v) in b.attached {
+            *self.attached.entry(k).or_default() += v;
+        }
+        for (k, v) in b.kinds {
+            add(self.kinds.entry(k).or_default(), &v);
+        }
+        for (k, v) in b.encrypted {
+            *self.encrypted.entry(k).or_insert(0) += v;
+        }
+        for (k, v) in b.encodings {
+            *self.encodings.entry(k).or_insert(0) += v;
+        }
+        self.undecodable += b.undecodable;
+        self
+    }
+}
+
+/// Every live key counted on all cores: per resource and namespace, leases, and the
+/// kinds, encryption and encodings of the values.
+fn tally(ks: &Keyspace<'_>) -> Result<Tally> {
+    // The records only: their KeyValues are decoded on the cores that count them.
+    let keys: Vec<RevRecord<'_>> = ks.state(b"", None)?.collect();
+    // Runs long enough that merging the maps is rare, short enough to share the cores.
+    Ok(keys
+        .par_chunks(2048)
+        .map(Tally::count)
+        .reduce(Tally::default, Tally::merge))
 }
 
 pub fn inspect(
@@ -166,83 +251,21 @@ pub fn inspect(
     leases: Vec<LeaseInfo>,
     wal: Option<WalSummary>,
 ) -> Result<Inspection> {
-    let root = match db {
-        Some(db) => bucket_stats(&db.root_bucket(), b"")?,
-        None => BucketStats::default(),
-    };
-    let k8s = kubernetes(ks)?;
-    let mut resources: BTreeMap<String, Usage> = BTreeMap::new();
-    let mut live = 0u64;
-    let mut attached: std::collections::HashMap<i64, u64> = std::collections::HashMap::new();
-    let mut namespaces: BTreeMap<String, NamespaceUsage> = BTreeMap::new();
-    let mut current: Option<(&[u8], Usage)> = None;
-    // Keys run sorted by resource then namespace: count runs, merge each once.
-    let mut current_ns: Option<(&[u8], &str, Usage)> = None;
-    for r in ks.state(b"", None)? {
-        live += 1;
-        let res = resource_of(r.key);
-        let kv = r.kv();
-        let vlen = kv.value.len() as u64;
-        if kv.lease != 0 {
-            *attached.entry(kv.lease).or_default() += 1;
-        }
-        let ns = std::str::from_utf8(r.key)
-            .ok()
-            .and_then(|k| crate::k8s::key::parse_key(k, crate::k8s::DEFAULT_PREFIX))
-            .and_then(|k| k.namespace);
-        if let Some(ns) = ns {
-            match &mut current_ns {
-                Some((rn, n, u)) if *rn == res && *n == ns => {
-                    u.count += 1;
-                    u.bytes += vlen;
-                }
-                _ => {
-                    if let Some((rn, n, u)) = current_ns.take() {
-                        merge_namespace(&mut namespaces, n, rn, u);
-                    }
-                    current_ns = Some((
-                        res,
-                        ns,
-                        Usage {
-                            count: 1,
-                            bytes: vlen,
-                        },
-                    ));
-                }
-            }
-        }
-        match &mut current {
-            Some((name, u)) if *name == res => {
-                u.count += 1;
-                u.bytes += vlen;
-            }
-            _ => {
-                if let Some((name, u)) = current.take() {
-                    merge(&mut resources, name, u);
-                }
-                current = Some((
-                    res,
-                    Usage {
-                        count: 1,
-                        bytes: vlen,
-                    },
-                ));
-            }
-        }
-    }
-    if let Some((name, u)) = current {
-        merge(&mut resources, name, u);
-    }
-    if let Some((rn, n, u)) = current_ns {
-        merge_namespace(&mut namespaces, n, rn, u);
-    }
+    let (root, t) = rayon::join(
+        || match db {
+            Some(db) => bucket_stats(&db.root_bucket(), b""),
+            None => Ok(BucketStats::default()),
+        },
+        || tally(ks),
+    );
+    let (root, t) = (root?, t?);
     Ok(Inspection {
         revision: ks.revision,
         compact_revision: ks.compact_revision,
         consistent_index: ks.meta.consistent_index,
         term: ks.meta.term,
         storage_version: ks.meta.storage_version.clone(),
-        live_keys: live,
+        live_keys: t.live,
         total_revisions: ks.total_revisions() as u64,
         db_bytes,
         db_bytes_in_use: match db {
@@ -251,8 +274,8 @@ pub fn inspect(
         },
         page_size: db.map_or(0, |d| d.page_size()),
         buckets: root.children,
-        resources,
-        namespaces,
+        resources: t.resources,
+        namespaces: t.namespaces,
         leases: leases
             .into_iter()
             .map(|l| LeaseUsage {
@@ -260,16 +283,16 @@ pub fn inspect(
                 id_hex: format!("{:x}", l.id),
                 ttl: l.ttl,
                 remaining_ttl: l.remaining_ttl,
-                keys: attached.get(&l.id).copied().unwrap_or(0),
+                keys: t.attached.get(&l.id).copied().unwrap_or(0),
             })
             .collect(),
         cluster: read_cluster(buckets)?,
         auth: read_auth(buckets)?,
         wal,
-        kinds: k8s.kinds,
-        encrypted: k8s.encrypted,
-        encodings: k8s.encodings,
-        undecodable: k8s.undecodable,
+        kinds: t.kinds,
+        encrypted: t.encrypted,
+        encodings: t.encodings,
+        undecodable: t.undecodable,
         decryption: None,
         live: None,
     })

@@ -220,6 +220,27 @@ pub fn decode_object_meta(b: &[u8]) -> Result<ObjectMeta<'_>, WireError> {
     Ok(m)
 }
 
+/// Whether a protobuf object's ObjectMeta (its field 1) decodes, without keeping any of
+/// it: the same walk as [`protobuf_meta`] (the nested timestamps, label and annotation
+/// entries and owner references included), so it fails exactly where that fails, but no
+/// string is checked or copied. For summaries that count objects rather than show them.
+pub fn check_protobuf_meta(object: &[u8]) -> Result<(), WireError> {
+    fn walk(b: &[u8]) -> Result<(), WireError> {
+        Fields::new(b).try_for_each(|f| f.map(drop))
+    }
+    for f in Fields::new(object) {
+        if let (1, W::Bytes(m)) = f? {
+            for f in Fields::new(m) {
+                if let (8 | 9 | 11 | 12 | 13, W::Bytes(x)) = f? {
+                    walk(x)?;
+                }
+            }
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
 /// The ObjectMeta of a protobuf object (its field 1); `None` when it has none.
 pub fn protobuf_meta(object: &[u8]) -> Result<Option<ObjectMeta<'_>>, WireError> {
     for f in Fields::new(object) {
