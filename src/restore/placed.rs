@@ -10,7 +10,6 @@ use crate::etcd::Keyspace;
 use crate::etcd::revision::Revision;
 use crate::snapshot::Snapshot;
 use crate::snapshot::format::{Head, TOMBSTONE};
-use crate::snapshot::reader::parse_records_at_most;
 use rayon::prelude::*;
 
 /// One record of the key bucket by size: its revision, whether it is a deletion, and the
@@ -233,35 +232,38 @@ pub unsafe fn fill_raw(
                 format!("chunk {i} ({}): {what}", c.group),
             )
         };
-        CHUNK.with(|buf| -> Result<()> {
-            let mut buf = buf.borrow_mut();
-            buf.resize(c.raw_len as usize, 0);
-            snap.chunk_into(i, &mut buf)?;
-            let recs = parse_records_at_most(&buf, c.records).map_err(disagree)?;
-            if recs.len() as u64 != c.records {
-                return Err(disagree(format!(
-                    "{} records, the index says {}",
-                    recs.len(),
-                    c.records
-                )));
+        let first = starts[i];
+        let mut wrong = None;
+        // Each record's KeyValue is decoded straight into its hole, checked against its
+        // head first; no record stream is built.
+        let decoded = snap.chunk_into_holes(i, |j, main, sub, flags| {
+            let h = placed
+                .heads
+                .get(first + j)
+                .filter(|_| (j as u64) < c.records)
+                .ok_or_else(|| format!("more records than the {} the index says", c.records))?;
+            if h.main != main || h.sub != sub || (h.flags ^ flags) & TOMBSTONE != 0 {
+                wrong = Some(format!("record {j} disagrees with its head"));
+                return Err("a record disagrees with its head".into());
             }
-            for (j, r) in recs.iter().enumerate() {
-                if !r.agrees_with(&placed.heads[starts[i] + j]) {
-                    return Err(disagree(format!("record {j} disagrees with its head")));
-                }
-                let d = dest[starts[i] + j];
-                // SAFETY: `d..d + len` lies inside the buffer (checked above) and belongs
-                // to this record alone: holes are disjoint, each record has one, and the
-                // caller leaves them to this function.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(
-                        r.kv.as_ptr(),
-                        (base + d as usize) as *mut u8,
-                        r.kv.len(),
-                    );
-                }
-            }
-            Ok(())
-        })
+            let d = dest[first + j];
+            // SAFETY: `d..d + h.len` lies inside the buffer (checked above) and belongs
+            // to this record alone: holes are disjoint, each record has one, and the
+            // caller leaves them to this function.
+            Ok(unsafe {
+                std::slice::from_raw_parts_mut((base + d as usize) as *mut u8, h.len as usize)
+            })
+        });
+        if let Some(w) = wrong {
+            return Err(disagree(w));
+        }
+        let n = decoded?;
+        if n as u64 != c.records {
+            return Err(disagree(format!(
+                "{n} records, the index says {}",
+                c.records
+            )));
+        }
+        Ok(())
     })
 }

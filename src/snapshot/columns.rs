@@ -516,6 +516,14 @@ impl<'a> Dec<'a, '_> {
         Ok(&mut self.cols[c])
     }
 
+    /// Fails unless the records used every byte of the values and the columns.
+    fn all_used(&self) -> Result<(), String> {
+        if self.v.pos != self.v.b.len() || self.cols.iter().any(|c| c.pos != c.b.len()) {
+            return Err("columnar chunk: streams hold bytes no record used".into());
+        }
+        Ok(())
+    }
+
     fn room(&self, n: usize) -> Result<(), String> {
         if self.len.saturating_add(n) > self.out.len() {
             return Err(format!(
@@ -709,6 +717,68 @@ pub fn decode(enc: &[u8], raw_len: u64) -> Result<Vec<u8>, String> {
 /// [`decode`] into `out`, whose length is the record stream's.
 pub fn decode_into(enc: &[u8], out: &mut [u8]) -> Result<(), String> {
     let raw_len = out.len() as u64;
+    let mut d = open(enc, out)?;
+    while d.s.pos < d.s.b.len() {
+        let (main, _) = d.v.varint()?;
+        d.push(main)?;
+        let (sub, _) = d.v.varint()?;
+        d.push(sub)?;
+        let flags = d.s.u8()?;
+        d.push(&[flags])?;
+        // The KeyValue, after room for its length in the record stream.
+        let (at, r) = d.reserve_len()?;
+        d.payload(0, false, 0)?;
+        d.put_len(at, r)?;
+    }
+    d.all_used()?;
+    if d.len as u64 != raw_len {
+        return Err(format!(
+            "columnar chunk decodes to {} bytes, the index says {raw_len}",
+            d.len
+        ));
+    }
+    Ok(())
+}
+
+/// Undoes [`encode`] without building the record stream: each record's KeyValue is
+/// decoded straight into the slice `hole(j, main, sub, flags)` gives for record `j`, which
+/// must be exactly as long as the KeyValue. `raw_len` is the record stream's length, as
+/// the index says. Returns the number of records.
+pub fn decode_into_holes<'o>(
+    enc: &[u8],
+    raw_len: u64,
+    mut hole: impl FnMut(usize, u64, u64, u8) -> Result<&'o mut [u8], String>,
+) -> Result<usize, String> {
+    let mut d = open(enc, &mut [])?;
+    let (mut j, mut total) = (0usize, 0u64);
+    while d.s.pos < d.s.b.len() {
+        let (raw_main, main) = d.v.varint()?;
+        let (raw_sub, sub) = d.v.varint()?;
+        let flags = d.s.u8()?;
+        d.out = hole(j, main, sub, flags)?;
+        d.len = 0;
+        d.payload(0, false, 0)?;
+        let n = d.out.len();
+        if d.len != n {
+            return Err(format!(
+                "columnar chunk: record {j} decodes to {} bytes, its head says {n}",
+                d.len
+            ));
+        }
+        total += (raw_main.len() + raw_sub.len() + 1 + varint_len(n as u64) + n) as u64;
+        j += 1;
+    }
+    d.all_used()?;
+    if total != raw_len {
+        return Err(format!(
+            "columnar chunk decodes to {total} bytes, the index says {raw_len}"
+        ));
+    }
+    Ok(j)
+}
+
+/// A decoder of `enc`'s streams, writing into `out`.
+fn open<'a, 'o>(enc: &'a [u8], out: &'o mut [u8]) -> Result<Dec<'a, 'o>, String> {
     let mut head = Stream {
         b: enc,
         pos: 0,
@@ -733,7 +803,7 @@ pub fn decode_into(enc: &[u8], out: &mut [u8]) -> Result<(), String> {
     if head.pos != enc.len() {
         return Err(head.err("bytes after the last column"));
     }
-    let mut d = Dec {
+    Ok(Dec {
         s: Stream {
             b: s,
             pos: 0,
@@ -749,29 +819,7 @@ pub fn decode_into(enc: &[u8], out: &mut [u8]) -> Result<(), String> {
         paths: Paths::new(),
         out,
         len: 0,
-    };
-    while d.s.pos < d.s.b.len() {
-        let (main, _) = d.v.varint()?;
-        d.push(main)?;
-        let (sub, _) = d.v.varint()?;
-        d.push(sub)?;
-        let flags = d.s.u8()?;
-        d.push(&[flags])?;
-        // The KeyValue, after room for its length in the record stream.
-        let (at, r) = d.reserve_len()?;
-        d.payload(0, false, 0)?;
-        d.put_len(at, r)?;
-    }
-    if d.v.pos != d.v.b.len() || d.cols.iter().any(|c| c.pos != c.b.len()) {
-        return Err("columnar chunk: streams hold bytes no record used".into());
-    }
-    if d.len as u64 != raw_len {
-        return Err(format!(
-            "columnar chunk decodes to {} bytes, the index says {raw_len}",
-            d.len
-        ));
-    }
-    Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -827,6 +875,65 @@ mod tests {
         for cut in 0..enc.len() {
             let _ = decode(&enc[..cut], raw.len() as u64);
         }
+    }
+
+    #[test]
+    fn holes_get_each_record_as_the_stream_holds_it() {
+        let mut raw = Vec::new();
+        let mut want: Vec<(u64, u64, u8, Vec<u8>)> = Vec::new();
+        for i in 0..300u64 {
+            // Nested messages around strings, long enough for two-byte lengths.
+            let name = format!("name-{i}-{}", "x".repeat((i as usize * 7) % 300));
+            let mut inner = vec![0x0a, name.len() as u8 | 0x80, (name.len() >> 7) as u8];
+            inner.extend_from_slice(name.as_bytes());
+            let mut value = K8S.to_vec();
+            value.push(0x12);
+            put_varint(&mut value, inner.len() as u64);
+            value.extend_from_slice(&inner);
+            let mut kv = vec![0x0a, 4, b'/', b'k', b'/', b'0' + (i % 10) as u8, 0x10];
+            put_varint(&mut kv, i * 1000);
+            kv.push(0x2a);
+            put_varint(&mut kv, value.len() as u64);
+            kv.extend_from_slice(&value);
+            if i % 7 == 0 {
+                kv = b"\xff not protobuf".to_vec();
+            }
+            record(&mut raw, 100 + i, i % 3, (i % 2) as u8, &kv);
+            want.push((100 + i, i % 3, (i % 2) as u8, kv));
+        }
+        let enc = encode(&raw).unwrap();
+        let mut bufs: Vec<Vec<u8>> = want.iter().map(|w| vec![0u8; w.3.len()]).collect();
+        let mut seen = Vec::new();
+        let mut it = bufs.iter_mut();
+        let n = decode_into_holes(&enc, raw.len() as u64, |j, main, sub, flags| {
+            seen.push((j, main, sub, flags));
+            Ok(it.next().unwrap().as_mut_slice())
+        })
+        .unwrap();
+        assert_eq!(n, want.len());
+        for (j, w) in want.iter().enumerate() {
+            assert_eq!(seen[j], (j, w.0, w.1, w.2));
+            assert_eq!(bufs[j], w.3, "record {j}");
+        }
+        // A hole of another length, or another stream length, is refused.
+        let mut short = vec![0u8; want[1].3.len() - 1];
+        let mut other = vec![0u8; want[0].3.len()];
+        let mut holes = [other.as_mut_slice(), short.as_mut_slice()].into_iter();
+        assert!(
+            decode_into_holes(&enc, raw.len() as u64, |_, _, _, _| holes
+                .next()
+                .ok_or_else(|| "no more".to_string()))
+            .is_err()
+        );
+        let mut bufs: Vec<Vec<u8>> = want.iter().map(|w| vec![0u8; w.3.len()]).collect();
+        let mut it = bufs.iter_mut();
+        assert!(
+            decode_into_holes(&enc, raw.len() as u64 + 1, |_, _, _, _| Ok(it
+                .next()
+                .unwrap()
+                .as_mut_slice()))
+            .is_err()
+        );
     }
 
     #[test]

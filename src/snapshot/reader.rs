@@ -499,6 +499,29 @@ impl<'a> Snapshot<'a> {
     /// Chunk `i` of a version 2 file, CRC-checked, decompressed and decoded into `out`
     /// (exactly its raw length).
     pub fn chunk_into(&self, i: usize, out: &mut [u8]) -> Result<()> {
+        self.columnar(i, |cols| super::columns::decode_into(cols, out))
+    }
+
+    /// Chunk `i` of a version 2 file, CRC-checked and decompressed, with each record's
+    /// KeyValue decoded straight into the slice `hole` gives for it (see
+    /// [`super::columns::decode_into_holes`]); returns the number of records.
+    pub fn chunk_into_holes<'o>(
+        &self,
+        i: usize,
+        hole: impl FnMut(usize, u64, u64, u8) -> std::result::Result<&'o mut [u8], String>,
+    ) -> Result<usize> {
+        let raw_len = self.index[i].raw_len;
+        self.columnar(i, |cols| {
+            super::columns::decode_into_holes(cols, raw_len, hole)
+        })
+    }
+
+    /// Chunk `i`'s columnar form, CRC-checked and decompressed, handed to `decode`.
+    fn columnar<T>(
+        &self,
+        i: usize,
+        decode: impl FnOnce(&[u8]) -> std::result::Result<T, String>,
+    ) -> Result<T> {
         let c = &self.index[i];
         let data = self.checked(i)?;
         let dict = (c.dict > 0).then(|| self.dicts[c.dict as usize - 1].1.as_slice());
@@ -514,7 +537,7 @@ impl<'a> Snapshot<'a> {
                     .saturating_add(1 << 20)
                     .min(MAX_CHUNK);
                 decompress_frame_into(data, limit, None, dict, &mut buf)?;
-                super::columns::decode_into(&buf, out)
+                decode(&buf)
             })
             .map_err(|e| {
                 Error::corrupt(
