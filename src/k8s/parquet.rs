@@ -266,7 +266,7 @@ fn properties(table: &str, cluster: &str) -> WriterProperties {
 /// One table's file being written: row groups are encoded elsewhere (on any thread) and
 /// appended here in order.
 struct TableFile {
-    writer: SerializedFileWriter<std::io::BufWriter<std::fs::File>>,
+    writer: SerializedFileWriter<std::io::BufWriter<crate::writeback::Writeback>>,
     factory: Arc<ArrowRowGroupWriterFactory>,
     schema: SchemaRef,
     tmp: PathBuf,
@@ -293,7 +293,11 @@ impl TableFile {
         let guard = crate::tempout::TempGuard::new(tmp.clone());
         let f = opts.open(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let w = ArrowWriter::try_new(
-            std::io::BufWriter::with_capacity(1 << 20, f),
+            // The disk writes start as row groups come, so the final fsync waits for little.
+            std::io::BufWriter::with_capacity(
+                1 << 20,
+                crate::writeback::Writeback::every(f, 4 << 20),
+            ),
             schema.clone(),
             Some(properties(table, cluster)),
         )
@@ -454,7 +458,8 @@ impl TableFile {
         let buf = self.writer.into_inner().map_err(|e| pq_err(&self.tmp, e))?;
         let f = buf
             .into_inner()
-            .map_err(|e| Error::io(&self.tmp, e.into_error()))?;
+            .map_err(|e| Error::io(&self.tmp, e.into_error()))?
+            .into_inner();
         f.sync_all()
             .and_then(|()| std::fs::rename(&self.tmp, &self.path))
             .map_err(|e| Error::io(&self.path, e))?;
