@@ -1,6 +1,6 @@
 //! Kubernetes metadata decoding, full decoding to Kubernetes' JSON, export's YAML and the
-//! Parquet export: every
-//! live object of a data dir (on all cores), and each of Kubernetes' fixtures (one core). Reports objects/s and MB/s. Input: see `common`
+//! Parquet export: every live object of a data dir (on all cores), and each of Kubernetes'
+//! fixtures (one core). Reports objects/s and MB/s. Input: see `common`
 //! (a data dir a real etcd fills on first run, or `RESHIFT_BENCH_DB`); fixtures from ../shared/k8s-api-testdata/HEAD.
 
 mod common;
