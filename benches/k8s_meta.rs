@@ -1,5 +1,6 @@
-//! Kubernetes metadata decoding, full decoding to Kubernetes' JSON, and export's YAML: every
-//! live object of a data dir (on all cores), and each of Kubernetes' fixtures (one core). Reports objects/s and MB/s. Input: see `common`
+//! Kubernetes metadata decoding, full decoding to Kubernetes' JSON, export's YAML and the
+//! Parquet export: every live object of a data dir (on all cores), and each of Kubernetes'
+//! fixtures (one core). Reports objects/s and MB/s. Input: see `common`
 //! (a data dir a real etcd fills on first run, or `RESHIFT_BENCH_DB`); fixtures from ../shared/k8s-api-testdata/HEAD.
 
 mod common;
@@ -164,6 +165,29 @@ fn meta(c: &mut Criterion) {
             })
         });
     }
+    g.finish();
+    // Parquet (issue 20): every live object's metadata and per-kind columns as
+    // objects.parquet (zstd), row groups built and encoded on all cores.
+    let mut g = c.benchmark_group("k8s_parquet");
+    g.sample_size(10);
+    let out = tempfile::tempdir().unwrap();
+    let popts = reshift::k8s::parquet::Options {
+        cluster: "bench".into(),
+        k8s_prefix: "/registry".into(),
+        filter: reshift::k8s::filter::ObjectFilter::default(),
+        dec: None,
+        json: None,
+        history: false,
+    };
+    let facts = reshift::k8s::parquet::SourceFacts::default();
+    g.throughput(Throughput::Elements(kvs.len() as u64));
+    g.bench_function("all_live_objects_objects", |b| {
+        b.iter(|| {
+            reshift::k8s::parquet::export(&ks, b"", None, &facts, out.path(), &popts)
+                .unwrap()
+                .objects
+        })
+    });
     g.finish();
 }
 

@@ -22,5 +22,6 @@ pub mod space;
 pub mod tempout;
 pub mod wal;
 pub mod wire;
+pub mod writeback;
 
 pub use error::{Error, Result};

@@ -36,7 +36,6 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
-use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -165,7 +164,13 @@ pub fn export(
 ) -> Result<Written> {
     check_cluster_name(&o.cluster).map_err(Error::invalid)?;
     let mut written = Written::default();
-    let (objects, groups, path) = write_objects(ks, key_prefix, at, dir, o)?;
+    let (objects, groups, path, seen) = write_objects(ks, key_prefix, at, dir, o)?;
+    // Every live key was read for the objects unless a prefix narrowed them.
+    let live_keys = if key_prefix.is_empty() {
+        seen
+    } else {
+        ks.state(b"", at)?.count() as u64
+    };
     written.objects = objects;
     written.object_row_groups = groups;
     written.files.push(path);
@@ -182,7 +187,7 @@ pub fn export(
     }
     written
         .files
-        .push(write_cluster(ks, at, src, dir, o, &written)?);
+        .push(write_cluster(ks, at, src, dir, o, &written, live_keys)?);
     Ok(written)
 }
 
@@ -203,6 +208,9 @@ pub fn cluster_info(
 /// nothing.
 const NO_DICTIONARY: &[&[&str]] = &[
     &["key"],
+    &["create_revision"],
+    &["mod_revision"],
+    &["revision"],
     &["uid"],
     &["name"],
     &["annotations", "key_value", "value"],
@@ -258,8 +266,8 @@ fn properties(table: &str, cluster: &str) -> WriterProperties {
 /// One table's file being written: row groups are encoded elsewhere (on any thread) and
 /// appended here in order.
 struct TableFile {
-    writer: SerializedFileWriter<std::io::BufWriter<std::fs::File>>,
-    factory: ArrowRowGroupWriterFactory,
+    writer: SerializedFileWriter<std::io::BufWriter<crate::writeback::Writeback>>,
+    factory: Arc<ArrowRowGroupWriterFactory>,
     schema: SchemaRef,
     tmp: PathBuf,
     path: PathBuf,
@@ -285,7 +293,11 @@ impl TableFile {
         let guard = crate::tempout::TempGuard::new(tmp.clone());
         let f = opts.open(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let w = ArrowWriter::try_new(
-            std::io::BufWriter::with_capacity(1 << 20, f),
+            // The disk writes start as row groups come, so the final fsync waits for little.
+            std::io::BufWriter::with_capacity(
+                1 << 20,
+                crate::writeback::Writeback::every(f, 4 << 20),
+            ),
             schema.clone(),
             Some(properties(table, cluster)),
         )
@@ -293,7 +305,7 @@ impl TableFile {
         let (writer, factory) = w.into_serialized_writer().map_err(|e| pq_err(&tmp, e))?;
         Ok(TableFile {
             writer,
-            factory,
+            factory: Arc::new(factory),
             schema,
             tmp,
             path,
@@ -345,30 +357,99 @@ impl TableFile {
         Ok(())
     }
 
-    /// Builds (with `build`, on all cores) and appends one window of row groups.
-    fn window<T: Sync>(
+    /// Builds (with `build`) and encodes each part's row group on its own worker thread as
+    /// `parts` yields them, and appends the row groups in order. No barrier between groups:
+    /// a worker takes the next part as soon as it is done, so the cores stay busy whatever
+    /// each group costs, and at most [`in_flight`] groups are held at a time (memory stays
+    /// flat). `parts` is pulled on the calling thread only.
+    fn stream<T: Send>(
         &mut self,
-        parts: &[T],
+        parts: impl Iterator<Item = T>,
         build: impl Fn(&T) -> Result<RecordBatch> + Sync,
     ) -> Result<()> {
-        let (factory, schema, first) = (&self.factory, self.schema.as_ref(), self.groups);
-        let tmp = &self.tmp;
-        let encoded: Vec<Result<(Vec<ArrowColumnChunk>, usize)>> = parts
-            .par_iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let batch = build(p)?;
-                let rows = batch.num_rows();
-                if rows == 0 {
-                    return Ok((Vec::new(), 0));
+        use std::collections::BTreeMap;
+        use std::sync::{Mutex, mpsc};
+        type Encoded = Result<(Vec<ArrowColumnChunk>, usize)>;
+        let workers = rayon::current_num_threads().max(1);
+        let limit = in_flight(workers);
+        let first = self.groups;
+        let (factory, schema, tmp) = (self.factory.clone(), self.schema.clone(), self.tmp.clone());
+        let (factory, schema, tmp, build) = (factory.as_ref(), schema.as_ref(), &tmp, &build);
+        let (job_tx, job_rx) = mpsc::sync_channel::<(usize, T)>(limit);
+        let job_rx = Mutex::new(job_rx);
+        let (done_tx, done_rx) = mpsc::channel::<(usize, Encoded)>();
+        std::thread::scope(|s| -> Result<()> {
+            for _ in 0..workers {
+                let (job_rx, done_tx) = (&job_rx, done_tx.clone());
+                s.spawn(move || {
+                    loop {
+                        // The lock is held only while waiting for the next part.
+                        let next = job_rx.lock().map(|rx| rx.recv());
+                        let Ok(Ok((i, part))) = next else { break };
+                        let out = build(&part).and_then(|batch| {
+                            let rows = batch.num_rows();
+                            if rows == 0 {
+                                return Ok((Vec::new(), 0));
+                            }
+                            Self::encode(factory, schema, &batch, first + i)
+                                .map(|c| (c, rows))
+                                .map_err(|e| pq_err(tmp, e))
+                        });
+                        if done_tx.send((i, out)).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(done_tx);
+            // Encoded groups waiting for the ones before them.
+            let mut ready: BTreeMap<usize, Encoded> = BTreeMap::new();
+            let (mut sent, mut received, mut next) = (0usize, 0usize, 0usize);
+            let mut error: Option<Error> = None;
+            let mut parts = parts;
+            while error.is_none() {
+                if sent - next >= limit {
+                    let Ok((i, r)) = done_rx.recv() else { break };
+                    received += 1;
+                    ready.insert(i, r);
+                    while let Some(r) = ready.remove(&next) {
+                        next += 1;
+                        if let Err(e) = r.and_then(|g| self.append(vec![g])) {
+                            error = Some(e);
+                            break;
+                        }
+                    }
+                    continue;
                 }
-                Self::encode(factory, schema, &batch, first + i)
-                    .map(|c| (c, rows))
-                    .map_err(|e| pq_err(tmp, e))
-            })
-            .collect();
-        let encoded = encoded.into_iter().collect::<Result<Vec<_>>>()?;
-        self.append(encoded)
+                let Some(part) = parts.next() else { break };
+                if job_tx.send((sent, part)).is_err() {
+                    break;
+                }
+                sent += 1;
+            }
+            // No more parts: the workers stop once the queue is empty.
+            drop(job_tx);
+            while received < sent {
+                let Ok((i, r)) = done_rx.recv() else { break };
+                received += 1;
+                if error.is_some() {
+                    continue;
+                }
+                ready.insert(i, r);
+                while let Some(r) = ready.remove(&next) {
+                    next += 1;
+                    if let Err(e) = r.and_then(|g| self.append(vec![g])) {
+                        error = Some(e);
+                        break;
+                    }
+                }
+            }
+            match error {
+                Some(e) => Err(e),
+                None if next < sent => Err(pq_err(tmp, "a row group was not encoded")),
+                None => Ok(()),
+            }
+        })
     }
 
     /// Writes the footer, syncs, renames into place; returns the final path.
@@ -377,7 +458,8 @@ impl TableFile {
         let buf = self.writer.into_inner().map_err(|e| pq_err(&self.tmp, e))?;
         let f = buf
             .into_inner()
-            .map_err(|e| Error::io(&self.tmp, e.into_error()))?;
+            .map_err(|e| Error::io(&self.tmp, e.into_error()))?
+            .into_inner();
         f.sync_all()
             .and_then(|()| std::fs::rename(&self.tmp, &self.path))
             .map_err(|e| Error::io(&self.path, e))?;
@@ -397,56 +479,31 @@ fn arrow_err(e: arrow_schema::ArrowError) -> Error {
     Error::invalid(format!("building Parquet columns: {e}"))
 }
 
-/// Splits records into the row groups of one window: up to `per_window` groups of at most
-/// [`GROUP_ROWS`] records and about `group_bytes` of stored values each. Empty when the
-/// records are exhausted.
-fn next_window<'a>(
+/// The next row group's records: at most [`GROUP_ROWS`] and about `group_bytes` of stored
+/// values; `None` when the records are exhausted.
+fn next_group<'a>(
     it: &mut impl Iterator<Item = RevRecord<'a>>,
-    per_window: usize,
     group_bytes: usize,
-) -> Vec<Vec<RevRecord<'a>>> {
-    let mut groups = Vec::new();
-    'outer: while groups.len() < per_window {
-        let mut g = Vec::new();
-        let mut bytes = 0usize;
-        while g.len() < GROUP_ROWS && bytes < group_bytes {
-            match it.next() {
-                Some(r) => {
-                    bytes += r.kv.len();
-                    g.push(r);
-                }
-                None => {
-                    if !g.is_empty() {
-                        groups.push(g);
-                    }
-                    break 'outer;
-                }
-            }
-        }
-        groups.push(g);
+) -> Option<Vec<RevRecord<'a>>> {
+    let mut g = Vec::new();
+    let mut bytes = 0usize;
+    while g.len() < GROUP_ROWS && bytes < group_bytes {
+        let Some(r) = it.next() else { break };
+        bytes += r.kv.len();
+        g.push(r);
     }
-    groups
+    (!g.is_empty()).then_some(g)
 }
 
-/// Row groups built at a time: one per core, at least two.
-fn per_window() -> usize {
-    rayon::current_num_threads().max(2)
+/// Row groups held at a time by [`TableFile::stream`] with `workers` threads: one being
+/// built on each, one queued for each, and a few encoded ones waiting for a slower earlier
+/// one to be appended first.
+fn in_flight(workers: usize) -> usize {
+    2 * workers + 2
 }
 
 // ---------------------------------------------------------------------------------------
 // objects
-
-fn map_builder() -> MapBuilder<StringBuilder, StringBuilder> {
-    MapBuilder::new(
-        Some(MapFieldNames {
-            entry: "key_value".into(),
-            key: "key".into(),
-            value: "value".into(),
-        }),
-        StringBuilder::new(),
-        StringBuilder::new(),
-    )
-}
 
 fn owner_fields() -> Fields {
     Fields::from(vec![
@@ -520,42 +577,67 @@ const OBJECT_COLUMNS: &[&str] = &[
 
 impl ObjectColumns {
     fn new() -> ObjectColumns {
+        ObjectColumns::with_capacity(&[])
+    }
+
+    /// Builders sized for the rows of `group`, so that appending seldom reallocates.
+    fn with_capacity(group: &[RevRecord<'_>]) -> ObjectColumns {
+        let n = group.len();
+        let key_bytes: usize = group.iter().map(|r| r.key.len()).sum();
+        let value_bytes: usize = group.iter().map(|r| r.kv.len()).sum();
+        let text = |bytes: usize| StringBuilder::with_capacity(n, bytes);
+        let int = || Int64Builder::with_capacity(n);
+        let map = |entries: usize, bytes: usize| {
+            MapBuilder::with_capacity(
+                Some(MapFieldNames {
+                    entry: "key_value".into(),
+                    key: "key".into(),
+                    value: "value".into(),
+                }),
+                StringBuilder::with_capacity(entries, entries * 16),
+                StringBuilder::with_capacity(entries, bytes),
+                n,
+            )
+        };
         ObjectColumns {
-            key: StringBuilder::new(),
-            resource: StringBuilder::new(),
-            api_group: StringBuilder::new(),
-            api_version: StringBuilder::new(),
-            kind: StringBuilder::new(),
-            namespace: StringBuilder::new(),
-            name: StringBuilder::new(),
-            uid: StringBuilder::new(),
-            labels: map_builder(),
-            annotations: map_builder(),
-            owner_references: ListBuilder::new(StructBuilder::from_fields(owner_fields(), 0))
+            key: text(key_bytes),
+            resource: text(n * 8),
+            api_group: text(n * 4),
+            api_version: text(n * 4),
+            kind: text(n * 8),
+            namespace: text(n * 12),
+            // A name is the end of its key.
+            name: text(key_bytes / 2),
+            uid: text(n * 36),
+            labels: map(n * 4, n * 4 * 12),
+            // Annotations (kubectl's last applied configuration above all) hold a few percent
+            // of what is stored.
+            annotations: map(n * 4, value_bytes / 16),
+            owner_references: ListBuilder::new(StructBuilder::from_fields(owner_fields(), n))
                 .with_field(Field::new(
                     "element",
                     DataType::Struct(owner_fields()),
                     false,
                 )),
-            creation_timestamp: TimestampMillisecondBuilder::new().with_timezone("UTC"),
-            create_revision: Int64Builder::new(),
-            mod_revision: Int64Builder::new(),
-            version: Int64Builder::new(),
-            lease: Int64Builder::new(),
-            encoding: StringBuilder::new(),
-            encryption_provider: StringBuilder::new(),
-            encryption_key: StringBuilder::new(),
-            value_size: Int64Builder::new(),
-            images: ListBuilder::new(StringBuilder::new()).with_field(Field::new(
+            creation_timestamp: TimestampMillisecondBuilder::with_capacity(n).with_timezone("UTC"),
+            create_revision: int(),
+            mod_revision: int(),
+            version: int(),
+            lease: int(),
+            encoding: text(n * 8),
+            encryption_provider: text(0),
+            encryption_key: text(0),
+            value_size: int(),
+            images: ListBuilder::with_capacity(StringBuilder::new(), n).with_field(Field::new(
                 "element",
                 DataType::Utf8,
                 false,
             )),
-            node_name: StringBuilder::new(),
-            phase: StringBuilder::new(),
-            replicas: Int32Builder::new(),
-            decode_error: StringBuilder::new(),
-            object_json: StringBuilder::new(),
+            node_name: text(0),
+            phase: text(0),
+            replicas: Int32Builder::with_capacity(n),
+            decode_error: text(0),
+            object_json: text(0),
         }
     }
 
@@ -793,36 +875,34 @@ fn object_row(c: &mut ObjectColumns, r: &RevRecord<'_>, o: &Options<'_>) -> bool
     true
 }
 
+/// Writes `objects.parquet`; its rows, row groups, path, and how many live keys were read
+/// (every one under `key_prefix`, kept by the filter or not).
 fn write_objects(
     ks: &Keyspace<'_>,
     key_prefix: &[u8],
     at: Option<i64>,
     dir: &Path,
     o: &Options<'_>,
-) -> Result<(u64, usize, PathBuf)> {
+) -> Result<(u64, usize, PathBuf, u64)> {
     let schema = object_schema();
     let mut file = TableFile::create(dir, "objects", &o.cluster, schema.clone())?;
-    let mut it = ks.state(key_prefix, at)?;
+    let mut seen = 0u64;
+    let mut it = ks.state(key_prefix, at)?.inspect(|_| seen += 1);
     let bytes = if o.json.is_some() {
         GROUP_BYTES_JSON
     } else {
         GROUP_BYTES
     };
-    loop {
-        let groups = next_window(&mut it, per_window(), bytes);
-        if groups.is_empty() {
-            break;
+    file.stream(std::iter::from_fn(|| next_group(&mut it, bytes)), |g| {
+        let mut c = ObjectColumns::with_capacity(g);
+        for r in g {
+            object_row(&mut c, r, o);
         }
-        file.window(&groups, |g| {
-            let mut c = ObjectColumns::new();
-            for r in g {
-                object_row(&mut c, r, o);
-            }
-            RecordBatch::try_new(schema.clone(), c.finish()).map_err(arrow_err)
-        })?;
-    }
+        RecordBatch::try_new(schema.clone(), c.finish()).map_err(arrow_err)
+    })?;
+    drop(it);
     let (rows, groups) = (file.rows, file.groups);
-    Ok((rows, groups, file.finish()?))
+    Ok((rows, groups, file.finish()?, seen))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -864,12 +944,9 @@ fn write_revisions(
     };
     let at = at.unwrap_or(i64::MAX);
     let mut it = ks.all_by_key(key_prefix).filter(|r| r.rev.main <= at);
-    loop {
-        let groups = next_window(&mut it, per_window(), usize::MAX);
-        if groups.is_empty() {
-            break;
-        }
-        file.window(&groups, |g| {
+    file.stream(
+        std::iter::from_fn(|| next_group(&mut it, usize::MAX)),
+        |g| {
             let n = g.len();
             let mut key = StringBuilder::with_capacity(n, n * 48);
             let (mut res, mut ns, mut name) = (
@@ -918,8 +995,8 @@ fn write_revisions(
                 Arc::new(size.finish()),
             ];
             RecordBatch::try_new(schema.clone(), cols).map_err(arrow_err)
-        })?;
-    }
+        },
+    )?;
     let rows = file.rows;
     Ok((rows, file.finish()?))
 }
@@ -965,10 +1042,10 @@ fn write_cluster(
     dir: &Path,
     o: &Options<'_>,
     w: &Written,
+    live_keys: u64,
 ) -> Result<PathBuf> {
     let schema = cluster_schema();
     let mut file = TableFile::create(dir, "cluster", &o.cluster, schema.clone())?;
-    let live_keys = ks.state(b"", at)?.count() as i64;
     let text = |v: &str| -> ArrayRef { Arc::new(arrow_array::StringArray::from(vec![v])) };
     let int = |v: i64| -> ArrayRef { Arc::new(arrow_array::Int64Array::from(vec![v])) };
     let list = |vals: Vec<&str>| -> ArrayRef {
@@ -995,7 +1072,7 @@ fn write_cluster(
             src.cluster.cluster_version.clone(),
         ])),
         int(src.db_size as i64),
-        int(live_keys),
+        int(live_keys as i64),
         int(w.objects as i64),
         int(ks.total_revisions() as i64),
         Arc::new(arrow_array::Int64Array::from(vec![
@@ -1007,7 +1084,7 @@ fn write_cluster(
         text(SCHEMA_VERSION),
     ];
     let batch = RecordBatch::try_new(schema.clone(), cols).map_err(arrow_err)?;
-    file.window(&[batch], |b| Ok(b.clone()))?;
+    file.stream(std::iter::once(batch), |b| Ok(b.clone()))?;
     file.finish()
 }
 

@@ -154,7 +154,7 @@ pub fn write_db_into(
     match src {
         Source::Keyspace(ks) => {
             let (out, _) = write_db(
-                std::io::BufWriter::with_capacity(1 << 20, super::writeback::Writeback::new(file)),
+                std::io::BufWriter::with_capacity(1 << 20, crate::writeback::Writeback::new(file)),
                 path,
                 Keys::Records(ks.records()),
                 extras,

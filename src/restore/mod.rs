@@ -5,4 +5,3 @@ pub mod db;
 pub mod member;
 pub mod placed;
 pub mod sinks;
-pub mod writeback;

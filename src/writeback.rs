@@ -1,10 +1,11 @@
-//! A file sink that starts the disk writes of what it has written every few tens of MiB
-//! (Linux `sync_file_range`), so that the fsync which ends a restore waits for little.
+//! A file sink that starts the disk writes of what it has written every few MiB (Linux
+//! `sync_file_range`), so that the fsync which ends a restore or an export waits for
+//! little. It only writes to the file it is given.
 
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 
-/// Bytes written between two writeback starts.
+/// Bytes written between two writeback starts, by default.
 const EVERY: u64 = 32 << 20;
 
 pub struct Writeback {
@@ -14,15 +15,22 @@ pub struct Writeback {
     started: u64,
     pos: u64,
     written: u64,
+    every: u64,
 }
 
 impl Writeback {
     pub fn new(file: File) -> Self {
+        Self::every(file, EVERY)
+    }
+
+    /// Starts the writes each time `bytes` more have been written.
+    pub fn every(file: File, bytes: u64) -> Self {
         Writeback {
             file,
             started: 0,
             pos: 0,
             written: 0,
+            every: bytes.max(1),
         }
     }
 
@@ -54,7 +62,7 @@ impl Write for Writeback {
         let n = self.file.write(buf)?;
         self.pos += n as u64;
         self.written = self.written.max(self.pos);
-        if self.written >= self.started + EVERY {
+        if self.written >= self.started + self.every {
             self.start_writeback();
         }
         Ok(n)
