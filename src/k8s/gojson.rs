@@ -583,7 +583,7 @@ mod tests {
                 // Skip, through a table, the bytes that are written as they are.
                 let Some(off) = s[next..]
                     .iter()
-                    .position(|&b| (b == 0xe2 || (b < 0x80 && ASCII_ESCAPE[b as usize] != 0)))
+                    .position(|&b| b == 0xe2 || (b < 0x80 && ASCII_ESCAPE[b as usize] != 0))
                 else {
                     break;
                 };

@@ -519,6 +519,13 @@ fn members<'r>(
                 key(out, first, field.json);
                 map(k, v, many(raw, from, n, field), out, depth, cx)?;
             }
+            // Most fields: a string, written unless empty and omitted (as `present` does).
+            (Rep::One, Slot::One(W::Bytes(b))) if field.ty == Ty::String => {
+                if !(b.is_empty() && (r.omitempty || r.omitzero) && !r.pointer) {
+                    key(out, first, field.json);
+                    bytes_string(out, b, cx);
+                }
+            }
             (Rep::One, Slot::One(v)) => present(field, r, v, out, first, depth, cx)?,
             (Rep::Many | Rep::Map(..), _) => {
                 if !r.omitempty && !r.omitzero {
