@@ -2,6 +2,7 @@
 //! Parquet export: every live object of a data dir (on all cores), and each of Kubernetes'
 //! fixtures (one core). Reports objects/s and MB/s. Input: see `common`
 //! (a data dir a real etcd fills on first run, or `RESHIFT_BENCH_DB`); fixtures from ../shared/k8s-api-testdata/HEAD.
+//! Also Go's string escaping alone (`gojson_string`), on generated strings.
 
 mod common;
 
@@ -191,5 +192,38 @@ fn meta(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, meta);
+/// Go's string escaping alone (`gojson::string`), on the kinds of strings objects hold:
+/// short names, short text with a control byte, and a last-applied-configuration
+/// annotation (JSON text, every quote escaped), each written many times into one buffer.
+fn escape(c: &mut Criterion) {
+    use reshift::k8s::gojson::{Escape, string};
+    let names: Vec<String> = (0..1000).map(|i| format!("pod-{i:06}-c16e2")).collect();
+    let controls: Vec<String> = (0..1000).map(|i| format!("r\u{7}plica-{i}")).collect();
+    let applied: String = (0..40)
+        .map(|i| format!("\"key-{i}\":\"value-{i}-<html>&more\","))
+        .collect();
+    let mut g = c.benchmark_group("gojson_string");
+    for (name, set) in [
+        ("names_bytes", names),
+        ("controls_bytes", controls),
+        ("last_applied_bytes", vec![applied; 100]),
+    ] {
+        g.throughput(Throughput::Bytes(
+            set.iter().map(String::len).sum::<usize>() as u64,
+        ));
+        let mut out = String::new();
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                out.clear();
+                for s in &set {
+                    string(&mut out, s.as_bytes(), Escape::NEW);
+                }
+                out.len()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, meta, escape);
 criterion_main!(benches);

@@ -123,8 +123,34 @@ impl<'a> Iterator for Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    #[inline]
+    /// The next field; a one-byte key with a one-byte varint or length (most fields of
+    /// most messages) is read inline.
+    #[inline(always)]
     fn next_field(&mut self) -> Result<(u32, Value<'a>), WireError> {
+        let (buf, at) = (self.buf, self.pos);
+        if let (Some(&key), Some(&b)) = (buf.get(at), buf.get(at + 1)) {
+            // Field numbers 1 to 15 with wire type 0 or 2, and a value or length below 128.
+            if (8..0x80).contains(&key) && b < 0x80 {
+                let num = u32::from(key >> 3);
+                match key & 7 {
+                    0 => {
+                        self.pos = at + 2;
+                        return Ok((num, Value::Varint(u64::from(b))));
+                    }
+                    2 if usize::from(b) <= buf.len() - at - 2 => {
+                        let end = at + 2 + usize::from(b);
+                        self.pos = end;
+                        return Ok((num, Value::Bytes(&buf[at + 2..end])));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.next_field_any()
+    }
+
+    #[inline(never)]
+    fn next_field_any(&mut self) -> Result<(u32, Value<'a>), WireError> {
         let at = self.pos;
         let key = read_varint(self.buf, &mut self.pos)?;
         let field = key >> 3;

@@ -296,12 +296,28 @@ pub fn render_message(msg: &'static Msg, raw: &[u8], view: &View) -> Result<Valu
     Ok(serde_json::from_str(&out).expect("the renderer writes valid JSON"))
 }
 
-/// What one field received from the wire.
-#[derive(Clone)]
+/// What one field received from the wire: nothing, its last value, or (repeated fields and
+/// maps) where in the message its first value starts and how many it has.
+#[derive(Clone, Copy)]
 enum Slot<'a> {
     Empty,
     One(W<'a>),
-    Many(Vec<W<'a>>),
+    Many { from: usize, n: usize },
+}
+
+/// The `n` values of `field` in `raw` from offset `from` (a field's start), in wire order:
+/// what [`members`] counted into a [`Slot::Many`] (it read the whole message without error).
+fn many<'r>(
+    raw: &'r [u8],
+    from: usize,
+    n: usize,
+    field: &'static schema::Field,
+) -> impl Iterator<Item = W<'r>> {
+    Fields::new(raw.get(from..).unwrap_or_default())
+        .map_while(Result::ok)
+        .filter(move |(num, v)| *num == field.num && wire_fits(field.ty, field.rep, v))
+        .map(|(_, v)| v)
+        .take(n)
 }
 
 fn wire_fits(ty: Ty, rep: Rep, v: &W<'_>) -> bool {
@@ -402,6 +418,7 @@ pub(super) struct Rules {
     pub(super) pointer: bool,
 }
 
+#[inline]
 pub(super) fn rules(field: &schema::Field, cx: &Cx) -> Rules {
     let has = |mask: schema::Releases| mask & cx.bit != 0;
     let known = has(field.releases);
@@ -430,7 +447,7 @@ fn members<'r>(
         return Err(RenderError::TooDeep);
     }
     // Most messages have few fields: their slots live on the stack.
-    let mut small: [Slot<'_>; 16] = std::array::from_fn(|_| Slot::Empty);
+    let mut small = [Slot::Empty; 24];
     let mut large: Vec<Slot<'_>>;
     let slots: &mut [Slot<'_>] = if msg.fields.len() <= small.len() {
         &mut small[..msg.fields.len()]
@@ -438,7 +455,10 @@ fn members<'r>(
         large = vec![Slot::Empty; msg.fields.len()];
         &mut large
     };
-    for f in Fields::new(raw) {
+    let mut fields = Fields::new(raw);
+    loop {
+        let at = fields.position();
+        let Some(f) = fields.next() else { break };
         let (num, v) = f.map_err(wire(msg.name))?;
         let Some(i) = msg.field_index(num) else {
             unknown.push((num, v));
@@ -452,8 +472,8 @@ fn members<'r>(
         match field.rep {
             Rep::One => slots[i] = Slot::One(v),
             Rep::Many | Rep::Map(..) => match &mut slots[i] {
-                Slot::Many(list) => list.push(v),
-                s => *s = Slot::Many(vec![v]),
+                Slot::Many { n, .. } => *n += 1,
+                s => *s = Slot::Many { from: at, n: 1 },
             },
         }
     }
@@ -462,8 +482,7 @@ fn members<'r>(
         (Some(rv), 1, OBJECT_META) => Some(rv.as_bytes()),
         _ => None,
     };
-    for (field, slot) in msg.fields.iter().zip(slots.iter_mut()) {
-        let slot = std::mem::replace(slot, Slot::Empty);
+    for (field, &slot) in msg.fields.iter().zip(slots.iter()) {
         let Some(_restore) = choose(field, depth, cx) else {
             continue;
         };
@@ -492,13 +511,20 @@ fn members<'r>(
             continue;
         }
         match (field.rep, slot) {
-            (Rep::Many, Slot::Many(items)) => {
+            (Rep::Many, Slot::Many { from, n }) => {
                 key(out, first, field.json);
-                list(field.ty, &items, out, depth, cx)?;
+                list(field.ty, many(raw, from, n, field), out, depth, cx)?;
             }
-            (Rep::Map(k, v), Slot::Many(entries)) => {
+            (Rep::Map(k, v), Slot::Many { from, n }) => {
                 key(out, first, field.json);
-                map(k, v, &entries, out, depth, cx)?;
+                map(k, v, many(raw, from, n, field), out, depth, cx)?;
+            }
+            // Most fields: a string, written unless empty and omitted (as `present` does).
+            (Rep::One, Slot::One(W::Bytes(b))) if field.ty == Ty::String => {
+                if !(b.is_empty() && (r.omitempty || r.omitzero) && !r.pointer) {
+                    key(out, first, field.json);
+                    bytes_string(out, b, cx);
+                }
             }
             (Rep::One, Slot::One(v)) => present(field, r, v, out, first, depth, cx)?,
             (Rep::Many | Rep::Map(..), _) => {
@@ -670,7 +696,13 @@ fn single(ty: Ty, v: W<'_>, out: &mut String, depth: u32, cx: &Cx) -> Result<(),
     Ok(())
 }
 
-fn list(ty: Ty, items: &[W<'_>], out: &mut String, depth: u32, cx: &Cx) -> Result<(), RenderError> {
+fn list<'r>(
+    ty: Ty,
+    items: impl IntoIterator<Item = W<'r>>,
+    out: &mut String,
+    depth: u32,
+    cx: &Cx,
+) -> Result<(), RenderError> {
     out.push('[');
     let mut first = true;
     let mut sep = |out: &mut String| {
@@ -678,7 +710,7 @@ fn list(ty: Ty, items: &[W<'_>], out: &mut String, depth: u32, cx: &Cx) -> Resul
             out.push(',');
         }
     };
-    for &v in items {
+    for v in items {
         match (ty, v) {
             // Packed scalars: one length-delimited run of varints or fixed values.
             (Ty::Bool | Ty::Int32 | Ty::Int64 | Ty::Uint32 | Ty::Uint64, W::Bytes(b)) => {
@@ -711,17 +743,17 @@ fn list(ty: Ty, items: &[W<'_>], out: &mut String, depth: u32, cx: &Cx) -> Resul
     Ok(())
 }
 
-fn map(
+fn map<'r>(
     key_ty: Ty,
     val: Ty,
-    entries: &[W<'_>],
+    entries: impl IntoIterator<Item = W<'r>>,
     out: &mut String,
     depth: u32,
     cx: &Cx,
 ) -> Result<(), RenderError> {
     use std::borrow::Cow;
     // A key given twice keeps its last value, as Go's map does; Go writes the keys sorted.
-    let mut pairs: Vec<(Cow<'_, [u8]>, Option<W<'_>>)> = Vec::with_capacity(entries.len());
+    let mut pairs: Vec<(Cow<'_, [u8]>, Option<W<'_>>)> = Vec::new();
     for e in entries {
         let W::Bytes(b) = e else { continue };
         let (mut k, mut v) = (None, None);
@@ -864,7 +896,7 @@ pub(super) fn message(
                 .collect::<Result<_, _>>()
                 .map_err(&err)?;
             let ty = msg.fields.first().map_or(Ty::String, |f| f.ty);
-            list(ty, &items, out, depth, cx)?;
+            list(ty, items, out, depth, cx)?;
         }
         // The apiextensions unions below write one member, as their MarshalJSON does; the
         // schema's type is their field's (JSONSchemaProps of the same version).
@@ -886,7 +918,7 @@ pub(super) fn message(
                     .map_or(Ty::Bytes, |f| f.ty)
             };
             match schema {
-                _ if !schemas.is_empty() => list(ty(2), &schemas, out, depth, cx)?,
+                _ if !schemas.is_empty() => list(ty(2), schemas, out, depth, cx)?,
                 Some(v) => single(ty(1), v, out, depth, cx)?,
                 None => out.push_str("null"),
             }
@@ -928,7 +960,7 @@ pub(super) fn message(
                 .find(|f| f.num == 1)
                 .map_or(Ty::Bytes, |f| f.ty);
             match schema {
-                _ if !strings.is_empty() => list(Ty::String, &strings, out, depth, cx)?,
+                _ if !strings.is_empty() => list(Ty::String, strings, out, depth, cx)?,
                 Some(v) => single(ty, v, out, depth, cx)?,
                 None => out.push_str("null"),
             }
