@@ -357,6 +357,20 @@ impl TableFile {
         Ok(())
     }
 
+    /// Appends the encoded groups of `ready` that come next in order (from `next` on),
+    /// stopping at the first that failed or does not append.
+    fn append_ready(
+        &mut self,
+        ready: &mut std::collections::BTreeMap<usize, Result<(Vec<ArrowColumnChunk>, usize)>>,
+        next: &mut usize,
+    ) -> Result<()> {
+        while let Some(r) = ready.remove(next) {
+            *next += 1;
+            r.and_then(|g| self.append(vec![g]))?;
+        }
+        Ok(())
+    }
+
     /// Builds (with `build`) and encodes each part's row group on its own worker thread as
     /// `parts` yields them, and appends the row groups in order. No barrier between groups:
     /// a worker takes the next part as soon as it is done, so the cores stay busy whatever
@@ -412,13 +426,7 @@ impl TableFile {
                     let Ok((i, r)) = done_rx.recv() else { break };
                     received += 1;
                     ready.insert(i, r);
-                    while let Some(r) = ready.remove(&next) {
-                        next += 1;
-                        if let Err(e) = r.and_then(|g| self.append(vec![g])) {
-                            error = Some(e);
-                            break;
-                        }
-                    }
+                    error = self.append_ready(&mut ready, &mut next).err();
                     continue;
                 }
                 let Some(part) = parts.next() else { break };
@@ -436,13 +444,7 @@ impl TableFile {
                     continue;
                 }
                 ready.insert(i, r);
-                while let Some(r) = ready.remove(&next) {
-                    next += 1;
-                    if let Err(e) = r.and_then(|g| self.append(vec![g])) {
-                        error = Some(e);
-                        break;
-                    }
-                }
+                error = self.append_ready(&mut ready, &mut next).err();
             }
             match error {
                 Some(e) => Err(e),
