@@ -96,6 +96,7 @@ impl Paths {
         }
     }
 
+    #[inline(always)]
     fn child(&mut self, parent: u32, key: u64) -> u32 {
         // Keys of one byte (fields 1 to 15) are looked up in a table per parent.
         if key < 128 {
@@ -115,6 +116,7 @@ impl Paths {
         self.child_slow(parent, key)
     }
 
+    #[inline(never)]
     fn child_slow(&mut self, parent: u32, key: u64) -> u32 {
         let next = self.column.len() as u32;
         let id = *self.ids.entry((parent, key)).or_insert(next);
@@ -125,6 +127,7 @@ impl Paths {
     }
 
     /// The column of a path, given a number on first use.
+    #[inline(always)]
     fn column_of(&mut self, path: u32) -> usize {
         let c = &mut self.column[path as usize];
         if *c == u32::MAX {
@@ -188,6 +191,7 @@ fn varint_len(v: u64) -> usize {
     (64 - v.max(1).leading_zeros() as usize).div_ceil(7)
 }
 
+#[inline(always)]
 fn varint_into(buf: &mut [u8; 10], mut v: u64) -> usize {
     let mut i = 0;
     while v >= 0x80 {
@@ -451,13 +455,15 @@ struct Stream<'a> {
 }
 
 impl<'a> Stream<'a> {
+    #[cold]
+    #[inline(never)]
     fn err(&self, msg: &str) -> String {
         format!(
             "columnar chunk: {} stream at {}: {msg}",
             self.what, self.pos
         )
     }
-    #[inline]
+    #[inline(always)]
     fn u8(&mut self) -> Result<u8, String> {
         let b = *self.b.get(self.pos).ok_or_else(|| self.err("ends early"))?;
         self.pos += 1;
@@ -476,14 +482,20 @@ impl<'a> Stream<'a> {
         let v = read_varint(self.b, &mut self.pos).map_err(|e| self.err(&e.to_string()))?;
         Ok((&self.b[at..self.pos], v))
     }
-    #[inline]
+    #[inline(always)]
     fn take(&mut self, n: u64) -> Result<&'a [u8], String> {
-        if n > (self.b.len() - self.pos) as u64 {
-            return Err(self.err(&format!("{n} bytes wanted")));
+        let rest = &self.b[self.pos..];
+        if n > rest.len() as u64 {
+            return Err(self.wanted(n));
         }
-        let s = &self.b[self.pos..self.pos + n as usize];
+        let s = &rest[..n as usize];
         self.pos += n as usize;
         Ok(s)
+    }
+    #[cold]
+    #[inline(never)]
+    fn wanted(&self, n: u64) -> String {
+        self.err(&format!("{n} bytes wanted"))
     }
 }
 
@@ -499,21 +511,29 @@ struct Dec<'a, 'o> {
 }
 
 impl<'a> Dec<'a, '_> {
-    #[inline]
+    #[inline(always)]
     fn col(&mut self, path: u32) -> Result<&mut Stream<'a>, String> {
         let c = self.paths.column_of(path);
         if c == self.cols.len() {
-            let b = *self
-                .col_bytes
-                .get(c)
-                .ok_or_else(|| format!("columnar chunk: column {c} is not in the table"))?;
-            self.cols.push(Stream {
-                b,
-                pos: 0,
-                what: "column",
-            });
+            self.new_col(c)?;
         }
         Ok(&mut self.cols[c])
+    }
+
+    /// Opens column `c`, the next one, on its first use.
+    #[cold]
+    #[inline(never)]
+    fn new_col(&mut self, c: usize) -> Result<(), String> {
+        let b = *self
+            .col_bytes
+            .get(c)
+            .ok_or_else(|| format!("columnar chunk: column {c} is not in the table"))?;
+        self.cols.push(Stream {
+            b,
+            pos: 0,
+            what: "column",
+        });
+        Ok(())
     }
 
     /// Fails unless the records used every byte of the values and the columns.
@@ -524,17 +544,24 @@ impl<'a> Dec<'a, '_> {
         Ok(())
     }
 
+    #[inline(always)]
     fn room(&self, n: usize) -> Result<(), String> {
         if self.len.saturating_add(n) > self.out.len() {
-            return Err(format!(
-                "columnar chunk decodes to more than the index's {} bytes",
-                self.out.len()
-            ));
+            return Err(self.overflow());
         }
         Ok(())
     }
 
-    #[inline]
+    #[cold]
+    #[inline(never)]
+    fn overflow(&self) -> String {
+        format!(
+            "columnar chunk decodes to more than the index's {} bytes",
+            self.out.len()
+        )
+    }
+
+    #[inline(always)]
     fn push1(&mut self, b: u8) -> Result<(), String> {
         match self.out.get_mut(self.len) {
             Some(slot) => {
@@ -546,17 +573,24 @@ impl<'a> Dec<'a, '_> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, b: &[u8]) -> Result<(), String> {
-        self.room(b.len())?;
-        self.out[self.len..self.len + b.len()].copy_from_slice(b);
-        self.len += b.len();
-        Ok(())
+        // `len` never passes `out.len()`, so the sum cannot overflow.
+        let end = self.len + b.len();
+        match self.out.get_mut(self.len..end) {
+            Some(dst) => {
+                dst.copy_from_slice(b);
+                self.len = end;
+                Ok(())
+            }
+            None => Err(self.overflow()),
+        }
     }
 
     /// Reserves room for a length varint before content about to be written: two bytes,
     /// exact for 128..16384 (most objects and their larger parts), while the buffer has
     /// room to spare, else one. Returns where, and how many bytes.
+    #[inline(always)]
     fn reserve_len(&mut self) -> Result<(usize, usize), String> {
         // A reservation larger than its varint overshoots by one byte, and only where the
         // content is under 128 bytes, so nested ones stay within this margin.
@@ -574,8 +608,20 @@ impl<'a> Dec<'a, '_> {
 
     /// Writes the length of what was written after the `r` bytes reserved at `at`,
     /// moving that content only when its varint takes another number of bytes.
+    #[inline(always)]
     fn put_len(&mut self, at: usize, r: usize) -> Result<(), String> {
         let n = self.len - at - r;
+        // The usual case: a length of two bytes, as reserved.
+        if r == 2 && (128..16384).contains(&n) {
+            self.out[at] = n as u8 | 0x80;
+            self.out[at + 1] = (n >> 7) as u8;
+            return Ok(());
+        }
+        self.put_len_slow(at, r, n)
+    }
+
+    #[inline(never)]
+    fn put_len_slow(&mut self, at: usize, r: usize, n: usize) -> Result<(), String> {
         let mut l = [0u8; 10];
         let k = varint_into(&mut l, n as u64);
         if k != r {
@@ -632,9 +678,13 @@ impl<'a> Dec<'a, '_> {
                 let s = c.take(n as u64)?;
                 c.pos += 1;
                 if with_len {
-                    let mut l = [0u8; 10];
-                    let k = varint_into(&mut l, n as u64);
-                    self.push(&l[..k])?;
+                    if n < 0x80 {
+                        self.push1(n as u8)?;
+                    } else {
+                        let mut l = [0u8; 10];
+                        let k = varint_into(&mut l, n as u64);
+                        self.push(&l[..k])?;
+                    }
                 }
                 self.push(s)?;
             }
