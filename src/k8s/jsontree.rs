@@ -176,7 +176,7 @@ impl<'a> Parser<'a> {
                         Some(b',') => self.i += 1,
                         Some(b']') => {
                             self.i += 1;
-                            return Ok(J::Arr(self.items.split_off(open)));
+                            return Ok(J::Arr(self.items.drain(open..).collect()));
                         }
                         _ => return Err(self.err("expected , or ]")),
                     }
@@ -217,7 +217,7 @@ impl<'a> Parser<'a> {
                         Some(b',') => self.i += 1,
                         Some(b'}') => {
                             self.i += 1;
-                            return Ok(J::Obj(self.members.split_off(open)));
+                            return Ok(J::Obj(self.members.drain(open..).collect()));
                         }
                         _ => return Err(self.err("expected , or }")),
                     }
