@@ -291,7 +291,7 @@ fn tree<'t>(text: Option<&'t str>, o: &Options<'_>) -> Option<Option<J<'t>>> {
     let Some(t) = text else {
         return Some(None);
     };
-    let mut v = jsontree::parse(t.as_bytes()).ok()?;
+    let mut v = jsontree::parse_str(t).ok()?;
     if !o.all_fields {
         strip_noise(&mut v);
     }

@@ -432,7 +432,7 @@ pub fn export(
             .map(|(m, i)| {
                 let (k, v) = kvs[*i];
                 let yaml = decode(k, v).and_then(|json| {
-                    let mut t = super::jsontree::parse(json.as_bytes())
+                    let mut t = super::jsontree::parse_str(&json)
                         .map_err(|e| format!("undecodable: {e}"))?;
                     strip(&mut t, &uids);
                     // The YAML of the stripped tree; of its JSON text written out when the

@@ -79,7 +79,29 @@ impl std::error::Error for JsonError {}
 
 /// Parses one JSON value (white space around it allowed).
 pub fn parse(text: &[u8]) -> Result<J<'_>, JsonError> {
-    let mut p = Parser { b: text, i: 0 };
+    run(Parser {
+        b: text,
+        s: None,
+        i: 0,
+        members: Vec::new(),
+        items: Vec::new(),
+    })
+}
+
+/// [`parse`] of a text known to be UTF-8: its strings are borrowed without checking them
+/// again.
+pub fn parse_str(text: &str) -> Result<J<'_>, JsonError> {
+    run(Parser {
+        b: text.as_bytes(),
+        s: Some(text),
+        i: 0,
+        members: Vec::new(),
+        items: Vec::new(),
+    })
+}
+
+fn run(mut p: Parser<'_>) -> Result<J<'_>, JsonError> {
+    let text = p.b;
     p.ws();
     let v = p.value(0)?;
     p.ws();
@@ -91,7 +113,13 @@ pub fn parse(text: &[u8]) -> Result<J<'_>, JsonError> {
 
 struct Parser<'a> {
     b: &'a [u8],
+    /// The same text as a `str`, when it is known to be UTF-8.
+    s: Option<&'a str>,
     i: usize,
+    /// Members and items of the containers still open, innermost last: each container is
+    /// moved out in one allocation of its own size when it closes.
+    members: Vec<(Cow<'a, str>, J<'a>)>,
+    items: Vec<J<'a>>,
 }
 
 impl<'a> Parser<'a> {
@@ -133,21 +161,22 @@ impl<'a> Parser<'a> {
             }
             Some(b'[') => {
                 self.i += 1;
-                let mut items = Vec::new();
                 self.ws();
                 if self.b.get(self.i) == Some(&b']') {
                     self.i += 1;
-                    return Ok(J::Arr(items));
+                    return Ok(J::Arr(Vec::new()));
                 }
+                let open = self.items.len();
                 loop {
                     self.ws();
-                    items.push(self.value(depth + 1)?);
+                    let v = self.value(depth + 1)?;
+                    self.items.push(v);
                     self.ws();
                     match self.b.get(self.i) {
                         Some(b',') => self.i += 1,
                         Some(b']') => {
                             self.i += 1;
-                            return Ok(J::Arr(items));
+                            return Ok(J::Arr(self.items.drain(open..).collect()));
                         }
                         _ => return Err(self.err("expected , or ]")),
                     }
@@ -155,12 +184,12 @@ impl<'a> Parser<'a> {
             }
             Some(b'{') => {
                 self.i += 1;
-                let mut members: Vec<(Cow<'a, str>, J<'a>)> = Vec::new();
                 self.ws();
                 if self.b.get(self.i) == Some(&b'}') {
                     self.i += 1;
-                    return Ok(J::Obj(members));
+                    return Ok(J::Obj(Vec::new()));
                 }
+                let open = self.members.len();
                 loop {
                     self.ws();
                     if self.b.get(self.i) != Some(&b'"') {
@@ -174,16 +203,21 @@ impl<'a> Parser<'a> {
                     self.i += 1;
                     self.ws();
                     let v = self.value(depth + 1)?;
-                    match members.iter_mut().find(|(old, _)| *old == k) {
+                    let kb = k.as_bytes();
+                    let same = |old: &Cow<'a, str>| {
+                        let ob = old.as_bytes();
+                        ob.len() == kb.len() && ob.first() == kb.first() && ob == kb
+                    };
+                    match self.members[open..].iter_mut().find(|(old, _)| same(old)) {
                         Some(slot) => slot.1 = v,
-                        None => members.push((k, v)),
+                        None => self.members.push((k, v)),
                     }
                     self.ws();
                     match self.b.get(self.i) {
                         Some(b',') => self.i += 1,
                         Some(b'}') => {
                             self.i += 1;
-                            return Ok(J::Obj(members));
+                            return Ok(J::Obj(self.members.drain(open..).collect()));
                         }
                         _ => return Err(self.err("expected , or }")),
                     }
@@ -242,12 +276,17 @@ impl<'a> Parser<'a> {
         let start = self.i;
         let b = self.b;
         // Fast path: no escape, valid UTF-8.
-        let mut j = start;
-        while j < b.len() && b[j] != b'"' && b[j] != b'\\' && b[j] >= 0x20 {
-            j += 1;
+        let mut j = memchr::memchr2(b'"', b'\\', &b[start..]).map_or(b.len(), |n| start + n);
+        if let Some(n) = b[start..j].iter().position(|&x| x < 0x20) {
+            j = start + n;
         }
         if b.get(j) == Some(&b'"') {
-            if let Ok(s) = std::str::from_utf8(&b[start..j]) {
+            // Both ends are at ASCII bytes, so on a `str` they are character boundaries.
+            let s = match self.s {
+                Some(text) => text.get(start..j),
+                None => std::str::from_utf8(&b[start..j]).ok(),
+            };
+            if let Some(s) = s {
                 self.i = j + 1;
                 return Ok(Cow::Borrowed(s));
             }
@@ -313,6 +352,15 @@ impl<'a> Parser<'a> {
                 0..=0x1f => {
                     self.i = i;
                     return Err(self.err("control character in string"));
+                }
+                _ if self.s.is_some() => {
+                    // Valid UTF-8 up to the next quote, escape or control character.
+                    let mut j = i + 1;
+                    while j < b.len() && b[j] != b'"' && b[j] != b'\\' && b[j] >= 0x20 {
+                        j += 1;
+                    }
+                    out.push_str(self.s.and_then(|t| t.get(i..j)).unwrap_or("\u{fffd}"));
+                    i = j;
                 }
                 0x20..=0x7f => {
                     out.push(c as char);

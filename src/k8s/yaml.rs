@@ -550,9 +550,9 @@ fn number_node(text: &str, integer: bool) -> Result<Node<'static>, YamlError> {
 /// long for it, a number beyond float64): the caller then takes that path.
 pub fn write_yaml_tree(v: &super::jsontree::J<'_>, out: &mut String) -> Option<()> {
     let mut t = TreeDoc {
-        nodes: Vec::new(),
-        entries: Vec::new(),
-        items: Vec::new(),
+        nodes: Vec::with_capacity(64),
+        entries: Vec::with_capacity(64),
+        items: Vec::with_capacity(16),
         open_entries: Vec::new(),
         open_items: Vec::new(),
         order: Vec::new(),
@@ -828,15 +828,16 @@ fn in_table(t: &[(u32, u32)], c: char) -> bool {
 /// and the arithmetic wraps as Go's int64 does), then the longer run sorts later, then the
 /// code points decide. A proper prefix sorts first.
 fn key_less(a: &str, b: &str) -> bool {
-    let mut at = None;
-    for ((i, ca), cb) in a.char_indices().zip(b.chars()) {
-        if ca != cb {
-            at = Some((i, ca, cb));
-            break;
-        }
-    }
-    let Some((i, ca, cb)) = at else {
+    // The first differing byte lies in the first differing character, which starts at the
+    // same offset in both (the bytes before it are the same).
+    let Some(mut i) = a.bytes().zip(b.bytes()).position(|(x, y)| x != y) else {
         // One is a prefix of the other (same characters, so byte length decides).
+        return a.len() < b.len();
+    };
+    while !a.is_char_boundary(i) {
+        i -= 1;
+    }
+    let (Some(ca), Some(cb)) = (a[i..].chars().next(), b[i..].chars().next()) else {
         return a.len() < b.len();
     };
     let (la, lb) = (is_letter(ca), is_letter(cb));
@@ -1123,14 +1124,11 @@ fn go_parse_float(s: &str) -> bool {
 /// go-yaml does not read but still quotes.
 fn is_base60_float(s: &str) -> bool {
     let b = s.as_bytes();
-    if !s.contains(':') {
-        return false;
-    }
     let mut i = 0;
     if let Some(b'+' | b'-') = b.first() {
         i += 1;
     }
-    if !b.get(i).is_some_and(u8::is_ascii_digit) {
+    if !b.get(i).is_some_and(u8::is_ascii_digit) || !s.contains(':') {
         return false;
     }
     i += 1;
@@ -1285,6 +1283,31 @@ static PLAIN_ASCII: [bool; 256] = {
     t
 };
 
+/// Every byte of `b` is in [`PLAIN_ASCII`]; eight bytes at a time.
+fn all_plain_ascii(b: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Some byte of `x` is zero / below `n` (n <= 0x80).
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH != 0;
+    let mut chunks = b.chunks_exact(8);
+    for c in chunks.by_ref() {
+        let x = u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        // Below a space; DEL or above (a carry only leaves a byte already at 0x80 or
+        // above); ':'; '#'.
+        if below(x, 0x20)
+            || (x.wrapping_add(ONES) | x) & HIGH != 0
+            || below(x ^ (ONES * u64::from(b':')), 1)
+            || below(x ^ (ONES * u64::from(b'#')), 1)
+        {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|&x| PLAIN_ASCII[usize::from(x)])
+}
+
 fn analyze(s: &str) -> Analysis {
     if s.is_empty() {
         return Analysis {
@@ -1305,7 +1328,7 @@ fn analyze(s: &str) -> Analysis {
     }
     // Fast path, most strings: printable ASCII without ':' or '#', so no line breaks, special
     // characters or indicators past the first character.
-    if b.iter().all(|&x| PLAIN_ASCII[usize::from(x)]) {
+    if all_plain_ascii(b) {
         let edge_space = b[0] == b' ' || b[b.len() - 1] == b' ';
         return Analysis {
             multiline: false,
@@ -1398,7 +1421,8 @@ enum Style {
 /// The style go-yaml writes the string `s` in: what its encoder asks for, narrowed by what
 /// the emitter allows (always at block level here; flow collections are only ever empty).
 fn string_style(s: &str, a: &Analysis, simple_key: bool) -> Style {
-    let mut style = if s.contains('\n') {
+    // A string without line breaks holds no LF.
+    let mut style = if a.multiline && s.contains('\n') {
         Style::Literal
     } else if resolves_to_non_string(s) || is_base60_float(s) {
         Style::Double

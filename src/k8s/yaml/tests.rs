@@ -628,3 +628,20 @@ fn resolve_rules() {
     assert!(is_timestamp("2024-01-02T03:04:05.999999999999+24:60"));
     assert!(!is_timestamp("2024-01-02T03:04:05.+00:00"));
 }
+
+#[test]
+fn plain_ascii_check_matches_the_table() {
+    let table = |b: &[u8]| b.iter().all(|&x| super::PLAIN_ASCII[usize::from(x)]);
+    let base = b"abcdefghijklmnopqrstuvwxyz0123456789-_./ ~!";
+    for len in 0..base.len() {
+        for at in 0..=len {
+            for x in [
+                0u8, 0x1f, b' ', b'~', 0x7f, 0x80, 0xc3, 0xff, b':', b'#', b'9', b';', b'"',
+            ] {
+                let mut s = base[..len].to_vec();
+                s.insert(at, x);
+                assert_eq!(super::all_plain_ascii(&s), table(&s), "{s:?}");
+            }
+        }
+    }
+}
