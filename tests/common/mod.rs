@@ -367,7 +367,11 @@ impl Etcd {
         initial_cluster: &str,
         extra: &[&str],
     ) -> Etcd {
-        let c = free_port();
+        // The peer port was free when it was picked and is not held, so the kernel may
+        // hand it out again: the client port must be another one.
+        let c = std::iter::repeat_with(free_port)
+            .find(|&c| c != peer_port)
+            .expect("an endless supply of ports");
         let client = format!("http://127.0.0.1:{c}");
         let peer = format!("http://127.0.0.1:{peer_port}");
         let log = std::fs::File::create(data_dir.with_extension("etcd.log")).unwrap();
