@@ -242,7 +242,7 @@ pub unsafe fn fill_raw(
                 .get(first + j)
                 .filter(|_| (j as u64) < c.records)
                 .ok_or_else(|| format!("more records than the {} the index says", c.records))?;
-            if h.main != main || h.sub != sub || (h.flags ^ flags) & TOMBSTONE != 0 {
+            if !h.names(main, sub, flags & TOMBSTONE != 0) {
                 wrong = Some(format!("record {j} disagrees with its head"));
                 return Err("a record disagrees with its head".into());
             }

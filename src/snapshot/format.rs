@@ -158,6 +158,14 @@ pub struct Head {
     pub len: u64,
 }
 
+impl Head {
+    /// Whether this head names the record of revision `main`.`sub` with deletion flag
+    /// `tombstone` (the other flag bits aside).
+    pub fn names(&self, main: u64, sub: u64, tombstone: bool) -> bool {
+        self.main == main && self.sub == sub && (self.flags & TOMBSTONE != 0) == tombstone
+    }
+}
+
 /// Appends a record's head to `out`.
 pub fn put_head(out: &mut Vec<u8>, main: u64, sub: u64, flags: u8, len: u64) {
     put_varint(out, main);

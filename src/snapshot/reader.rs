@@ -75,9 +75,7 @@ impl<'c> Record<'c> {
 
     /// Whether the record is what `h` says it is: revision, deletion flag and length.
     pub fn agrees_with(&self, h: &Head) -> bool {
-        h.main == self.rev.main as u64
-            && h.sub == self.rev.sub as u64
-            && (h.flags & TOMBSTONE != 0) == self.tombstone
+        h.names(self.rev.main as u64, self.rev.sub as u64, self.tombstone)
             && h.len == self.kv.len() as u64
     }
 }
