@@ -20,6 +20,13 @@ pub struct Usage {
     pub bytes: u64,
 }
 
+impl Usage {
+    fn add(&mut self, u: &Usage) {
+        self.count += u.count;
+        self.bytes += u.bytes;
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Inspection {
     pub revision: i64,
@@ -156,8 +163,10 @@ impl Tally {
                     Some(u) => u,
                     None => t.kinds.entry(name.clone()).or_default(),
                 };
-                u.count += 1;
-                u.bytes += o.value_bytes as u64;
+                u.add(&Usage {
+                    count: 1,
+                    bytes: o.value_bytes as u64,
+                });
             }
             let one = Usage {
                 count: 1,
@@ -165,10 +174,7 @@ impl Tally {
             };
             if let Some(ns) = o.namespace {
                 match &mut current_ns {
-                    Some((rn, n, u)) if *rn == res && *n == ns => {
-                        u.count += 1;
-                        u.bytes += vlen;
-                    }
+                    Some((rn, n, u)) if *rn == res && *n == ns => u.add(&one),
                     _ => {
                         if let Some((rn, n, u)) = current_ns.replace((res, ns, one.clone())) {
                             merge_namespace(&mut t.namespaces, n, rn, u);
@@ -177,10 +183,7 @@ impl Tally {
                 }
             }
             match &mut current {
-                Some((name, u)) if *name == res => {
-                    u.count += 1;
-                    u.bytes += vlen;
-                }
+                Some((name, u)) if *name == res => u.add(&one),
                 _ => {
                     if let Some((name, u)) = current.replace((res, one)) {
                         merge(&mut t.resources, name, u);
@@ -198,27 +201,23 @@ impl Tally {
     }
 
     fn merge(mut self, b: Tally) -> Tally {
-        fn add(a: &mut Usage, b: &Usage) {
-            a.count += b.count;
-            a.bytes += b.bytes;
-        }
         self.live += b.live;
         for (k, v) in b.resources {
-            add(self.resources.entry(k).or_default(), &v);
+            self.resources.entry(k).or_default().add(&v);
         }
         for (k, v) in b.namespaces {
             let e = self.namespaces.entry(k).or_default();
             e.count += v.count;
             e.bytes += v.bytes;
             for (r, u) in v.resources {
-                add(e.resources.entry(r).or_default(), &u);
+                e.resources.entry(r).or_default().add(&u);
             }
         }
         for (k, v) in b.attached {
             *self.attached.entry(k).or_default() += v;
         }
         for (k, v) in b.kinds {
-            add(self.kinds.entry(k).or_default(), &v);
+            self.kinds.entry(k).or_default().add(&v);
         }
         for (k, v) in b.encrypted {
             *self.encrypted.entry(k).or_insert(0) += v;
@@ -320,8 +319,7 @@ fn merge(m: &mut BTreeMap<String, Usage>, name: &[u8], u: Usage) {
     let e = m
         .entry(String::from_utf8_lossy(name).into_owned())
         .or_default();
-    e.count += u.count;
-    e.bytes += u.bytes;
+    e.add(&u);
 }
 
 fn merge_namespace(m: &mut BTreeMap<String, NamespaceUsage>, ns: &str, res: &[u8], u: Usage) {
