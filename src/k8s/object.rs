@@ -87,11 +87,11 @@ fn describe_to<'a>(key: &'a [u8], value: &'a [u8], prefix: &str, meta: bool) -> 
                     }
                 }
                 StoredValue::Json(j) => match serde_json::from_slice::<serde_json::Value>(j) {
-                    Ok(v) => unstructured_info(&mut o, &v),
+                    Ok(v) => unstructured_info(&mut o, &v, meta),
                     Err(e) => o.error = Some(format!("JSON: {e}")),
                 },
                 StoredValue::Cbor(c) => match cbor::to_value(c) {
-                    Ok(v) => unstructured_info(&mut o, &v),
+                    Ok(v) => unstructured_info(&mut o, &v, meta),
                     Err(e) => o.error = Some(format!("CBOR: {e}")),
                 },
                 StoredValue::Encrypted(e) => o.encrypted = Some(e),
@@ -99,17 +99,17 @@ fn describe_to<'a>(key: &'a [u8], value: &'a [u8], prefix: &str, meta: bool) -> 
             }
         }
     }
-    if !meta {
-        o.metadata = None;
-    }
     o
 }
 
-/// Fills what a summary says of an object decoded into a generic value (JSON or CBOR).
-fn unstructured_info(o: &mut ObjectInfo<'_>, v: &serde_json::Value) {
+/// Fills what a summary says of an object decoded into a generic value (JSON or CBOR):
+/// its kind, and its metadata when `meta`.
+fn unstructured_info(o: &mut ObjectInfo<'_>, v: &serde_json::Value, meta: bool) {
     o.api_version = Cow::Owned(v["apiVersion"].as_str().unwrap_or("").to_string());
     o.kind = Cow::Owned(v["kind"].as_str().unwrap_or("").to_string());
-    o.metadata = json_meta(v);
+    if meta {
+        o.metadata = json_meta(v);
+    }
 }
 
 /// [`describe`], reading an encrypted value with `dec` first (when given): its kind and
