@@ -79,29 +79,23 @@ impl std::error::Error for JsonError {}
 
 /// Parses one JSON value (white space around it allowed).
 pub fn parse(text: &[u8]) -> Result<J<'_>, JsonError> {
-    run(Parser {
-        b: text,
-        s: None,
-        i: 0,
-        members: Vec::new(),
-        items: Vec::new(),
-    })
+    run(text, None)
 }
 
 /// [`parse`] of a text known to be UTF-8: its strings are borrowed without checking them
 /// again.
 pub fn parse_str(text: &str) -> Result<J<'_>, JsonError> {
-    run(Parser {
-        b: text.as_bytes(),
-        s: Some(text),
+    run(text.as_bytes(), Some(text))
+}
+
+fn run<'a>(text: &'a [u8], s: Option<&'a str>) -> Result<J<'a>, JsonError> {
+    let mut p = Parser {
+        b: text,
+        s,
         i: 0,
         members: Vec::new(),
         items: Vec::new(),
-    })
-}
-
-fn run(mut p: Parser<'_>) -> Result<J<'_>, JsonError> {
-    let text = p.b;
+    };
     p.ws();
     let v = p.value(0)?;
     p.ws();
@@ -276,10 +270,7 @@ impl<'a> Parser<'a> {
         let start = self.i;
         let b = self.b;
         // Fast path: no escape, valid UTF-8.
-        let mut j = memchr::memchr2(b'"', b'\\', &b[start..]).map_or(b.len(), |n| start + n);
-        if let Some(n) = b[start..j].iter().position(|&x| x < 0x20) {
-            j = start + n;
-        }
+        let j = plain_end(b, start);
         if b.get(j) == Some(&b'"') {
             // Both ends are at ASCII bytes, so on a `str` they are character boundaries.
             let s = match self.s {
@@ -355,10 +346,7 @@ impl<'a> Parser<'a> {
                 }
                 _ if self.s.is_some() => {
                     // Valid UTF-8 up to the next quote, escape or control character.
-                    let mut j = i + 1;
-                    while j < b.len() && b[j] != b'"' && b[j] != b'\\' && b[j] >= 0x20 {
-                        j += 1;
-                    }
+                    let j = plain_end(b, i + 1);
                     out.push_str(self.s.and_then(|t| t.get(i..j)).unwrap_or("\u{fffd}"));
                     i = j;
                 }
@@ -379,6 +367,16 @@ impl<'a> Parser<'a> {
             }
         }
     }
+}
+
+/// Where the run of string bytes from `from` ends: at the first quote, backslash or
+/// control character, or at the end of `b`.
+fn plain_end(b: &[u8], from: usize) -> usize {
+    let j = memchr::memchr2(b'"', b'\\', &b[from..]).map_or(b.len(), |n| from + n);
+    b[from..j]
+        .iter()
+        .position(|&x| x < 0x20)
+        .map_or(j, |n| from + n)
 }
 
 fn hex4(b: &[u8], at: usize) -> Option<u32> {
