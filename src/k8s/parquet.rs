@@ -164,16 +164,42 @@ pub fn export(
 ) -> Result<Written> {
     check_cluster_name(&o.cluster).map_err(Error::invalid)?;
     let mut written = Written::default();
-    let (objects, groups, path, seen) = write_objects(ks, key_prefix, at, dir, o)?;
+    let (objects, groups, file, seen) = write_objects(ks, key_prefix, at, dir, o)?;
+    written.objects = objects;
+    written.object_row_groups = groups;
+    written.files.push(file.path.clone());
+    // objects.parquet is synced and renamed while the other tables are written, so that
+    // their syncs overlap instead of following one another.
+    std::thread::scope(|s| {
+        let synced = s.spawn(move || file.finish());
+        let rest = export_rest(ks, key_prefix, at, src, dir, o, &mut written, seen);
+        let synced = synced
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        rest.and(synced.map(|_| ()))
+    })?;
+    Ok(written)
+}
+
+/// The tables after `objects.parquet`: the revisions (with `history`) and the cluster's
+/// row, with `seen` live keys read for the objects.
+#[allow(clippy::too_many_arguments)]
+fn export_rest(
+    ks: &Keyspace<'_>,
+    key_prefix: &[u8],
+    at: Option<i64>,
+    src: &SourceFacts,
+    dir: &Path,
+    o: &Options<'_>,
+    written: &mut Written,
+    seen: u64,
+) -> Result<()> {
     // Every live key was read for the objects unless a prefix narrowed them.
     let live_keys = if key_prefix.is_empty() {
         seen
     } else {
         ks.state(b"", at)?.count() as u64
     };
-    written.objects = objects;
-    written.object_row_groups = groups;
-    written.files.push(path);
     if o.history {
         let (n, path) = write_revisions(ks, key_prefix, at, dir, o)?;
         written.revisions = Some(n);
@@ -185,10 +211,9 @@ pub fn export(
             std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
         }
     }
-    written
-        .files
-        .push(write_cluster(ks, at, src, dir, o, &written, live_keys)?);
-    Ok(written)
+    let cluster = write_cluster(ks, at, src, dir, o, written, live_keys)?;
+    written.files.push(cluster);
+    Ok(())
 }
 
 /// The membership of the source: from its db, or from a reshift snapshot's extras.
@@ -495,6 +520,14 @@ fn next_group<'a>(
         g.push(r);
     }
     (!g.is_empty()).then_some(g)
+}
+
+/// The stored bytes of the next row group when `remaining` are left for `workers` threads:
+/// `full` while there is plenty, then less and less (guided scheduling, down to an eighth),
+/// so that the last groups end together instead of one core encoding a whole group while
+/// the others wait.
+fn group_target(full: usize, remaining: usize, workers: usize) -> usize {
+    (remaining / (2 * workers.max(1))).clamp(full / 8, full)
 }
 
 /// Row groups held at a time by [`TableFile::stream`] with `workers` threads: one being
@@ -877,25 +910,35 @@ fn object_row(c: &mut ObjectColumns, r: &RevRecord<'_>, o: &Options<'_>) -> bool
     true
 }
 
-/// Writes `objects.parquet`; its rows, row groups, path, and how many live keys were read
-/// (every one under `key_prefix`, kept by the filter or not).
+/// Writes `objects.parquet` up to its footer; its rows, row groups, the file (to finish),
+/// and how many live keys were read (every one under `key_prefix`, kept by the filter or
+/// not).
 fn write_objects(
     ks: &Keyspace<'_>,
     key_prefix: &[u8],
     at: Option<i64>,
     dir: &Path,
     o: &Options<'_>,
-) -> Result<(u64, usize, PathBuf, u64)> {
+) -> Result<(u64, usize, TableFile, u64)> {
     let schema = object_schema();
     let mut file = TableFile::create(dir, "objects", &o.cluster, schema.clone())?;
-    let mut seen = 0u64;
-    let mut it = ks.state(key_prefix, at)?.inspect(|_| seen += 1);
-    let bytes = if o.json.is_some() {
+    let full = if o.json.is_some() {
         GROUP_BYTES_JSON
     } else {
         GROUP_BYTES
     };
-    file.stream(std::iter::from_fn(|| next_group(&mut it, bytes)), |g| {
+    // The stored bytes still to come (a walk of the index only: no value is read).
+    let mut remaining: usize = ks.state(key_prefix, at)?.map(|r| r.kv.len()).sum();
+    let workers = rayon::current_num_threads();
+    let mut seen = 0u64;
+    let mut it = ks.state(key_prefix, at)?.inspect(|_| seen += 1);
+    let parts = std::iter::from_fn(|| {
+        let g = next_group(&mut it, group_target(full, remaining, workers))?;
+        let bytes: usize = g.iter().map(|r| r.kv.len()).sum();
+        remaining = remaining.saturating_sub(bytes);
+        Some(g)
+    });
+    file.stream(parts, |g| {
         let mut c = ObjectColumns::with_capacity(g);
         for r in g {
             object_row(&mut c, r, o);
@@ -904,7 +947,7 @@ fn write_objects(
     })?;
     drop(it);
     let (rows, groups) = (file.rows, file.groups);
-    Ok((rows, groups, file.finish()?, seen))
+    Ok((rows, groups, file, seen))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1117,6 +1160,31 @@ mod tests {
             "prod_eu"
         );
         assert_eq!(default_cluster_name(Path::new("/no/such/member")), "such");
+    }
+
+    #[test]
+    fn last_groups_get_smaller() {
+        let full = 32 << 20;
+        // Plenty left: full groups.
+        assert_eq!(group_target(full, 1 << 30, 2), full);
+        // Near the end each group takes a quarter of what is left on two cores, then an
+        // eighth of a full group at least.
+        assert_eq!(group_target(full, 64 << 20, 2), 16 << 20);
+        assert_eq!(group_target(full, 8 << 20, 2), 4 << 20);
+        assert_eq!(group_target(full, 0, 2), 4 << 20);
+        assert_eq!(group_target(full, 64 << 20, 0), full);
+        // The sizes a 640 MB keyspace is cut into: never above full, shrinking at the
+        // end, and the last group is small.
+        let (mut remaining, mut sizes) = (640usize << 20, Vec::new());
+        while remaining > 0 {
+            let g = group_target(full, remaining, 2).min(remaining);
+            sizes.push(g);
+            remaining -= g;
+        }
+        assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "{sizes:?}");
+        assert_eq!(sizes[0], full);
+        assert!(*sizes.last().unwrap() <= full / 8, "{sizes:?}");
+        assert!(sizes.len() < 40, "{sizes:?}");
     }
 
     #[test]
