@@ -156,6 +156,48 @@ fn find_nul(b: &[u8]) -> Option<usize> {
     memchr::memchr(0, &b[at..]).map(|n| at + n)
 }
 
+/// Appends `p` and a NUL to the column `c`: a string of up to 32 bytes as two (possibly
+/// overlapping) loads and stores instead of a call to `memcpy`.
+#[inline(always)]
+fn push_str(c: &mut Vec<u8>, p: &[u8]) {
+    let n = p.len();
+    if n > 32 {
+        c.extend_from_slice(p);
+        c.push(0);
+        return;
+    }
+    c.reserve(n + 1);
+    let len = c.len();
+    // SAFETY: `reserve` made room for `n + 1` bytes after `len`; every load below lies
+    // within `p` (its length is checked for each width) and every store within that room.
+    unsafe {
+        let src = p.as_ptr();
+        let dst = c.as_mut_ptr().add(len);
+        if n >= 16 {
+            let a = src.cast::<[u8; 16]>().read_unaligned();
+            let b = src.add(n - 16).cast::<[u8; 16]>().read_unaligned();
+            dst.cast::<[u8; 16]>().write_unaligned(a);
+            dst.add(n - 16).cast::<[u8; 16]>().write_unaligned(b);
+        } else if n >= 8 {
+            let a = src.cast::<u64>().read_unaligned();
+            let b = src.add(n - 8).cast::<u64>().read_unaligned();
+            dst.cast::<u64>().write_unaligned(a);
+            dst.add(n - 8).cast::<u64>().write_unaligned(b);
+        } else if n >= 4 {
+            let a = src.cast::<u32>().read_unaligned();
+            let b = src.add(n - 4).cast::<u32>().read_unaligned();
+            dst.cast::<u32>().write_unaligned(a);
+            dst.add(n - 4).cast::<u32>().write_unaligned(b);
+        } else if n > 0 {
+            *dst = *src;
+            *dst.add(n / 2) = *src.add(n / 2);
+            *dst.add(n - 1) = *src.add(n - 1);
+        }
+        *dst.add(n) = 0;
+        c.set_len(len + n + 1);
+    }
+}
+
 /// Whether every byte is printable ASCII (0x20 to 0x7e), eight bytes at a time.
 #[inline]
 fn printable(b: &[u8]) -> bool {
@@ -328,9 +370,7 @@ impl Encoder {
         }
         if minimal && (text || !p.contains(&0)) {
             self.s.push(M_STR);
-            let c = self.col(path);
-            c.extend_from_slice(p);
-            c.push(0);
+            push_str(self.col(path), p);
         } else {
             self.s.push(M_RAW);
             raw_len(&mut self.v);
@@ -377,7 +417,7 @@ impl Encoder {
             }
             pos += len as usize;
             self.spans.push(Span {
-                key,
+                key: key as u32,
                 k0: k0 as u32,
                 k1: k1 as u32,
                 body: body as u32,
@@ -403,7 +443,7 @@ impl Encoder {
                 self.s.extend_from_slice(&b[k0..k1]);
             }
             if sp.key & 7 == 2 {
-                let child = self.paths.child(path, sp.key);
+                let child = self.paths.child(path, u64::from(sp.key));
                 self.payload(&b[body..stop], child, Some(&b[k1..body]), depth);
             } else if stop - k1 == 1 {
                 self.v.push(b[k1]);
@@ -420,7 +460,7 @@ impl Encoder {
 /// `k1..body` and bytes `body..end`, or its value `k1..end`.
 #[derive(Clone, Copy)]
 struct Span {
-    key: u64,
+    key: u32,
     k0: u32,
     k1: u32,
     body: u32,
@@ -996,6 +1036,21 @@ mod tests {
                 }
                 b.iter_mut().skip(at + 1).for_each(|x| *x = 0);
                 assert_eq!(find_nul(&b), b.iter().position(|&x| x == 0), "{len} {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn push_str_appends_the_bytes_and_a_nul() {
+        for n in 0..=40usize {
+            for before in [0usize, 3, 17] {
+                let p: Vec<u8> = (0..n).map(|i| (i * 7 + 1) as u8).collect();
+                let mut c: Vec<u8> = (0..before).map(|i| 0xa0 + i as u8).collect();
+                let mut want = c.clone();
+                want.extend_from_slice(&p);
+                want.push(0);
+                push_str(&mut c, &p);
+                assert_eq!(c, want, "{n} {before}");
             }
         }
     }

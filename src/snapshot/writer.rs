@@ -20,6 +20,9 @@ use std::path::Path;
 /// Larger chunks compress better; a `get` decompresses one chunk, a few milliseconds.
 pub const CHUNK_TARGET: usize = 4 << 20;
 
+/// Bytes written to a snapshot file between two starts of their disk writes.
+const WRITEBACK_EVERY: u64 = 8 << 20;
+
 /// The facts a snapshot carries in its header.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Facts {
@@ -107,7 +110,11 @@ pub fn selected(key: &[u8], o: &Options) -> bool {
 /// way they are written once, front to back: the writer never seeks.
 enum Dest {
     /// The temp file beside the target, removed unless it was renamed into place.
-    Temp(crate::tempout::TempGuard, std::io::BufWriter<File>),
+    /// Its disk writes start every few MiB, so that the closing fsync waits for little.
+    Temp(
+        crate::tempout::TempGuard,
+        std::io::BufWriter<crate::writeback::Writeback>,
+    ),
     /// A duplicate of file descriptor 1: writing through `std::io::stdout()` would take
     /// its lock, which the command's own output may hold on another thread.
     Stdout(std::io::BufWriter<File>),
@@ -128,12 +135,18 @@ impl Sink {
     }
 
     fn put(&mut self, b: &[u8]) -> Result<()> {
+        self.put_with_crc(b, crc32c::crc32c(b))
+    }
+
+    /// [`Self::put`] of bytes whose crc32c is known: the file's checksum is extended
+    /// without reading them again.
+    fn put_with_crc(&mut self, b: &[u8], crc: u32) -> Result<()> {
         let r = match &mut self.dest {
             Dest::Temp(_, w) => w.write_all(b),
             Dest::Stdout(w) => w.write_all(b),
         };
         r.map_err(|e| Error::io(self.path(), e))?;
-        self.crc = crc32c::crc32c_append(self.crc, b);
+        self.crc = crc32c::crc32c_combine(self.crc, crc, b.len());
         self.offset += b.len() as u64;
         Ok(())
     }
@@ -143,10 +156,13 @@ impl Sink {
     fn finish(self, target: &Path) -> Result<()> {
         match self.dest {
             Dest::Stdout(mut w) => w.flush().map_err(|e| Error::io("<stdout>", e)),
-            Dest::Temp(tmp, mut w) => {
+            Dest::Temp(tmp, w) => {
                 let path = tmp.path().to_path_buf();
-                w.flush().map_err(|e| Error::io(&path, e))?;
-                w.get_ref().sync_all().map_err(|e| Error::io(&path, e))?;
+                let file = w
+                    .into_inner()
+                    .map_err(|e| Error::io(&path, e.into_error()))?
+                    .into_inner();
+                file.sync_all().map_err(|e| Error::io(&path, e))?;
                 std::fs::rename(&path, target).map_err(|e| Error::io(target, e))?;
                 tmp.keep();
                 if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -204,7 +220,13 @@ fn open_temp(target: &Path, force: bool) -> Result<Sink> {
     // Registered only once created: a name someone else holds is never removed.
     let tmp = crate::tempout::TempGuard::new(path);
     Ok(Sink {
-        dest: Dest::Temp(tmp, std::io::BufWriter::with_capacity(1 << 20, file)),
+        dest: Dest::Temp(
+            tmp,
+            std::io::BufWriter::with_capacity(
+                1 << 20,
+                crate::writeback::Writeback::every(file, WRITEBACK_EVERY),
+            ),
+        ),
         offset: 0,
         crc: 0,
     })
@@ -399,11 +421,12 @@ pub fn write_records<'a>(
                 );
             }
             let (raw_len, dict, c) = d.map_err(|e| Error::io(sink.path(), e))?;
+            let crc = crc32c::crc32c(&c);
             index.push(ChunkEntry {
                 offset: sink.offset,
                 compressed_len: c.len() as u64,
                 raw_len: raw_len as u64,
-                crc: crc32c::crc32c(&c),
+                crc,
                 records: p.recs.len() as u64,
                 dict,
                 first_key: p.recs.first().map(|r| r.key.to_vec()).unwrap_or_default(),
@@ -412,7 +435,7 @@ pub fn write_records<'a>(
             });
             raw_total += raw_len as u64;
             total_records += p.recs.len() as u64;
-            sink.put(&c)?;
+            sink.put_with_crc(&c, crc)?;
         }
         Ok(())
     };
