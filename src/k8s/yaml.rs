@@ -64,6 +64,135 @@ pub fn write_yaml(json: &str, out: &mut String) -> Result<(), YamlError> {
     Ok(())
 }
 
+/// A JSON text read into the document kubectl's YAML is printed from (keys already in its
+/// order), which members and items can be removed from before it is written: the YAML of a
+/// whole object with some fields left out, without building and walking a JSON tree.
+pub struct Document<'a>(Doc<'a>);
+
+/// A node of a [`Document`].
+pub type NodeId = u32;
+
+impl<'a> Document<'a> {
+    /// Reads `json` as [`write_yaml`] does; fails where it fails.
+    pub fn read(json: &'a str) -> Result<Document<'a>, YamlError> {
+        Parser::new(json).parse().map(Document)
+    }
+
+    /// Writes the document's YAML (as [`write_yaml`] writes the text it was read from, less
+    /// what was removed) to `out`.
+    pub fn write(&self, out: &mut String) {
+        Emitter::new(out).document(&self.0);
+    }
+
+    /// Whether a string value was changed on the way in: it held a NEL, which the YAML
+    /// reader folds, so the value read differs from the value Go's decoder gives.
+    pub fn folded(&self) -> bool {
+        self.0.folded
+    }
+
+    /// The deepest nesting of maps and sequences (0 for a scalar, 1 for a flat map).
+    pub fn depth(&self) -> usize {
+        self.0.depth
+    }
+
+    pub fn root(&self) -> NodeId {
+        self.0.root
+    }
+
+    fn map_range(&self, id: NodeId) -> Option<std::ops::Range<usize>> {
+        match self.0.nodes.get(id as usize)? {
+            &Node::Map { start, len } => Some(start as usize..(start + len) as usize),
+            _ => None,
+        }
+    }
+
+    fn seq_range(&self, id: NodeId) -> Option<std::ops::Range<usize>> {
+        match self.0.nodes.get(id as usize)? {
+            &Node::Seq { start, len } => Some(start as usize..(start + len) as usize),
+            _ => None,
+        }
+    }
+
+    /// The value of the member `name` of the map `id`.
+    pub fn member(&self, id: NodeId, name: &str) -> Option<NodeId> {
+        let r = self.map_range(id)?;
+        self.0.entries[r]
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|&(_, v)| v)
+    }
+
+    pub fn is_map(&self, id: NodeId) -> bool {
+        self.map_range(id).is_some()
+    }
+
+    /// The map or sequence `id` holds nothing.
+    pub fn is_empty(&self, id: NodeId) -> bool {
+        self.map_range(id)
+            .or_else(|| self.seq_range(id))
+            .is_some_and(|r| r.is_empty())
+    }
+
+    pub fn is_seq(&self, id: NodeId) -> bool {
+        self.seq_range(id).is_some()
+    }
+
+    pub fn as_str(&self, id: NodeId) -> Option<&str> {
+        match self.0.nodes.get(id as usize)? {
+            Node::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn is_true(&self, id: NodeId) -> bool {
+        matches!(self.0.nodes.get(id as usize), Some(Node::Bool(true)))
+    }
+
+    /// The items of the sequence `id` (none when it is no sequence).
+    pub fn items(&self, id: NodeId) -> &[NodeId] {
+        match self.seq_range(id) {
+            Some(r) => &self.0.items[r],
+            None => &[],
+        }
+    }
+
+    /// Removes the members of the map `id` that `drop` picks (given the document, the key
+    /// and the value); the others keep their order.
+    pub fn remove_members(&mut self, id: NodeId, drop: impl Fn(&Self, &str, NodeId) -> bool) {
+        let Some(r) = self.map_range(id) else {
+            return;
+        };
+        let mut w = r.start;
+        for i in r.clone() {
+            let (k, v) = &self.0.entries[i];
+            if !drop(self, k, *v) {
+                self.0.entries.swap(w, i);
+                w += 1;
+            }
+        }
+        if let Some(Node::Map { len, .. }) = self.0.nodes.get_mut(id as usize) {
+            *len = (w - r.start) as u32;
+        }
+    }
+
+    /// Removes the items of the sequence `id` that `drop` picks; the others keep their order.
+    pub fn remove_items(&mut self, id: NodeId, drop: impl Fn(&Self, NodeId) -> bool) {
+        let Some(r) = self.seq_range(id) else {
+            return;
+        };
+        let mut w = r.start;
+        for i in r.clone() {
+            if !drop(self, self.0.items[i]) {
+                self.0.items.swap(w, i);
+                w += 1;
+            }
+        }
+        if let Some(Node::Seq { len, .. }) = self.0.nodes.get_mut(id as usize) {
+            *len = (w - r.start) as u32;
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The document: a flat arena filled by the parser, read by the emitter.
 
@@ -92,6 +221,11 @@ struct Doc<'a> {
     entries: Vec<(Cow<'a, str>, Id)>,
     items: Vec<Id>,
     root: Id,
+    /// Some string value held a NEL that the YAML reader folds (the value read is not the
+    /// value decoded).
+    folded: bool,
+    /// The deepest nesting of containers (the root container is at 1).
+    depth: usize,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -122,6 +256,7 @@ struct Parser<'a> {
     open_items: Vec<Id>,
     order: Vec<u32>,
     scratch: Vec<u32>,
+    folded: bool,
 }
 
 fn err(msg: impl Into<String>) -> YamlError {
@@ -134,16 +269,19 @@ fn control_chars() -> YamlError {
 
 impl<'a> Parser<'a> {
     fn new(src: &'a str) -> Self {
+        // Sized from the text (served objects hold a node per 20 to 30 bytes), so the
+        // arenas are seldom grown and copied.
         Parser {
             src,
             pos: 0,
-            nodes: Vec::new(),
-            entries: Vec::new(),
-            items: Vec::new(),
-            open_entries: Vec::new(),
-            open_items: Vec::new(),
+            nodes: Vec::with_capacity(src.len() / 16 + 4),
+            entries: Vec::with_capacity(src.len() / 24 + 4),
+            items: Vec::with_capacity(src.len() / 64 + 4),
+            open_entries: Vec::with_capacity(64),
+            open_items: Vec::with_capacity(16),
             order: Vec::new(),
             scratch: Vec::new(),
+            folded: false,
         }
     }
 
@@ -194,6 +332,7 @@ impl<'a> Parser<'a> {
 
     fn parse(mut self) -> Result<Doc<'a>, YamlError> {
         let mut stack: Vec<Open<'a>> = Vec::new();
+        let mut depth = 0;
         self.skip_ws();
         loop {
             // A value starts here.
@@ -213,6 +352,7 @@ impl<'a> Parser<'a> {
                         let key = self.key()?;
                         let start = self.open_entries.len();
                         stack.push(Open::Map { start, key });
+                        depth = depth.max(stack.len());
                         continue;
                     }
                 }
@@ -225,6 +365,7 @@ impl<'a> Parser<'a> {
                     } else {
                         let start = self.open_items.len();
                         stack.push(Open::Seq { start });
+                        depth = depth.max(stack.len());
                         continue;
                     }
                 }
@@ -253,6 +394,8 @@ impl<'a> Parser<'a> {
                         entries: self.entries,
                         items: self.items,
                         root: id,
+                        folded: self.folded,
+                        depth,
                     });
                 };
                 match top {
@@ -495,6 +638,7 @@ impl<'a> Parser<'a> {
         }
         if s.contains(NEL) {
             s = fold_nel(&s)?;
+            self.folded = true;
         }
         Ok(Cow::Owned(s))
     }
@@ -564,6 +708,8 @@ pub fn write_yaml_tree(v: &super::jsontree::J<'_>, out: &mut String) -> Option<(
         entries: t.entries,
         items: t.items,
         root,
+        folded: false,
+        depth: 0,
     };
     Emitter::new(out).document(&doc);
     Some(())
