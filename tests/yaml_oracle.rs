@@ -851,8 +851,8 @@ fn kubectl_prints_hostile_objects_as_we_do() {
 /// never declines where the document path prints.
 #[test]
 fn export_document_path_prints_what_the_tree_path_prints() {
-    use reshift::k8s::export::strip;
-    use reshift::k8s::yaml::{Document, write_yaml_tree};
+    use reshift::k8s::export::{read_document, strip};
+    use reshift::k8s::yaml::write_yaml_tree;
     let tmp = tempfile::tempdir().unwrap();
     let samples = samples(&unpack_dev_set(tmp.path(), false));
     let texts = cases()
@@ -879,7 +879,7 @@ fn export_document_path_prints_what_the_tree_path_prints() {
             strip(&mut t, &uids);
             let mut from_tree = String::new();
             let tree_ok = write_yaml_tree(&t, &mut from_tree).is_some();
-            match Document::read(&json) {
+            match read_document(&json) {
                 Ok(mut d) if !d.folded() => {
                     strip(&mut d, &uids);
                     let mut from_doc = String::new();

@@ -28,6 +28,27 @@ pub const SERVER_METADATA: &[&str] = &[
     "deletionGracePeriodSeconds",
 ];
 
+/// The members [`strip`] removes whatever they hold: `status`, and [`SERVER_METADATA`]
+/// under `metadata`.
+const LEFT_OUT: &[&[&str]] = &[
+    &["status"],
+    &["metadata", "uid"],
+    &["metadata", "resourceVersion"],
+    &["metadata", "creationTimestamp"],
+    &["metadata", "generation"],
+    &["metadata", "managedFields"],
+    &["metadata", "selfLink"],
+    &["metadata", "deletionTimestamp"],
+    &["metadata", "deletionGracePeriodSeconds"],
+];
+
+/// An object's served JSON text read as the YAML document [`strip`] works on, without
+/// reading what it removes whatever it holds (managed fields, status): export's way to
+/// its YAML. The text must still be JSON throughout.
+pub fn read_document(json: &str) -> Result<Document<'_>, super::yaml::YamlError> {
+    Document::read_leaving_out(json, LEFT_OUT)
+}
+
 /// Kinds whose objects controllers or components recreate (left out unless asked for).
 const RECREATED_KINDS: &[&str] = &["Event", "Lease", "Endpoints", "EndpointSlice", "Node"];
 
@@ -517,7 +538,7 @@ pub fn export(
                     // written. The JSON tree below decides the rest as before: text the
                     // YAML reader refuses or changes (a NEL folded), and nesting near the
                     // tree reader's limit (the object is then undecodable).
-                    if let Ok(mut d) = Document::read(&json) {
+                    if let Ok(mut d) = read_document(&json) {
                         if !d.folded() && d.depth() < TREE_DEPTH {
                             strip(&mut d, &uids);
                             let mut yaml = String::with_capacity(json.len() + json.len() / 2);
@@ -665,13 +686,38 @@ mod tests {
         strip(&mut t, &uids);
         let mut s = String::new();
         super::super::diff::write_tree(&mut s, &t);
-        let mut d = Document::read(json).unwrap();
+        let mut d = read_document(json).unwrap();
         strip(&mut d, &uids);
         let (mut from_doc, mut from_tree) = (String::new(), String::new());
         d.write(&mut from_doc);
         super::super::yaml::write_yaml_tree(&t, &mut from_tree).unwrap();
         assert_eq!(from_doc, from_tree, "{json}");
         serde_json::from_str(&s).unwrap()
+    }
+
+    #[test]
+    fn what_is_left_out_while_reading_is_what_strip_removes() {
+        let meta: Vec<&str> = LEFT_OUT[1..].iter().map(|p| p[1]).collect();
+        assert_eq!(meta, SERVER_METADATA);
+        assert!(LEFT_OUT[1..].iter().all(|p| p[0] == "metadata"));
+        // Left out or not, the same YAML; and what is left out is still checked as JSON.
+        let json = r#"{"kind":"Pod","status":{"a":[1,{"b":null}],"c":"\u0085x"},"metadata":{"name":"p",
+            "managedFields":[{"manager":"m","fieldsV1":{"f:spec":{}}}],"uid":"u","labels":{}}}"#;
+        let (mut a, mut b) = (String::new(), String::new());
+        let mut d = read_document(json).unwrap();
+        strip(&mut d, &HashSet::new());
+        d.write(&mut a);
+        let mut d = Document::read(json).unwrap();
+        strip(&mut d, &HashSet::new());
+        d.write(&mut b);
+        assert_eq!(a, b);
+        assert_eq!(a, "kind: Pod\nmetadata:\n  labels: {}\n  name: p\n");
+        assert!(!read_document(json).unwrap().folded());
+        assert!(read_document(r#"{"status":{"a":01}}"#).is_err());
+        assert!(read_document(r#"{"status":[1,}"#).is_err());
+        assert!(read_document(r#"{"metadata":{"uid":"\x"}}"#).is_err());
+        let deep = format!(r#"{{"status":{}1{}}}"#, "[".repeat(600), "]".repeat(600));
+        assert!(read_document(&deep).unwrap().depth() > 600);
     }
 
     #[test]

@@ -75,7 +75,19 @@ pub type NodeId = u32;
 impl<'a> Document<'a> {
     /// Reads `json` as [`write_yaml`] does; fails where it fails.
     pub fn read(json: &'a str) -> Result<Document<'a>, YamlError> {
-        Parser::new(json).parse().map(Document)
+        Self::read_leaving_out(json, &[])
+    }
+
+    /// [`Document::read`], with the members at the paths `skip` (member names through
+    /// maps, from the root) left out: their values are checked as JSON (their nesting
+    /// counts in [`Document::depth`]) but not read.
+    pub fn read_leaving_out(
+        json: &'a str,
+        skip: &'a [&'a [&'a str]],
+    ) -> Result<Document<'a>, YamlError> {
+        let mut p = Parser::new(json);
+        p.skip = skip;
+        p.parse().map(Document)
     }
 
     /// Writes the document's YAML (as [`write_yaml`] writes the text it was read from, less
@@ -257,6 +269,9 @@ struct Parser<'a> {
     order: Vec<u32>,
     scratch: Vec<u32>,
     folded: bool,
+    /// Paths of member names (through maps only, from the root) whose values are checked
+    /// as JSON but not read: the members are left out.
+    skip: &'a [&'a [&'a str]],
 }
 
 fn err(msg: impl Into<String>) -> YamlError {
@@ -282,6 +297,7 @@ impl<'a> Parser<'a> {
             order: Vec::new(),
             scratch: Vec::new(),
             folded: false,
+            skip: &[],
         }
     }
 
@@ -336,12 +352,27 @@ impl<'a> Parser<'a> {
         self.skip_ws();
         loop {
             // A value starts here.
-            if let Some(b'{' | b'[') = self.peek() {
+            let mut left_out = false;
+            if let Some(Open::Map { key, .. }) = stack.last() {
+                if self.left_out(&stack, key) {
+                    let folded = self.folded;
+                    let inner = self.skip_value(stack.len())?;
+                    self.folded = folded;
+                    depth = depth.max(stack.len() + inner);
+                    left_out = true;
+                }
+            }
+            if left_out {
+                // Its container takes no entry for it.
+            } else if let Some(b'{' | b'[') = self.peek() {
                 if stack.len() >= MAX_DEPTH {
                     return Err(err("exceeded max depth of 10000"));
                 }
             }
-            let mut id = match self.peek() {
+            let mut id = if left_out {
+                0
+            } else {
+                match self.peek() {
                 Some(b'{') => {
                     self.pos += 1;
                     self.skip_ws();
@@ -381,6 +412,7 @@ impl<'a> Parser<'a> {
                     self.push(n)
                 }
                 _ => return Err(self.syntax("expected a value")),
+                }
             };
             // The value is complete: hand it to its container, closing containers as they end.
             loop {
@@ -400,7 +432,9 @@ impl<'a> Parser<'a> {
                 };
                 match top {
                     Open::Map { start, key } => {
-                        self.open_entries.push((std::mem::take(key), id));
+                        if !std::mem::take(&mut left_out) {
+                            self.open_entries.push((std::mem::take(key), id));
+                        }
                         match self.peek() {
                             Some(b',') => {
                                 self.pos += 1;
@@ -437,6 +471,86 @@ impl<'a> Parser<'a> {
                             _ => return Err(self.syntax("expected ',' or ']'")),
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// The value of the member `key` of the innermost open map is on a path of `skip`.
+    fn left_out(&self, stack: &[Open<'a>], key: &str) -> bool {
+        self.skip.iter().any(|p| {
+            p.len() == stack.len()
+                && p.last() == Some(&key)
+                && stack[..stack.len() - 1]
+                    .iter()
+                    .zip(p.iter())
+                    .all(|(o, name)| matches!(o, Open::Map { key, .. } if key == name))
+        })
+    }
+
+    /// Checks one JSON value at `pos` as the reader would read it, and moves past it
+    /// without keeping it. Returns how deep its maps and sequences nest; `depth` is the
+    /// nesting it starts at.
+    fn skip_value(&mut self, depth: usize) -> Result<usize, YamlError> {
+        // Open containers: `true` for a map.
+        let mut open: Vec<bool> = Vec::new();
+        let mut deepest = 0;
+        loop {
+            self.skip_ws();
+            match self.peek() {
+                Some(c @ (b'{' | b'[')) => {
+                    if depth + open.len() >= MAX_DEPTH {
+                        return Err(err("exceeded max depth of 10000"));
+                    }
+                    self.pos += 1;
+                    self.skip_ws();
+                    let close = if c == b'{' { b'}' } else { b']' };
+                    if self.peek() == Some(close) {
+                        self.pos += 1;
+                    } else {
+                        open.push(c == b'{');
+                        deepest = deepest.max(open.len());
+                        if c == b'{' {
+                            self.key()?;
+                        }
+                        continue;
+                    }
+                }
+                Some(b'"') => {
+                    self.string(false)?;
+                }
+                Some(b't' | b'f' | b'n') => {
+                    let word = ["true", "false", "null"]
+                        .into_iter()
+                        .find(|w| self.src[self.pos..].starts_with(w))
+                        .ok_or_else(|| self.syntax("expected a value"))?;
+                    self.pos += word.len();
+                }
+                Some(b'-' | b'0'..=b'9') => {
+                    self.number()?;
+                }
+                _ => return Err(self.syntax("expected a value")),
+            }
+            // A value is complete: close what ends after it.
+            loop {
+                let Some(&map) = open.last() else {
+                    return Ok(deepest);
+                };
+                self.skip_ws();
+                match (self.peek(), map) {
+                    (Some(b','), _) => {
+                        self.pos += 1;
+                        self.skip_ws();
+                        if map {
+                            self.key()?;
+                        }
+                        break;
+                    }
+                    (Some(b'}'), true) | (Some(b']'), false) => {
+                        self.pos += 1;
+                        open.pop();
+                    }
+                    _ => return Err(self.syntax("expected ',' or a closing bracket")),
                 }
             }
         }
@@ -538,6 +652,7 @@ impl<'a> Parser<'a> {
         let mut i = start;
         // Fast path: no escapes and nothing the YAML reader treats specially.
         loop {
+            i = plain_ascii_run(b, i);
             while b.get(i).is_some_and(|&c| !STRING_STOP[usize::from(c)]) {
                 i += 1;
             }
@@ -1401,6 +1516,8 @@ fn is_timestamp(s: &str) -> bool {
 
 #[derive(Clone, Copy)]
 struct Analysis {
+    /// Known to be ASCII (found on the fast path); `false` when not looked at.
+    ascii: bool,
     multiline: bool,
     block_plain_allowed: bool,
     single_quoted_allowed: bool,
@@ -1418,6 +1535,61 @@ fn is_break(c: char) -> bool {
     matches!(c, '\r' | '\n' | NEL | '\u{2028}' | '\u{2029}')
 }
 
+const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// Some byte of `x` is below `n` (n <= 0x80).
+fn below(x: u64, n: u8) -> bool {
+    x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH != 0
+}
+
+/// Some byte of `x` is DEL or above (a carry only leaves a byte already at 0x80 or above).
+fn del_or_above(x: u64) -> bool {
+    (x.wrapping_add(ONES) | x) & HIGH != 0
+}
+
+/// Some byte of `x` is `c`.
+fn has_byte(x: u64, c: u8) -> bool {
+    below(x ^ (ONES * u64::from(c)), 1)
+}
+
+fn word(b: &[u8], i: usize) -> u64 {
+    u64::from_ne_bytes([
+        b[i],
+        b[i + 1],
+        b[i + 2],
+        b[i + 3],
+        b[i + 4],
+        b[i + 5],
+        b[i + 6],
+        b[i + 7],
+    ])
+}
+
+/// Where the run of printable ASCII from `i` without a quote or a backslash ends, eight bytes at
+/// a time: at or before the first byte the string scanner must look at ([`STRING_STOP`]).
+fn plain_ascii_run(b: &[u8], mut i: usize) -> usize {
+    while i + 8 <= b.len() {
+        let x = word(b, i);
+        if below(x, 0x20) || del_or_above(x) || has_byte(x, b'"') || has_byte(x, b'\\') {
+            break;
+        }
+        i += 8;
+    }
+    i
+}
+
+/// Every byte of `b` is printable ASCII (a space to `~`); eight bytes at a time.
+fn all_printable_ascii(b: &[u8]) -> bool {
+    let mut chunks = b.chunks_exact(8);
+    for c in chunks.by_ref() {
+        if below(word(c, 0), 0x20) || del_or_above(word(c, 0)) {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(|&x| (b' '..=b'~').contains(&x))
+}
+
 /// Printable ASCII but `:` and `#`: the characters of [`analyze`]'s fast path.
 static PLAIN_ASCII: [bool; 256] = {
     let mut t = [false; 256];
@@ -1431,20 +1603,10 @@ static PLAIN_ASCII: [bool; 256] = {
 
 /// Every byte of `b` is in [`PLAIN_ASCII`]; eight bytes at a time.
 fn all_plain_ascii(b: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    // Some byte of `x` is zero / below `n` (n <= 0x80).
-    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH != 0;
     let mut chunks = b.chunks_exact(8);
     for c in chunks.by_ref() {
-        let x = u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        // Below a space; DEL or above (a carry only leaves a byte already at 0x80 or
-        // above); ':'; '#'.
-        if below(x, 0x20)
-            || (x.wrapping_add(ONES) | x) & HIGH != 0
-            || below(x ^ (ONES * u64::from(b':')), 1)
-            || below(x ^ (ONES * u64::from(b'#')), 1)
-        {
+        let x = word(c, 0);
+        if below(x, 0x20) || del_or_above(x) || has_byte(x, b':') || has_byte(x, b'#') {
             return false;
         }
     }
@@ -1457,6 +1619,7 @@ fn all_plain_ascii(b: &[u8]) -> bool {
 fn analyze(s: &str) -> Analysis {
     if s.is_empty() {
         return Analysis {
+            ascii: true,
             multiline: false,
             block_plain_allowed: true,
             single_quoted_allowed: true,
@@ -1477,10 +1640,29 @@ fn analyze(s: &str) -> Analysis {
     if all_plain_ascii(b) {
         let edge_space = b[0] == b' ' || b[b.len() - 1] == b' ';
         return Analysis {
+            ascii: true,
             multiline: false,
             block_plain_allowed: !edge_space && !block_indicators,
             single_quoted_allowed: true,
             block_allowed: b[b.len() - 1] != b' ',
+        };
+    }
+    // Printable ASCII with a ':' or '#': no line breaks or special characters; only where
+    // those two stand decides.
+    if all_printable_ascii(b) {
+        for i in memchr::memchr2_iter(b':', b'#', b).filter(|&i| i > 0) {
+            block_indicators |= match b[i] {
+                b':' => followed_by_ws(i + 1),
+                _ => b[i - 1] == b' ',
+            };
+        }
+        let (leading_space, trailing_space) = (b[0] == b' ', b[b.len() - 1] == b' ');
+        return Analysis {
+            ascii: true,
+            multiline: false,
+            block_plain_allowed: !leading_space && !trailing_space && !block_indicators,
+            single_quoted_allowed: true,
+            block_allowed: !trailing_space,
         };
     }
     let (mut line_breaks, mut special) = (false, false);
@@ -1530,6 +1712,7 @@ fn analyze(s: &str) -> Analysis {
         i += w;
     }
     let mut a = Analysis {
+        ascii: false,
         multiline: line_breaks,
         block_plain_allowed: true,
         single_quoted_allowed: true,
@@ -1869,8 +2052,15 @@ impl<'o> Emitter<'o> {
         if !self.indention || self.column > indent || (self.column == indent && !self.whitespace) {
             self.put_break();
         }
-        while self.column < indent {
-            self.put(' ');
+        if self.column < indent {
+            const SPACES: &str = "                                                                ";
+            let mut n = indent - self.column;
+            while n > 0 {
+                let k = n.min(SPACES.len());
+                self.out.push_str(&SPACES[..k]);
+                n -= k;
+            }
+            self.column = indent;
         }
         self.whitespace = true;
         self.indention = true;
@@ -1880,9 +2070,9 @@ impl<'o> Emitter<'o> {
         if need_ws && !self.whitespace {
             self.put(' ');
         }
-        for c in ind.chars() {
-            self.put(c);
-        }
+        // Indicators are ASCII: a character a byte.
+        self.out.push_str(ind);
+        self.column += ind.len();
         self.whitespace = is_ws;
         self.indention = self.indention && is_indention;
     }
@@ -1907,7 +2097,7 @@ impl<'o> Emitter<'o> {
         self.increase_indent(true, false);
         let allow_breaks = !ctx.simple_key;
         match style {
-            Style::Plain => self.write_plain(s, allow_breaks),
+            Style::Plain => self.write_plain(s, allow_breaks, a.ascii),
             Style::Single => self.write_single_quoted(s, allow_breaks),
             Style::Double => self.write_double_quoted(s, allow_breaks),
             Style::Literal => self.write_literal(s),
@@ -1926,12 +2116,17 @@ impl<'o> Emitter<'o> {
         (!allow_breaks || self.column + n <= BEST_WIDTH + 1).then_some(n)
     }
 
-    fn write_plain(&mut self, s: &str, allow_breaks: bool) {
+    fn write_plain(&mut self, s: &str, allow_breaks: bool, ascii: bool) {
         if !self.whitespace {
             self.put(' ');
         }
         // A plain scalar never holds a line break.
-        if let Some(n) = self.fits(s, allow_breaks) {
+        let fits = if ascii {
+            (!allow_breaks || self.column + s.len() <= BEST_WIDTH + 1).then_some(s.len())
+        } else {
+            self.fits(s, allow_breaks)
+        };
+        if let Some(n) = fits {
             self.out.push_str(s);
             self.column += n;
             self.whitespace = false;
