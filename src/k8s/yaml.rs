@@ -373,45 +373,45 @@ impl<'a> Parser<'a> {
                 0
             } else {
                 match self.peek() {
-                Some(b'{') => {
-                    self.pos += 1;
-                    self.skip_ws();
-                    if self.peek() == Some(b'}') {
+                    Some(b'{') => {
                         self.pos += 1;
-                        self.push(Node::Map { start: 0, len: 0 })
-                    } else {
-                        let key = self.key()?;
-                        let start = self.open_entries.len();
-                        stack.push(Open::Map { start, key });
-                        depth = depth.max(stack.len());
-                        continue;
+                        self.skip_ws();
+                        if self.peek() == Some(b'}') {
+                            self.pos += 1;
+                            self.push(Node::Map { start: 0, len: 0 })
+                        } else {
+                            let key = self.key()?;
+                            let start = self.open_entries.len();
+                            stack.push(Open::Map { start, key });
+                            depth = depth.max(stack.len());
+                            continue;
+                        }
                     }
-                }
-                Some(b'[') => {
-                    self.pos += 1;
-                    self.skip_ws();
-                    if self.peek() == Some(b']') {
+                    Some(b'[') => {
                         self.pos += 1;
-                        self.push(Node::Seq { start: 0, len: 0 })
-                    } else {
-                        let start = self.open_items.len();
-                        stack.push(Open::Seq { start });
-                        depth = depth.max(stack.len());
-                        continue;
+                        self.skip_ws();
+                        if self.peek() == Some(b']') {
+                            self.pos += 1;
+                            self.push(Node::Seq { start: 0, len: 0 })
+                        } else {
+                            let start = self.open_items.len();
+                            stack.push(Open::Seq { start });
+                            depth = depth.max(stack.len());
+                            continue;
+                        }
                     }
-                }
-                Some(b'"') => {
-                    let s = self.string(false)?;
-                    self.push(Node::Str(s))
-                }
-                Some(b't') => self.literal("true", Node::Bool(true))?,
-                Some(b'f') => self.literal("false", Node::Bool(false))?,
-                Some(b'n') => self.literal("null", Node::Null)?,
-                Some(b'-' | b'0'..=b'9') => {
-                    let n = self.number()?;
-                    self.push(n)
-                }
-                _ => return Err(self.syntax("expected a value")),
+                    Some(b'"') => {
+                        let s = self.string(false)?;
+                        self.push(Node::Str(s))
+                    }
+                    Some(b't') => self.literal("true", Node::Bool(true))?,
+                    Some(b'f') => self.literal("false", Node::Bool(false))?,
+                    Some(b'n') => self.literal("null", Node::Null)?,
+                    Some(b'-' | b'0'..=b'9') => {
+                        let n = self.number()?;
+                        self.push(n)
+                    }
+                    _ => return Err(self.syntax("expected a value")),
                 }
             };
             // The value is complete: hand it to its container, closing containers as they end.
@@ -652,7 +652,6 @@ impl<'a> Parser<'a> {
         let mut i = start;
         // Fast path: no escapes and nothing the YAML reader treats specially.
         loop {
-            i = plain_ascii_run(b, i);
             while b.get(i).is_some_and(|&c| !STRING_STOP[usize::from(c)]) {
                 i += 1;
             }
@@ -1553,41 +1552,23 @@ fn has_byte(x: u64, c: u8) -> bool {
     below(x ^ (ONES * u64::from(c)), 1)
 }
 
-fn word(b: &[u8], i: usize) -> u64 {
-    u64::from_ne_bytes([
-        b[i],
-        b[i + 1],
-        b[i + 2],
-        b[i + 3],
-        b[i + 4],
-        b[i + 5],
-        b[i + 6],
-        b[i + 7],
-    ])
-}
-
-/// Where the run of printable ASCII from `i` without a quote or a backslash ends, eight bytes at
-/// a time: at or before the first byte the string scanner must look at ([`STRING_STOP`]).
-fn plain_ascii_run(b: &[u8], mut i: usize) -> usize {
-    while i + 8 <= b.len() {
-        let x = word(b, i);
-        if below(x, 0x20) || del_or_above(x) || has_byte(x, b'"') || has_byte(x, b'\\') {
-            break;
-        }
-        i += 8;
-    }
-    i
+/// The eight bytes of a chunk as one word.
+fn word(c: &[u8]) -> u64 {
+    c.try_into().map_or(u64::MAX, u64::from_ne_bytes)
 }
 
 /// Every byte of `b` is printable ASCII (a space to `~`); eight bytes at a time.
 fn all_printable_ascii(b: &[u8]) -> bool {
     let mut chunks = b.chunks_exact(8);
     for c in chunks.by_ref() {
-        if below(word(c, 0), 0x20) || del_or_above(word(c, 0)) {
+        if below(word(c), 0x20) || del_or_above(word(c)) {
             return false;
         }
     }
-    chunks.remainder().iter().all(|&x| (b' '..=b'~').contains(&x))
+    chunks
+        .remainder()
+        .iter()
+        .all(|&x| (b' '..=b'~').contains(&x))
 }
 
 /// Printable ASCII but `:` and `#`: the characters of [`analyze`]'s fast path.
@@ -1605,7 +1586,7 @@ static PLAIN_ASCII: [bool; 256] = {
 fn all_plain_ascii(b: &[u8]) -> bool {
     let mut chunks = b.chunks_exact(8);
     for c in chunks.by_ref() {
-        let x = word(c, 0);
+        let x = word(c);
         if below(x, 0x20) || del_or_above(x) || has_byte(x, b':') || has_byte(x, b'#') {
             return false;
         }
