@@ -111,8 +111,9 @@ fn meta(c: &mut Criterion) {
     }
     g.finish();
     // Export (issue 17): every live object kept, stripped and written as YAML, on all
-    // cores; and the YAML of each fixture's stripped tree written directly (what export and
-    // diff do) against written out as JSON and read again (one core).
+    // cores; each fixture stripped as export does it (in the YAML document) and as it did
+    // before (in a JSON tree); and the YAML of each fixture's tree written directly (what
+    // diff does) against written out as JSON and read again (one core).
     let mut g = c.benchmark_group("k8s_export");
     g.sample_size(10);
     let opts = reshift::k8s::export::Options {
@@ -147,6 +148,33 @@ fn meta(c: &mut Criterion) {
                 let mut out = String::new();
                 for t in &trees {
                     let tree = reshift::k8s::jsontree::parse(t.as_bytes()).unwrap();
+                    out.clear();
+                    reshift::k8s::yaml::write_yaml_tree(&tree, &mut out);
+                }
+                out.len()
+            })
+        });
+        // What export does with each object since it strips the YAML document: read once,
+        // stripped in place, written (one core).
+        let none = std::collections::HashSet::new();
+        g.bench_function("fixtures_export_document_one_core_bytes", |b| {
+            b.iter(|| {
+                let mut out = String::new();
+                for t in &trees {
+                    let mut d = reshift::k8s::export::read_document(t).unwrap();
+                    reshift::k8s::export::strip(&mut d, &none);
+                    out.clear();
+                    d.write(&mut out);
+                }
+                out.len()
+            })
+        });
+        g.bench_function("fixtures_export_tree_one_core_bytes", |b| {
+            b.iter(|| {
+                let mut out = String::new();
+                for t in &trees {
+                    let mut tree = reshift::k8s::jsontree::parse(t.as_bytes()).unwrap();
+                    reshift::k8s::export::strip(&mut tree, &none);
                     out.clear();
                     reshift::k8s::yaml::write_yaml_tree(&tree, &mut out);
                 }

@@ -845,6 +845,58 @@ fn kubectl_prints_hostile_objects_as_we_do() {
     );
 }
 
+/// Export strips the YAML document read from an object's text, not its JSON tree: for
+/// every sample and hostile case the document path prints what the tree path prints, with
+/// every owner reference's uid among the exported ones and with none, and the tree path
+/// never declines where the document path prints.
+#[test]
+fn export_document_path_prints_what_the_tree_path_prints() {
+    use reshift::k8s::export::{read_document, strip};
+    use reshift::k8s::yaml::write_yaml_tree;
+    let tmp = tempfile::tempdir().unwrap();
+    let samples = samples(&unpack_dev_set(tmp.path(), false));
+    let texts = cases()
+        .into_iter()
+        .chain(samples.into_iter().map(|(_, compact, _)| compact));
+    let mut same = 0;
+    for json in texts {
+        let Ok(tree) = reshift::k8s::jsontree::parse(json.as_bytes()) else {
+            continue;
+        };
+        let owners: std::collections::HashSet<String> = tree
+            .get("metadata")
+            .and_then(|m| m.get("ownerReferences"))
+            .map(|r| match r {
+                reshift::k8s::jsontree::J::Arr(refs) => refs
+                    .iter()
+                    .filter_map(|r| r.get("uid")?.as_str().map(str::to_string))
+                    .collect(),
+                _ => Default::default(),
+            })
+            .unwrap_or_default();
+        for uids in [Default::default(), owners] {
+            let mut t = tree.clone();
+            strip(&mut t, &uids);
+            let mut from_tree = String::new();
+            let tree_ok = write_yaml_tree(&t, &mut from_tree).is_some();
+            match read_document(&json) {
+                Ok(mut d) if !d.folded() => {
+                    strip(&mut d, &uids);
+                    let mut from_doc = String::new();
+                    d.write(&mut from_doc);
+                    assert!(tree_ok, "{json}: the tree path declines");
+                    assert_eq!(from_doc, from_tree, "{json}");
+                    same += 1;
+                }
+                // Refused, or read back changed: export takes the tree path.
+                _ => {}
+            }
+        }
+    }
+    assert!(same >= 200, "only {same} texts went the document path");
+    eprintln!("{same} stripped texts printed the same from the document");
+}
+
 /// The YAML written from a JSON tree already read (as export and diff write it, after
 /// stripping fields) is the YAML of the tree's text, for every hostile case and every
 /// sample; where the text path fails, the tree path declines and leaves its output alone.

@@ -11,6 +11,7 @@ use super::jsontree::J;
 use super::object::decode_stored_json;
 use super::render::View;
 use super::schema::Release;
+use super::yaml::{Document, NodeId};
 use rayon::prelude::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
@@ -26,6 +27,27 @@ pub const SERVER_METADATA: &[&str] = &[
     "deletionTimestamp",
     "deletionGracePeriodSeconds",
 ];
+
+/// The members [`strip`] removes whatever they hold: `status`, and [`SERVER_METADATA`]
+/// under `metadata`.
+const LEFT_OUT: &[&[&str]] = &[
+    &["status"],
+    &["metadata", "uid"],
+    &["metadata", "resourceVersion"],
+    &["metadata", "creationTimestamp"],
+    &["metadata", "generation"],
+    &["metadata", "managedFields"],
+    &["metadata", "selfLink"],
+    &["metadata", "deletionTimestamp"],
+    &["metadata", "deletionGracePeriodSeconds"],
+];
+
+/// An object's served JSON text read as the YAML document [`strip`] works on, without
+/// reading what it removes whatever it holds (managed fields, status): export's way to
+/// its YAML. The text must still be JSON throughout.
+pub fn read_document(json: &str) -> Result<Document<'_>, super::yaml::YamlError> {
+    Document::read_leaving_out(json, LEFT_OUT)
+}
 
 /// Kinds whose objects controllers or components recreate (left out unless asked for).
 const RECREATED_KINDS: &[&str] = &["Event", "Lease", "Endpoints", "EndpointSlice", "Node"];
@@ -178,34 +200,145 @@ const JOB_UID_LABELS: &[&str] = &["controller-uid", "batch.kubernetes.io/control
 
 type Members<'a> = Vec<(std::borrow::Cow<'a, str>, J<'a>)>;
 
-fn member_mut<'v, 'a>(v: &'v mut J<'a>, name: &str) -> Option<&'v mut J<'a>> {
+/// What [`strip`] needs of an object: reading a string or a `true` at a path of member
+/// names, and removing members and items. Paths lead through maps only; any step that is
+/// missing or no map makes a read `None`/`false` and a removal do nothing.
+pub trait Fields {
+    fn str_at(&self, path: &[&str]) -> Option<&str>;
+    fn true_at(&self, path: &[&str]) -> bool;
+    /// Removes the members `names` of the map at `path`.
+    fn remove(&mut self, path: &[&str], names: &[&str]);
+    /// Removes the member `name` of the map at `path` when it is an empty map (`map`) or an
+    /// empty sequence (`!map`).
+    fn remove_if_empty(&mut self, path: &[&str], name: &str, map: bool);
+    /// Removes the items of the sequence at `path` that are maps whose member `field` is a
+    /// string `drop` picks.
+    fn remove_items_by(&mut self, path: &[&str], field: &str, drop: &dyn Fn(&str) -> bool);
+    /// Removes the members `names` of every item of the sequence at `path` that is a map.
+    fn remove_in_items(&mut self, path: &[&str], names: &[&str]);
+}
+
+fn at<'v, 'a>(mut v: &'v J<'a>, path: &[&str]) -> Option<&'v J<'a>> {
+    for name in path {
+        v = v.get(name)?;
+    }
+    Some(v)
+}
+
+fn members_at<'v, 'a>(mut v: &'v mut J<'a>, path: &[&str]) -> Option<&'v mut Members<'a>> {
+    for name in path {
+        v = match v {
+            J::Obj(m) => m.iter_mut().find(|(k, _)| k == name).map(|(_, v)| v)?,
+            _ => return None,
+        };
+    }
     match v {
-        J::Obj(m) => m.iter_mut().find(|(k, _)| k == name).map(|(_, v)| v),
+        J::Obj(m) => Some(m),
         _ => None,
     }
 }
 
-fn members_mut<'v, 'a>(v: &'v mut J<'a>, name: &str) -> Option<&'v mut Members<'a>> {
-    match member_mut(v, name) {
-        Some(J::Obj(m)) => Some(m),
-        _ => None,
+impl Fields for J<'_> {
+    fn str_at(&self, path: &[&str]) -> Option<&str> {
+        at(self, path)?.as_str()
+    }
+
+    fn true_at(&self, path: &[&str]) -> bool {
+        matches!(at(self, path), Some(J::Bool(true)))
+    }
+
+    fn remove(&mut self, path: &[&str], names: &[&str]) {
+        if let Some(m) = members_at(self, path) {
+            m.retain(|(k, _)| !names.contains(&k.as_ref()));
+        }
+    }
+
+    fn remove_if_empty(&mut self, path: &[&str], name: &str, map: bool) {
+        if let Some(m) = members_at(self, path) {
+            m.retain(|(k, v)| {
+                !(k == name
+                    && match v {
+                        J::Obj(o) => map && o.is_empty(),
+                        J::Arr(a) => !map && a.is_empty(),
+                        _ => false,
+                    })
+            });
+        }
+    }
+
+    fn remove_items_by(&mut self, path: &[&str], field: &str, drop: &dyn Fn(&str) -> bool) {
+        let Some((last, parent)) = path.split_last() else {
+            return;
+        };
+        if let Some(m) = members_at(self, parent) {
+            if let Some((_, J::Arr(items))) = m.iter_mut().find(|(k, _)| k == last) {
+                items.retain(|i| !i.get(field).and_then(J::as_str).is_some_and(drop));
+            }
+        }
+    }
+
+    fn remove_in_items(&mut self, path: &[&str], names: &[&str]) {
+        let Some((last, parent)) = path.split_last() else {
+            return;
+        };
+        if let Some(m) = members_at(self, parent) {
+            if let Some((_, J::Arr(items))) = m.iter_mut().find(|(k, _)| k == last) {
+                for i in items.iter_mut() {
+                    if let J::Obj(i) = i {
+                        i.retain(|(k, _)| !names.contains(&k.as_ref()));
+                    }
+                }
+            }
+        }
     }
 }
 
-fn remove(m: &mut Members<'_>, names: &[&str]) {
-    m.retain(|(k, _)| !names.contains(&k.as_ref()));
+fn node_at(d: &Document<'_>, path: &[&str]) -> Option<NodeId> {
+    let mut id = d.root();
+    for name in path {
+        id = d.member(id, name)?;
+    }
+    Some(id)
 }
 
-/// Removes the members `names` of the map `field` of `m`, and the map itself when that
-/// leaves it empty.
-fn remove_in_map(m: &mut Members<'_>, field: &str, names: &[&str]) {
-    let Some(i) = m.iter().position(|(k, _)| k == field) else {
-        return;
-    };
-    if let J::Obj(inner) = &mut m[i].1 {
-        remove(inner, names);
-        if inner.is_empty() {
-            m.remove(i);
+impl Fields for Document<'_> {
+    fn str_at(&self, path: &[&str]) -> Option<&str> {
+        self.as_str(node_at(self, path)?)
+    }
+
+    fn true_at(&self, path: &[&str]) -> bool {
+        node_at(self, path).is_some_and(|id| self.is_true(id))
+    }
+
+    fn remove(&mut self, path: &[&str], names: &[&str]) {
+        if let Some(id) = node_at(self, path) {
+            self.remove_members(id, |_, k, _| names.contains(&k));
+        }
+    }
+
+    fn remove_if_empty(&mut self, path: &[&str], name: &str, map: bool) {
+        if let Some(id) = node_at(self, path) {
+            self.remove_members(id, |d, k, v| {
+                k == name && (if map { d.is_map(v) } else { d.is_seq(v) }) && d.is_empty(v)
+            });
+        }
+    }
+
+    fn remove_items_by(&mut self, path: &[&str], field: &str, drop: &dyn Fn(&str) -> bool) {
+        if let Some(id) = node_at(self, path) {
+            self.remove_items(id, |d, i| {
+                d.member(i, field)
+                    .and_then(|f| d.as_str(f))
+                    .is_some_and(drop)
+            });
+        }
+    }
+
+    fn remove_in_items(&mut self, path: &[&str], names: &[&str]) {
+        if let Some(id) = node_at(self, path) {
+            for i in self.items(id).to_vec() {
+                self.remove_members(i, |_, k, _| names.contains(&k));
+            }
         }
     }
 }
@@ -214,86 +347,55 @@ fn remove_in_map(m: &mut Members<'_>, field: &str, names: &[&str]) {
 /// to objects also exported (they are recreated with new uids), allocated service IPs and
 /// node ports, the node a pod was scheduled to, a claim's bound volume and the uid of a
 /// volume's claim reference, a Job's generated selector, a service account's token
-/// secrets, and the annotations of [`SERVER_ANNOTATIONS`].
-pub fn strip(v: &mut J<'_>, exported_uids: &HashSet<String>) {
-    let kind = v.get("kind").and_then(J::as_str).unwrap_or("").to_string();
-    let name = v
-        .get("metadata")
-        .and_then(|m| m.get("name"))
-        .and_then(J::as_str)
-        .unwrap_or("")
-        .to_string();
-    if let J::Obj(obj) = v {
-        remove(obj, &["status"]);
-    }
-    if let Some(m) = members_mut(v, "metadata") {
-        remove(m, SERVER_METADATA);
-        if let Some((_, J::Arr(refs))) = m.iter_mut().find(|(k, _)| k == "ownerReferences") {
-            refs.retain(|r| {
-                !r.get("uid")
-                    .and_then(J::as_str)
-                    .is_some_and(|u| exported_uids.contains(u))
-            });
-        }
-        m.retain(|(k, v)| !(k == "ownerReferences" && matches!(v, J::Arr(a) if a.is_empty())));
-        if let Some((_, names)) = SERVER_ANNOTATIONS.iter().find(|(k, _)| *k == kind) {
-            remove_in_map(m, "annotations", names);
-        }
+/// secrets, and the annotations of [`SERVER_ANNOTATIONS`]. A map emptied by a removal
+/// goes too (annotations, labels, a claim reference), and so does a list of owner
+/// references or secrets left empty.
+pub fn strip(v: &mut impl Fields, exported_uids: &HashSet<String>) {
+    let kind = v.str_at(&["kind"]).unwrap_or("").to_string();
+    let name = v.str_at(&["metadata", "name"]).unwrap_or("").to_string();
+    v.remove(&[], &["status"]);
+    v.remove(&["metadata"], SERVER_METADATA);
+    v.remove_items_by(&["metadata", "ownerReferences"], "uid", &|u| {
+        exported_uids.contains(u)
+    });
+    v.remove_if_empty(&["metadata"], "ownerReferences", false);
+    if let Some((_, names)) = SERVER_ANNOTATIONS.iter().find(|(k, _)| *k == kind) {
+        v.remove(&["metadata", "annotations"], names);
+        v.remove_if_empty(&["metadata"], "annotations", true);
     }
     if kind == "ServiceAccount" {
         // The token controller's secrets (`<account>-token-<suffix>`) are not exported and
         // are made again for the new account.
         let token = format!("{name}-token-");
-        if let J::Obj(obj) = v {
-            if let Some((_, J::Arr(secrets))) = obj.iter_mut().find(|(k, _)| k == "secrets") {
-                secrets.retain(|s| {
-                    !s.get("name")
-                        .and_then(J::as_str)
-                        .is_some_and(|n| n.starts_with(&token))
-                });
-            }
-            obj.retain(|(k, v)| !(k == "secrets" && matches!(v, J::Arr(a) if a.is_empty())));
-        }
+        v.remove_items_by(&["secrets"], "name", &|n| n.starts_with(&token));
+        v.remove_if_empty(&[], "secrets", false);
     }
-    let Some(spec) = members_mut(v, "spec") else {
-        return;
-    };
     match kind.as_str() {
         "Service" => {
-            let headless = spec
-                .iter()
-                .any(|(k, v)| k == "clusterIP" && v.as_str() == Some("None"));
-            if !headless {
-                remove(spec, &["clusterIP", "clusterIPs"]);
+            if v.str_at(&["spec", "clusterIP"]) != Some("None") {
+                v.remove(&["spec"], &["clusterIP", "clusterIPs"]);
             }
-            remove(spec, &["healthCheckNodePort"]);
-            if let Some((_, J::Arr(ports))) = spec.iter_mut().find(|(k, _)| k == "ports") {
-                for p in ports.iter_mut() {
-                    if let J::Obj(p) = p {
-                        remove(p, &["nodePort"]);
-                    }
-                }
-            }
+            v.remove(&["spec"], &["healthCheckNodePort"]);
+            v.remove_in_items(&["spec", "ports"], &["nodePort"]);
         }
-        "Pod" => remove(spec, &["nodeName"]),
-        "PersistentVolumeClaim" => remove(spec, &["volumeName"]),
-        "PersistentVolume" => remove_in_map(spec, "claimRef", &["uid", "resourceVersion"]),
-        "Job" => {
-            let manual = spec
-                .iter()
-                .any(|(k, v)| k == "manualSelector" && *v == J::Bool(true));
-            if !manual {
-                remove(spec, &["selector"]);
-                if let Some(t) = spec.iter_mut().find(|(k, _)| k == "template") {
-                    if let Some(tm) = members_mut(&mut t.1, "metadata") {
-                        remove_in_map(tm, "labels", JOB_UID_LABELS);
-                    }
-                }
-            }
+        "Pod" => v.remove(&["spec"], &["nodeName"]),
+        "PersistentVolumeClaim" => v.remove(&["spec"], &["volumeName"]),
+        "PersistentVolume" => {
+            v.remove(&["spec", "claimRef"], &["uid", "resourceVersion"]);
+            v.remove_if_empty(&["spec"], "claimRef", true);
+        }
+        "Job" if !v.true_at(&["spec", "manualSelector"]) => {
+            v.remove(&["spec"], &["selector"]);
+            v.remove(&["spec", "template", "metadata", "labels"], JOB_UID_LABELS);
+            v.remove_if_empty(&["spec", "template", "metadata"], "labels", true);
         }
         _ => {}
     }
 }
+
+/// Objects nested this deep or deeper go the JSON tree's way, which refuses nesting past
+/// its limit (512).
+const TREE_DEPTH: usize = 500;
 
 /// Objects decoded, stripped and rendered at a time in the second pass.
 const WINDOW: usize = 512;
@@ -432,6 +534,18 @@ pub fn export(
             .map(|(m, i)| {
                 let (k, v) = kvs[*i];
                 let yaml = decode(k, v).and_then(|json| {
+                    // Most objects: read once into the YAML document, stripped there and
+                    // written. The JSON tree below decides the rest as before: text the
+                    // YAML reader refuses or changes (a NEL folded), and nesting near the
+                    // tree reader's limit (the object is then undecodable).
+                    if let Ok(mut d) = read_document(&json) {
+                        if !d.folded() && d.depth() < TREE_DEPTH {
+                            strip(&mut d, &uids);
+                            let mut yaml = String::with_capacity(json.len() + json.len() / 2);
+                            d.write(&mut yaml);
+                            return Ok(yaml);
+                        }
+                    }
                     let mut t = super::jsontree::parse_str(&json)
                         .map_err(|e| format!("undecodable: {e}"))?;
                     strip(&mut t, &uids);
@@ -564,12 +678,67 @@ impl DirWriter {
 mod tests {
     use super::*;
 
+    /// `json` stripped, read back; stripping the YAML document instead of the JSON tree
+    /// prints the same YAML.
     fn stripped(json: &str, uids: &[&str]) -> serde_json::Value {
+        let uids = uids.iter().map(|u| u.to_string()).collect();
         let mut t = super::super::jsontree::parse(json.as_bytes()).unwrap();
-        strip(&mut t, &uids.iter().map(|u| u.to_string()).collect());
+        strip(&mut t, &uids);
         let mut s = String::new();
         super::super::diff::write_tree(&mut s, &t);
+        let mut d = read_document(json).unwrap();
+        strip(&mut d, &uids);
+        let (mut from_doc, mut from_tree) = (String::new(), String::new());
+        d.write(&mut from_doc);
+        super::super::yaml::write_yaml_tree(&t, &mut from_tree).unwrap();
+        assert_eq!(from_doc, from_tree, "{json}");
         serde_json::from_str(&s).unwrap()
+    }
+
+    #[test]
+    fn what_is_left_out_while_reading_is_what_strip_removes() {
+        let meta: Vec<&str> = LEFT_OUT[1..].iter().map(|p| p[1]).collect();
+        assert_eq!(meta, SERVER_METADATA);
+        assert!(LEFT_OUT[1..].iter().all(|p| p[0] == "metadata"));
+        // Left out or not, the same YAML; and what is left out is still checked as JSON.
+        let json = r#"{"kind":"Pod","status":{"a":[1,{"b":null}],"c":"\u0085x"},"metadata":{"name":"p",
+            "managedFields":[{"manager":"m","fieldsV1":{"f:spec":{}}}],"uid":"u","labels":{}}}"#;
+        let (mut a, mut b) = (String::new(), String::new());
+        let mut d = read_document(json).unwrap();
+        strip(&mut d, &HashSet::new());
+        d.write(&mut a);
+        let mut d = Document::read(json).unwrap();
+        strip(&mut d, &HashSet::new());
+        d.write(&mut b);
+        assert_eq!(a, b);
+        assert_eq!(a, "kind: Pod\nmetadata:\n  labels: {}\n  name: p\n");
+        assert!(!read_document(json).unwrap().folded());
+        assert!(read_document(r#"{"status":{"a":01}}"#).is_err());
+        assert!(read_document(r#"{"status":[1,}"#).is_err());
+        assert!(read_document(r#"{"metadata":{"uid":"\x"}}"#).is_err());
+        let deep = format!(r#"{{"status":{}1{}}}"#, "[".repeat(600), "]".repeat(600));
+        assert!(read_document(&deep).unwrap().depth() > 600);
+    }
+
+    #[test]
+    fn emptied_and_odd_shaped_fields_go_as_in_the_tree() {
+        // Maps emptied by the strip go; lists of the wrong shape, or empty ones already,
+        // follow the same rules on both paths.
+        let cases = [
+            r#"{"kind":"PersistentVolume","metadata":{"name":"p","annotations":{},"ownerReferences":{}},
+                "spec":{"claimRef":{"uid":"u"}}}"#,
+            r#"{"kind":"Job","metadata":{"name":"j","ownerReferences":[]},"spec":{"manualSelector":"true",
+                "selector":1,"template":{"metadata":{"labels":{"controller-uid":"u"}}}}}"#,
+            r#"{"kind":"ServiceAccount","metadata":{"name":"a"},"secrets":[1,{"name":"a-token-1"},{"name":7}]}"#,
+            r#"{"kind":"Service","metadata":{"name":"s","ownerReferences":[{"uid":"o1"},"x"]},
+                "spec":{"clusterIP":"None","ports":[{"nodePort":1},[],{"port":2}]}}"#,
+            r#"{"kind":"Service","spec":[]}"#,
+            r#"{"kind":"Pod","metadata":[],"spec":{"nodeName":"n","x":{}}}"#,
+            r#"[{"kind":"Pod"}]"#,
+        ];
+        for c in cases {
+            stripped(c, &["o1"]);
+        }
     }
 
     #[test]

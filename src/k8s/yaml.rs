@@ -64,6 +64,147 @@ pub fn write_yaml(json: &str, out: &mut String) -> Result<(), YamlError> {
     Ok(())
 }
 
+/// A JSON text read into the document kubectl's YAML is printed from (keys already in its
+/// order), which members and items can be removed from before it is written: the YAML of a
+/// whole object with some fields left out, without building and walking a JSON tree.
+pub struct Document<'a>(Doc<'a>);
+
+/// A node of a [`Document`].
+pub type NodeId = u32;
+
+impl<'a> Document<'a> {
+    /// Reads `json` as [`write_yaml`] does; fails where it fails.
+    pub fn read(json: &'a str) -> Result<Document<'a>, YamlError> {
+        Self::read_leaving_out(json, &[])
+    }
+
+    /// [`Document::read`], with the members at the paths `skip` (member names through
+    /// maps, from the root) left out: their values are checked as JSON (their nesting
+    /// counts in [`Document::depth`]) but not read.
+    pub fn read_leaving_out(
+        json: &'a str,
+        skip: &'a [&'a [&'a str]],
+    ) -> Result<Document<'a>, YamlError> {
+        let mut p = Parser::new(json);
+        p.skip = skip;
+        p.parse().map(Document)
+    }
+
+    /// Writes the document's YAML (as [`write_yaml`] writes the text it was read from, less
+    /// what was removed) to `out`.
+    pub fn write(&self, out: &mut String) {
+        Emitter::new(out).document(&self.0);
+    }
+
+    /// Whether a string value was changed on the way in: it held a NEL, which the YAML
+    /// reader folds, so the value read differs from the value Go's decoder gives.
+    pub fn folded(&self) -> bool {
+        self.0.folded
+    }
+
+    /// The deepest nesting of maps and sequences (0 for a scalar, 1 for a flat map).
+    pub fn depth(&self) -> usize {
+        self.0.depth
+    }
+
+    pub fn root(&self) -> NodeId {
+        self.0.root
+    }
+
+    fn map_range(&self, id: NodeId) -> Option<std::ops::Range<usize>> {
+        match self.0.nodes.get(id as usize)? {
+            &Node::Map { start, len } => Some(start as usize..(start + len) as usize),
+            _ => None,
+        }
+    }
+
+    fn seq_range(&self, id: NodeId) -> Option<std::ops::Range<usize>> {
+        match self.0.nodes.get(id as usize)? {
+            &Node::Seq { start, len } => Some(start as usize..(start + len) as usize),
+            _ => None,
+        }
+    }
+
+    /// The value of the member `name` of the map `id`.
+    pub fn member(&self, id: NodeId, name: &str) -> Option<NodeId> {
+        let r = self.map_range(id)?;
+        self.0.entries[r]
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|&(_, v)| v)
+    }
+
+    pub fn is_map(&self, id: NodeId) -> bool {
+        self.map_range(id).is_some()
+    }
+
+    /// The map or sequence `id` holds nothing.
+    pub fn is_empty(&self, id: NodeId) -> bool {
+        self.map_range(id)
+            .or_else(|| self.seq_range(id))
+            .is_some_and(|r| r.is_empty())
+    }
+
+    pub fn is_seq(&self, id: NodeId) -> bool {
+        self.seq_range(id).is_some()
+    }
+
+    pub fn as_str(&self, id: NodeId) -> Option<&str> {
+        match self.0.nodes.get(id as usize)? {
+            Node::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn is_true(&self, id: NodeId) -> bool {
+        matches!(self.0.nodes.get(id as usize), Some(Node::Bool(true)))
+    }
+
+    /// The items of the sequence `id` (none when it is no sequence).
+    pub fn items(&self, id: NodeId) -> &[NodeId] {
+        match self.seq_range(id) {
+            Some(r) => &self.0.items[r],
+            None => &[],
+        }
+    }
+
+    /// Removes the members of the map `id` that `drop` picks (given the document, the key
+    /// and the value); the others keep their order.
+    pub fn remove_members(&mut self, id: NodeId, drop: impl Fn(&Self, &str, NodeId) -> bool) {
+        let Some(r) = self.map_range(id) else {
+            return;
+        };
+        let mut w = r.start;
+        for i in r.clone() {
+            let (k, v) = &self.0.entries[i];
+            if !drop(self, k, *v) {
+                self.0.entries.swap(w, i);
+                w += 1;
+            }
+        }
+        if let Some(Node::Map { len, .. }) = self.0.nodes.get_mut(id as usize) {
+            *len = (w - r.start) as u32;
+        }
+    }
+
+    /// Removes the items of the sequence `id` that `drop` picks; the others keep their order.
+    pub fn remove_items(&mut self, id: NodeId, drop: impl Fn(&Self, NodeId) -> bool) {
+        let Some(r) = self.seq_range(id) else {
+            return;
+        };
+        let mut w = r.start;
+        for i in r.clone() {
+            if !drop(self, self.0.items[i]) {
+                self.0.items.swap(w, i);
+                w += 1;
+            }
+        }
+        if let Some(Node::Seq { len, .. }) = self.0.nodes.get_mut(id as usize) {
+            *len = (w - r.start) as u32;
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The document: a flat arena filled by the parser, read by the emitter.
 
@@ -92,6 +233,11 @@ struct Doc<'a> {
     entries: Vec<(Cow<'a, str>, Id)>,
     items: Vec<Id>,
     root: Id,
+    /// Some string value held a NEL that the YAML reader folds (the value read is not the
+    /// value decoded).
+    folded: bool,
+    /// The deepest nesting of containers (the root container is at 1).
+    depth: usize,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -122,6 +268,10 @@ struct Parser<'a> {
     open_items: Vec<Id>,
     order: Vec<u32>,
     scratch: Vec<u32>,
+    folded: bool,
+    /// Paths of member names (through maps only, from the root) whose values are checked
+    /// as JSON but not read: the members are left out.
+    skip: &'a [&'a [&'a str]],
 }
 
 fn err(msg: impl Into<String>) -> YamlError {
@@ -134,16 +284,20 @@ fn control_chars() -> YamlError {
 
 impl<'a> Parser<'a> {
     fn new(src: &'a str) -> Self {
+        // Sized from the text (served objects hold a node per 20 to 30 bytes), so the
+        // arenas are seldom grown and copied.
         Parser {
             src,
             pos: 0,
-            nodes: Vec::new(),
-            entries: Vec::new(),
-            items: Vec::new(),
-            open_entries: Vec::new(),
-            open_items: Vec::new(),
+            nodes: Vec::with_capacity(src.len() / 16 + 4),
+            entries: Vec::with_capacity(src.len() / 24 + 4),
+            items: Vec::with_capacity(src.len() / 64 + 4),
+            open_entries: Vec::with_capacity(64),
+            open_items: Vec::with_capacity(16),
             order: Vec::new(),
             scratch: Vec::new(),
+            folded: false,
+            skip: &[],
         }
     }
 
@@ -194,52 +348,71 @@ impl<'a> Parser<'a> {
 
     fn parse(mut self) -> Result<Doc<'a>, YamlError> {
         let mut stack: Vec<Open<'a>> = Vec::new();
+        let mut depth = 0;
         self.skip_ws();
         loop {
             // A value starts here.
-            if let Some(b'{' | b'[') = self.peek() {
+            let mut left_out = false;
+            if let Some(Open::Map { key, .. }) = stack.last() {
+                if self.left_out(&stack, key) {
+                    let folded = self.folded;
+                    let inner = self.skip_value(stack.len())?;
+                    self.folded = folded;
+                    depth = depth.max(stack.len() + inner);
+                    left_out = true;
+                }
+            }
+            if left_out {
+                // Its container takes no entry for it.
+            } else if let Some(b'{' | b'[') = self.peek() {
                 if stack.len() >= MAX_DEPTH {
                     return Err(err("exceeded max depth of 10000"));
                 }
             }
-            let mut id = match self.peek() {
-                Some(b'{') => {
-                    self.pos += 1;
-                    self.skip_ws();
-                    if self.peek() == Some(b'}') {
+            let mut id = if left_out {
+                0
+            } else {
+                match self.peek() {
+                    Some(b'{') => {
                         self.pos += 1;
-                        self.push(Node::Map { start: 0, len: 0 })
-                    } else {
-                        let key = self.key()?;
-                        let start = self.open_entries.len();
-                        stack.push(Open::Map { start, key });
-                        continue;
+                        self.skip_ws();
+                        if self.peek() == Some(b'}') {
+                            self.pos += 1;
+                            self.push(Node::Map { start: 0, len: 0 })
+                        } else {
+                            let key = self.key()?;
+                            let start = self.open_entries.len();
+                            stack.push(Open::Map { start, key });
+                            depth = depth.max(stack.len());
+                            continue;
+                        }
                     }
-                }
-                Some(b'[') => {
-                    self.pos += 1;
-                    self.skip_ws();
-                    if self.peek() == Some(b']') {
+                    Some(b'[') => {
                         self.pos += 1;
-                        self.push(Node::Seq { start: 0, len: 0 })
-                    } else {
-                        let start = self.open_items.len();
-                        stack.push(Open::Seq { start });
-                        continue;
+                        self.skip_ws();
+                        if self.peek() == Some(b']') {
+                            self.pos += 1;
+                            self.push(Node::Seq { start: 0, len: 0 })
+                        } else {
+                            let start = self.open_items.len();
+                            stack.push(Open::Seq { start });
+                            depth = depth.max(stack.len());
+                            continue;
+                        }
                     }
+                    Some(b'"') => {
+                        let s = self.string(false)?;
+                        self.push(Node::Str(s))
+                    }
+                    Some(b't') => self.literal("true", Node::Bool(true))?,
+                    Some(b'f') => self.literal("false", Node::Bool(false))?,
+                    Some(b'n') => self.literal("null", Node::Null)?,
+                    Some(b'-' | b'0'..=b'9') => {
+                        let n = self.number()?;
+                        self.push(n)
+                    }
+                    _ => return Err(self.syntax("expected a value")),
                 }
-                Some(b'"') => {
-                    let s = self.string(false)?;
-                    self.push(Node::Str(s))
-                }
-                Some(b't') => self.literal("true", Node::Bool(true))?,
-                Some(b'f') => self.literal("false", Node::Bool(false))?,
-                Some(b'n') => self.literal("null", Node::Null)?,
-                Some(b'-' | b'0'..=b'9') => {
-                    let n = self.number()?;
-                    self.push(n)
-                }
-                _ => return Err(self.syntax("expected a value")),
             };
             // The value is complete: hand it to its container, closing containers as they end.
             loop {
@@ -253,11 +426,15 @@ impl<'a> Parser<'a> {
                         entries: self.entries,
                         items: self.items,
                         root: id,
+                        folded: self.folded,
+                        depth,
                     });
                 };
                 match top {
                     Open::Map { start, key } => {
-                        self.open_entries.push((std::mem::take(key), id));
+                        if !std::mem::take(&mut left_out) {
+                            self.open_entries.push((std::mem::take(key), id));
+                        }
                         match self.peek() {
                             Some(b',') => {
                                 self.pos += 1;
@@ -294,6 +471,86 @@ impl<'a> Parser<'a> {
                             _ => return Err(self.syntax("expected ',' or ']'")),
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// The value of the member `key` of the innermost open map is on a path of `skip`.
+    fn left_out(&self, stack: &[Open<'a>], key: &str) -> bool {
+        self.skip.iter().any(|p| {
+            p.len() == stack.len()
+                && p.last() == Some(&key)
+                && stack[..stack.len() - 1]
+                    .iter()
+                    .zip(p.iter())
+                    .all(|(o, name)| matches!(o, Open::Map { key, .. } if key == name))
+        })
+    }
+
+    /// Checks one JSON value at `pos` as the reader would read it, and moves past it
+    /// without keeping it. Returns how deep its maps and sequences nest; `depth` is the
+    /// nesting it starts at.
+    fn skip_value(&mut self, depth: usize) -> Result<usize, YamlError> {
+        // Open containers: `true` for a map.
+        let mut open: Vec<bool> = Vec::new();
+        let mut deepest = 0;
+        loop {
+            self.skip_ws();
+            match self.peek() {
+                Some(c @ (b'{' | b'[')) => {
+                    if depth + open.len() >= MAX_DEPTH {
+                        return Err(err("exceeded max depth of 10000"));
+                    }
+                    self.pos += 1;
+                    self.skip_ws();
+                    let close = if c == b'{' { b'}' } else { b']' };
+                    if self.peek() == Some(close) {
+                        self.pos += 1;
+                    } else {
+                        open.push(c == b'{');
+                        deepest = deepest.max(open.len());
+                        if c == b'{' {
+                            self.key()?;
+                        }
+                        continue;
+                    }
+                }
+                Some(b'"') => {
+                    self.string(false)?;
+                }
+                Some(b't' | b'f' | b'n') => {
+                    let word = ["true", "false", "null"]
+                        .into_iter()
+                        .find(|w| self.src[self.pos..].starts_with(w))
+                        .ok_or_else(|| self.syntax("expected a value"))?;
+                    self.pos += word.len();
+                }
+                Some(b'-' | b'0'..=b'9') => {
+                    self.number()?;
+                }
+                _ => return Err(self.syntax("expected a value")),
+            }
+            // A value is complete: close what ends after it.
+            loop {
+                let Some(&map) = open.last() else {
+                    return Ok(deepest);
+                };
+                self.skip_ws();
+                match (self.peek(), map) {
+                    (Some(b','), _) => {
+                        self.pos += 1;
+                        self.skip_ws();
+                        if map {
+                            self.key()?;
+                        }
+                        break;
+                    }
+                    (Some(b'}'), true) | (Some(b']'), false) => {
+                        self.pos += 1;
+                        open.pop();
+                    }
+                    _ => return Err(self.syntax("expected ',' or a closing bracket")),
                 }
             }
         }
@@ -495,6 +752,7 @@ impl<'a> Parser<'a> {
         }
         if s.contains(NEL) {
             s = fold_nel(&s)?;
+            self.folded = true;
         }
         Ok(Cow::Owned(s))
     }
@@ -564,6 +822,8 @@ pub fn write_yaml_tree(v: &super::jsontree::J<'_>, out: &mut String) -> Option<(
         entries: t.entries,
         items: t.items,
         root,
+        folded: false,
+        depth: 0,
     };
     Emitter::new(out).document(&doc);
     Some(())
@@ -1255,6 +1515,8 @@ fn is_timestamp(s: &str) -> bool {
 
 #[derive(Clone, Copy)]
 struct Analysis {
+    /// Known to be ASCII (found on the fast path); `false` when not looked at.
+    ascii: bool,
     multiline: bool,
     block_plain_allowed: bool,
     single_quoted_allowed: bool,
@@ -1272,6 +1534,43 @@ fn is_break(c: char) -> bool {
     matches!(c, '\r' | '\n' | NEL | '\u{2028}' | '\u{2029}')
 }
 
+const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// Some byte of `x` is below `n` (n <= 0x80).
+fn below(x: u64, n: u8) -> bool {
+    x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH != 0
+}
+
+/// Some byte of `x` is DEL or above (a carry only leaves a byte already at 0x80 or above).
+fn del_or_above(x: u64) -> bool {
+    (x.wrapping_add(ONES) | x) & HIGH != 0
+}
+
+/// Some byte of `x` is `c`.
+fn has_byte(x: u64, c: u8) -> bool {
+    below(x ^ (ONES * u64::from(c)), 1)
+}
+
+/// The eight bytes of a chunk as one word.
+fn word(c: &[u8]) -> u64 {
+    c.try_into().map_or(u64::MAX, u64::from_ne_bytes)
+}
+
+/// Every byte of `b` is printable ASCII (a space to `~`); eight bytes at a time.
+fn all_printable_ascii(b: &[u8]) -> bool {
+    let mut chunks = b.chunks_exact(8);
+    for c in chunks.by_ref() {
+        if below(word(c), 0x20) || del_or_above(word(c)) {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|&x| (b' '..=b'~').contains(&x))
+}
+
 /// Printable ASCII but `:` and `#`: the characters of [`analyze`]'s fast path.
 static PLAIN_ASCII: [bool; 256] = {
     let mut t = [false; 256];
@@ -1285,20 +1584,10 @@ static PLAIN_ASCII: [bool; 256] = {
 
 /// Every byte of `b` is in [`PLAIN_ASCII`]; eight bytes at a time.
 fn all_plain_ascii(b: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    // Some byte of `x` is zero / below `n` (n <= 0x80).
-    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH != 0;
     let mut chunks = b.chunks_exact(8);
     for c in chunks.by_ref() {
-        let x = u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        // Below a space; DEL or above (a carry only leaves a byte already at 0x80 or
-        // above); ':'; '#'.
-        if below(x, 0x20)
-            || (x.wrapping_add(ONES) | x) & HIGH != 0
-            || below(x ^ (ONES * u64::from(b':')), 1)
-            || below(x ^ (ONES * u64::from(b'#')), 1)
-        {
+        let x = word(c);
+        if below(x, 0x20) || del_or_above(x) || has_byte(x, b':') || has_byte(x, b'#') {
             return false;
         }
     }
@@ -1311,6 +1600,7 @@ fn all_plain_ascii(b: &[u8]) -> bool {
 fn analyze(s: &str) -> Analysis {
     if s.is_empty() {
         return Analysis {
+            ascii: true,
             multiline: false,
             block_plain_allowed: true,
             single_quoted_allowed: true,
@@ -1331,10 +1621,29 @@ fn analyze(s: &str) -> Analysis {
     if all_plain_ascii(b) {
         let edge_space = b[0] == b' ' || b[b.len() - 1] == b' ';
         return Analysis {
+            ascii: true,
             multiline: false,
             block_plain_allowed: !edge_space && !block_indicators,
             single_quoted_allowed: true,
             block_allowed: b[b.len() - 1] != b' ',
+        };
+    }
+    // Printable ASCII with a ':' or '#': no line breaks or special characters; only where
+    // those two stand decides.
+    if all_printable_ascii(b) {
+        for i in memchr::memchr2_iter(b':', b'#', b).filter(|&i| i > 0) {
+            block_indicators |= match b[i] {
+                b':' => followed_by_ws(i + 1),
+                _ => b[i - 1] == b' ',
+            };
+        }
+        let (leading_space, trailing_space) = (b[0] == b' ', b[b.len() - 1] == b' ');
+        return Analysis {
+            ascii: true,
+            multiline: false,
+            block_plain_allowed: !leading_space && !trailing_space && !block_indicators,
+            single_quoted_allowed: true,
+            block_allowed: !trailing_space,
         };
     }
     let (mut line_breaks, mut special) = (false, false);
@@ -1384,6 +1693,7 @@ fn analyze(s: &str) -> Analysis {
         i += w;
     }
     let mut a = Analysis {
+        ascii: false,
         multiline: line_breaks,
         block_plain_allowed: true,
         single_quoted_allowed: true,
@@ -1723,8 +2033,15 @@ impl<'o> Emitter<'o> {
         if !self.indention || self.column > indent || (self.column == indent && !self.whitespace) {
             self.put_break();
         }
-        while self.column < indent {
-            self.put(' ');
+        if self.column < indent {
+            const SPACES: &str = "                                                                ";
+            let mut n = indent - self.column;
+            while n > 0 {
+                let k = n.min(SPACES.len());
+                self.out.push_str(&SPACES[..k]);
+                n -= k;
+            }
+            self.column = indent;
         }
         self.whitespace = true;
         self.indention = true;
@@ -1734,9 +2051,9 @@ impl<'o> Emitter<'o> {
         if need_ws && !self.whitespace {
             self.put(' ');
         }
-        for c in ind.chars() {
-            self.put(c);
-        }
+        // Indicators are ASCII: a character a byte.
+        self.out.push_str(ind);
+        self.column += ind.len();
         self.whitespace = is_ws;
         self.indention = self.indention && is_indention;
     }
@@ -1761,7 +2078,7 @@ impl<'o> Emitter<'o> {
         self.increase_indent(true, false);
         let allow_breaks = !ctx.simple_key;
         match style {
-            Style::Plain => self.write_plain(s, allow_breaks),
+            Style::Plain => self.write_plain(s, allow_breaks, a.ascii),
             Style::Single => self.write_single_quoted(s, allow_breaks),
             Style::Double => self.write_double_quoted(s, allow_breaks),
             Style::Literal => self.write_literal(s),
@@ -1780,12 +2097,17 @@ impl<'o> Emitter<'o> {
         (!allow_breaks || self.column + n <= BEST_WIDTH + 1).then_some(n)
     }
 
-    fn write_plain(&mut self, s: &str, allow_breaks: bool) {
+    fn write_plain(&mut self, s: &str, allow_breaks: bool, ascii: bool) {
         if !self.whitespace {
             self.put(' ');
         }
         // A plain scalar never holds a line break.
-        if let Some(n) = self.fits(s, allow_breaks) {
+        let fits = if ascii {
+            (!allow_breaks || self.column + s.len() <= BEST_WIDTH + 1).then_some(s.len())
+        } else {
+            self.fits(s, allow_breaks)
+        };
+        if let Some(n) = fits {
             self.out.push_str(s);
             self.column += n;
             self.whitespace = false;
