@@ -19,7 +19,7 @@ transactions of about --batch-kb from several threads, and stops etcd cleanly at
 --value-gb counts the bytes of the values written (creates and updates); the db ends up a
 little larger (pages, history).
 """
-import argparse, base64, os, random, signal, subprocess, sys, threading, queue, time, uuid
+import argparse, base64, http.client, os, random, signal, subprocess, sys, threading, queue, time, uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "shared", "tools"))
@@ -309,10 +309,15 @@ def main():
             put(k, mk.value(kind, name, ns, str(uuid.UUID(int=rnd.getrandbits(128))), base_ts + mk.seq + updates),
                 ev_lease if kind[0] == "core.v1.Event" else 0)
             updates += 1
+            if time.time() - last > 30:
+                last = time.time()
+                print("%d written again, %.2f GB of values, %.1f MB/s" % (updates, written / 1e9, written / 1e6 / (last - t0)), file=sys.stderr)
             if compacted is None and written >= target * 0.89:
                 flush()
                 r = e.call("/v3/kv/range", {"key": base64.b64encode(b"/").decode(), "limit": "1"})
                 compacted = int(r["header"]["revision"])
+                # a physical compaction of GBs answers only when done: minutes, not the client's 60 s
+                e.conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=3600)
                 e.compact(compacted)
         flush()
         for _ in threads:
