@@ -2,11 +2,14 @@
 """Side-by-side comparison of reshift with etcd's own tools and libraries.
 
 usage: benches/compare.py SIZE_MB [--runs N] [--dir DIR] [--only WORD] [--no-build]
+       benches/compare.py --dir DIR [...]        (an existing data dir, e.g. from benches/gen_big.py)
 
 Makes (or reuses) a data dir of about SIZE_MB with a real etcd (../shared/tools/gen_etcd.py,
 under /tmp), builds reshift and the Go baseline (../shared/tools/gobase), then times each
 pair of commands in alternating runs (A, B, A, B, ...) with a warm page cache, and prints
-a Markdown table of medians and ratios, plus peak anonymous memory of reshift's dump.
+a Markdown table of medians and ratios, plus peak anonymous memory of reshift's commands.
+Outputs (snapshot, restored dirs) go to /tmp/reshift-compare*, or with --dir beside DIR
+(DIR-cmp*), one restored dir at a time.
 """
 import argparse, json, os, platform, shutil, statistics, subprocess, sys, time
 
@@ -213,16 +216,20 @@ def serve_tasks(r, data, want, runs, rows):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("size_mb", type=int)
+    ap.add_argument("size_mb", type=int, nargs="?", help="size of the data dir to make (not needed with --dir DIR of an existing one)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--dir", help="data dir to use or make (default /tmp/reshift-compare-SIZE)")
     ap.add_argument("--no-build", action="store_true",
                     help="use the reshift binary already built under CARGO_TARGET_DIR (or target/)")
     ap.add_argument("--only", action="append", default=[],
-                    help="time only the tasks whose description contains WORD (repeatable); skips the memory peaks")
+                    help="time only the tasks whose description contains WORD (repeatable); measures only the memory peaks of inspect, snapshot and restore, for those of them chosen")
     a = ap.parse_args()
+    if a.size_mb is None and not a.dir:
+        ap.error("give SIZE_MB or --dir DIR")
     data = a.dir or "/tmp/reshift-compare-%d" % a.size_mb
     if not os.path.exists(os.path.join(data, "member", "snap", "db")):
+        if a.size_mb is None:
+            ap.error("%s holds no member/snap/db; give SIZE_MB to make one" % data)
         objects = max(1000, a.size_mb * 90)  # about 11 KB of db per object, history included
         sh("python3 %s --out %s --objects %d --compact --port 26790" % (os.path.join(SHARED, "tools", "gen_etcd.py"), data, objects))
     if not a.no_build:
@@ -233,8 +240,12 @@ def main():
     r = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "release", "reshift")
     db = os.path.join(data, "member", "snap", "db")
     wal, snapdir = os.path.join(data, "member", "wal"), os.path.join(data, "member", "snap")
-    out = "/tmp/reshift-compare.rsnap"
+    # Outputs: beside an explicitly given data dir, so that runs on different dirs do not share them.
+    pre = data.rstrip("/") + "-cmp" if a.dir else "/tmp/reshift-compare"
+    shm = os.path.join("/dev/shm", os.path.basename(pre))
+    out, zst, rc1, rc2 = pre + ".rsnap", pre + ".db.zst", pre + "-rc1", pre + "-rc2"
     rows = []
+    load0 = os.getloadavg()[0]
 
     def want(task):
         return not a.only or any(w.lower() in task.lower() for w in a.only)
@@ -257,24 +268,31 @@ def main():
     # untimed), so that neither pays for the writeback of the other's last run.
     task = "latest-state snapshot"
     if want(task):
-        m = alternate(["rm -f %s && sync ;; %s snapshot %s -o %s" % (out, r, data, out), "rm -f /tmp/reshift-compare.db.zst && sync ;; zstd -q -f -3 -T2 %s -o /tmp/reshift-compare.db.zst" % db], a.runs)
-        size = os.path.getsize(out) / os.path.getsize("/tmp/reshift-compare.db.zst")
+        m = alternate(["rm -f %s %s && sync ;; %s snapshot %s -o %s" % (out, zst, r, data, out),
+                       "rm -f %s && sync ;; zstd -q -f -3 -T2 %s -o %s" % (zst, db, zst)], a.runs)
+        size = os.path.getsize(out) / os.path.getsize(zst)
+        os.remove(zst)
         rows.append((task, "reshift snapshot DIR -o F", m[0], "zstd -3 -T2 DB", m[1], m[0] / m[1], "size %.3fx of zstd -3 (goal: time and size <= 0.6, issue 21)" % size))
     elif not os.path.exists(out):
         sh("%s snapshot %s -o %s" % (r, data, out))
     task = "restore a member dir"
     if shutil.which("etcdctl") and want(task):
-        m = alternate(["rm -rf /tmp/rc1 && sync ;; %s restore %s --data-dir /tmp/rc1" % (r, out),
-                       "rm -rf /tmp/rc2 && sync ;; ETCDCTL_API=3 etcdctl snapshot restore %s --skip-hash-check --data-dir /tmp/rc2" % db], a.runs)
+        m = alternate(["rm -rf %s %s && sync ;; %s restore %s --data-dir %s" % (rc1, rc2, r, out, rc1),
+                       "rm -rf %s %s && sync ;; ETCDCTL_API=3 etcdctl snapshot restore %s --skip-hash-check --data-dir %s" % (rc1, rc2, db, rc2)], a.runs)
         rows.append((task, "reshift restore F --data-dir D", m[0], "etcdctl snapshot restore DB --data-dir D", m[1], m[0] / m[1], "goal <= 0.7 (issue 21); from the compressed snapshot vs the raw db"))
-        sh("rm -rf /tmp/rc1 /tmp/rc2")
+        sh("rm -rf %s %s" % (rc1, rc2))
     # The same restore into memory (/dev/shm), where this VM's noisy disk does not decide it.
     task = "restore a member dir into /dev/shm"
-    if shutil.which("etcdctl") and os.path.isdir("/dev/shm") and want(task):
-        m = alternate(["rm -rf /dev/shm/rc1 ;; %s restore %s --data-dir /dev/shm/rc1" % (r, out),
-                       "rm -rf /dev/shm/rc2 ;; ETCDCTL_API=3 etcdctl snapshot restore %s --skip-hash-check --data-dir /dev/shm/rc2" % db], a.runs)
+    # Skipped where memory could not hold the restored db and the db (cached) with room to spare.
+    avail = int(next(l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemAvailable:"))) * 1024
+    roomy = os.path.isdir("/dev/shm") and avail > 3 * os.path.getsize(db)
+    if want(task) and not roomy:
+        print("skipped: %s (less than 3 times the db's size of memory available)" % task, file=sys.stderr)
+    if shutil.which("etcdctl") and roomy and want(task):
+        m = alternate(["rm -rf %s-rc1 %s-rc2 ;; %s restore %s --data-dir %s-rc1" % (shm, shm, r, out, shm),
+                       "rm -rf %s-rc1 %s-rc2 ;; ETCDCTL_API=3 etcdctl snapshot restore %s --skip-hash-check --data-dir %s-rc2" % (shm, shm, db, shm)], a.runs)
         rows.append((task, "reshift restore F --data-dir /dev/shm/D", m[0], "etcdctl snapshot restore DB --data-dir /dev/shm/D", m[1], m[0] / m[1], "goal <= 0.7"))
-        sh("rm -rf /dev/shm/rc1 /dev/shm/rc2")
+        sh("rm -rf %s-rc1 %s-rc2" % (shm, shm))
     if shutil.which("etcd") and (want("incremental snapshot, 1% of keys changed") or want("snapshot of a running member")):
         node_local_tasks(r, data, want, a.runs, rows)
     # Issue 17: diff of two states against dump of one; export of every object against
@@ -317,24 +335,33 @@ def main():
         return subprocess.run([sys.executable, os.path.join(HERE, "peak_anon.py"), r, *args], capture_output=True, text=True).stdout.strip()
     peaks = []
     if not a.only:
-        sh("rm -rf /tmp/rc1")
+        sh("rm -rf %s" % rc1)
         peaks = [("dump DIR", peak("dump", data)), ("inspect DIR", peak("inspect", data)),
                  ("ls -o objects DIR (full decoding)", peak("ls", data, "-o", "objects")),
                  ("snapshot DIR", peak("snapshot", data, "-o", out, "--force")),
                  ("dump F (the snapshot)", peak("dump", out)),
                  ("inspect F", peak("inspect", out)),
                  ("ls -o objects F", peak("ls", out, "-o", "objects")),
-                 ("restore F --data-dir D", peak("restore", out, "--data-dir", "/tmp/rc1"))]
-        sh("rm -rf /tmp/rc1")
+                 ("restore F --data-dir D", peak("restore", out, "--data-dir", rc1))]
+        sh("rm -rf %s" % rc1)
         peaks.append(("restore F --data-dir D --prefix /registry/ (filtered: reads every record first)",
-                      peak("restore", out, "--data-dir", "/tmp/rc1", "--prefix", "/registry/")))
-        sh("rm -rf /tmp/rc1")
+                      peak("restore", out, "--data-dir", rc1, "--prefix", "/registry/")))
+        sh("rm -rf %s" % rc1)
+    else:  # the peaks of the chosen main jobs only
+        if want("inspect (db + WAL + metadata of every object)"):
+            peaks.append(("inspect DIR", peak("inspect", data)))
+        if want("latest-state snapshot"):
+            peaks.append(("snapshot DIR", peak("snapshot", data, "-o", out, "--force")))
+        if want("restore a member dir"):
+            sh("rm -rf %s" % rc1)
+            peaks.append(("restore F --data-dir D", peak("restore", out, "--data-dir", rc1)))
+            sh("rm -rf %s" % rc1)
 
     if parquet_peak:
         peaks.append(parquet_peak)
     dbsize = os.path.getsize(db) / 1e6
-    print("\n%s, %s, %d cores; data dir %s (db %.0f MB); medians of %d alternating runs\n" % (
-        time.strftime("%Y-%m-%d"), platform.machine(), os.cpu_count(), data, dbsize, a.runs))
+    print("\n%s, %s, %d cores; data dir %s (db %.0f MB); medians of %d alternating runs; load average %.2f at the start, %.2f at the end\n" % (
+        time.strftime("%Y-%m-%d"), platform.machine(), os.cpu_count(), data, dbsize, a.runs, load0, os.getloadavg()[0]))
     print("| task | reshift | s | baseline | s | ratio | note |")
     print("|---|---|---|---|---|---|---|")
     for task, ours, t1, theirs, t2, ratio, note in rows:
