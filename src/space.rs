@@ -84,6 +84,20 @@ fn writeback_threshold(available: u64, bytes: Option<u64>, ratio: Option<u64>) -
     }
 }
 
+/// Faults every page of `m` in for writing, a piece per task on all cores. The kernel
+/// brings each page of a new file into the page cache zeroed first (on ext4, about a
+/// second a GB here); in one call on one thread that held up a restore before any chunk
+/// was decoded, while the other core idled.
+#[cfg(target_os = "linux")]
+fn populate(m: &memmap2::MmapMut) {
+    use rayon::prelude::*;
+    const PIECE: usize = 16 << 20;
+    (0..m.len().div_ceil(PIECE)).into_par_iter().for_each(|i| {
+        let at = i * PIECE;
+        let _ = m.advise_range(memmap2::Advice::PopulateWrite, at, PIECE.min(m.len() - at));
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::writeback_threshold;
@@ -102,18 +116,4 @@ mod tests {
         // Unknown ratio: the kernel's default of 10%.
         assert_eq!(writeback_threshold(100 * gib, None, None), 10 * gib);
     }
-}
-
-/// Faults every page of `m` in for writing, a piece per task on all cores. The kernel
-/// brings each page of a new file into the page cache zeroed first (on ext4, about a
-/// second a GB here); in one call on one thread that held up a restore before any chunk
-/// was decoded, while the other core idled.
-#[cfg(target_os = "linux")]
-fn populate(m: &memmap2::MmapMut) {
-    use rayon::prelude::*;
-    const PIECE: usize = 16 << 20;
-    (0..m.len().div_ceil(PIECE)).into_par_iter().for_each(|i| {
-        let at = i * PIECE;
-        let _ = m.advise_range(memmap2::Advice::PopulateWrite, at, PIECE.min(m.len() - at));
-    });
 }
