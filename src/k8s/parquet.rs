@@ -172,48 +172,36 @@ pub fn export(
     // their syncs overlap instead of following one another.
     std::thread::scope(|s| {
         let synced = s.spawn(move || file.finish());
-        let rest = export_rest(ks, key_prefix, at, src, dir, o, &mut written, seen);
+        // The revisions (with `history`) and the cluster's row.
+        let rest = (|| -> Result<()> {
+            // Every live key was read for the objects unless a prefix narrowed them.
+            let live_keys = if key_prefix.is_empty() {
+                seen
+            } else {
+                ks.state(b"", at)?.count() as u64
+            };
+            if o.history {
+                let (n, path) = write_revisions(ks, key_prefix, at, dir, o)?;
+                written.revisions = Some(n);
+                written.files.push(path);
+            } else {
+                // An earlier export's history of this cluster would no longer match its
+                // objects.
+                let stale = table_path(dir, "revisions", &o.cluster);
+                if stale.exists() {
+                    std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
+                }
+            }
+            let cluster = write_cluster(ks, at, src, dir, o, &written, live_keys)?;
+            written.files.push(cluster);
+            Ok(())
+        })();
         let synced = synced
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
         rest.and(synced.map(|_| ()))
     })?;
     Ok(written)
-}
-
-/// The tables after `objects.parquet`: the revisions (with `history`) and the cluster's
-/// row, with `seen` live keys read for the objects.
-#[allow(clippy::too_many_arguments)]
-fn export_rest(
-    ks: &Keyspace<'_>,
-    key_prefix: &[u8],
-    at: Option<i64>,
-    src: &SourceFacts,
-    dir: &Path,
-    o: &Options<'_>,
-    written: &mut Written,
-    seen: u64,
-) -> Result<()> {
-    // Every live key was read for the objects unless a prefix narrowed them.
-    let live_keys = if key_prefix.is_empty() {
-        seen
-    } else {
-        ks.state(b"", at)?.count() as u64
-    };
-    if o.history {
-        let (n, path) = write_revisions(ks, key_prefix, at, dir, o)?;
-        written.revisions = Some(n);
-        written.files.push(path);
-    } else {
-        // An earlier export's history of this cluster would no longer match its objects.
-        let stale = table_path(dir, "revisions", &o.cluster);
-        if stale.exists() {
-            std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
-        }
-    }
-    let cluster = write_cluster(ks, at, src, dir, o, written, live_keys)?;
-    written.files.push(cluster);
-    Ok(())
 }
 
 /// The membership of the source: from its db, or from a reshift snapshot's extras.
