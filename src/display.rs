@@ -6,7 +6,7 @@ use std::borrow::Cow;
 /// as `\xNN`.
 pub fn printable(b: &[u8]) -> Cow<'_, str> {
     // Most keys are printable ASCII: one pass over the bytes, no character decoding.
-    if b.iter().all(|&x| (0x20..0x7f).contains(&x)) {
+    if printable_ascii(b) {
         return Cow::Borrowed(std::str::from_utf8(b).unwrap_or_default());
     }
     match std::str::from_utf8(b) {
@@ -30,9 +30,27 @@ pub fn printable(b: &[u8]) -> Cow<'_, str> {
     }
 }
 
+/// Whether every byte is printable ASCII (0x20 to 0x7e), eight bytes at a time.
+#[inline]
+pub fn printable_ascii(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        let x = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+        // a byte below 0x20, or a byte of 0x7f and above
+        let low = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+        let high = (x.wrapping_add(ONES) | x) & HIGH;
+        if low | high != 0 {
+            return false;
+        }
+    }
+    words.remainder().iter().all(|&c| (0x20..0x7f).contains(&c))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::printable;
+    use super::{printable, printable_ascii};
     use std::borrow::Cow;
 
     #[test]
@@ -57,5 +75,16 @@ mod tests {
         }
         assert!(matches!(printable(b"/registry/a"), Cow::Borrowed(_)));
         assert!(matches!(printable("é".as_bytes()), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn printable_agrees_with_the_plain_test() {
+        for n in 0..=255u8 {
+            for len in [1, 7, 8, 9, 17] {
+                let mut b = vec![b'a'; len];
+                b[len / 2] = n;
+                assert_eq!(printable_ascii(&b), (0x20..0x7f).contains(&n), "{n} {len}");
+            }
+        }
     }
 }

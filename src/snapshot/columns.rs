@@ -198,24 +198,6 @@ fn push_str(c: &mut Vec<u8>, p: &[u8]) {
     }
 }
 
-/// Whether every byte is printable ASCII (0x20 to 0x7e), eight bytes at a time.
-#[inline]
-fn printable(b: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut words = b.chunks_exact(8);
-    for w in &mut words {
-        let x = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-        // a byte below 0x20, or a byte of 0x7f and above
-        let low = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
-        let high = (x.wrapping_add(ONES) | x) & HIGH;
-        if low | high != 0 {
-            return false;
-        }
-    }
-    words.remainder().iter().all(|&c| (0x20..0x7f).contains(&c))
-}
-
 /// A varint at `b[*pos..]`, with the one-byte case inline.
 #[inline(always)]
 fn varint(b: &[u8], pos: &mut usize) -> Option<u64> {
@@ -347,7 +329,7 @@ impl Encoder {
         };
         // Printable text is a string (the encoder may call anything a string or opaque;
         // only its markers guide the decoder), and the common case is cheap.
-        let text = printable(p);
+        let text = crate::display::printable_ascii(p);
         if depth < WALK_DEPTH && !text {
             if let Some(r) = self.scan(p) {
                 self.s.push(if minimal { M_MSG } else { M_MSG_LEN });
@@ -1051,17 +1033,6 @@ mod tests {
                 want.push(0);
                 push_str(&mut c, &p);
                 assert_eq!(c, want, "{n} {before}");
-            }
-        }
-    }
-
-    #[test]
-    fn printable_agrees_with_the_plain_test() {
-        for n in 0..=255u8 {
-            for len in [1, 7, 8, 9, 17] {
-                let mut b = vec![b'a'; len];
-                b[len / 2] = n;
-                assert_eq!(printable(&b), (0x20..0x7f).contains(&n), "{n} {len}");
             }
         }
     }
