@@ -494,12 +494,12 @@ fn arrow_err(e: arrow_schema::ArrowError) -> Error {
     Error::invalid(format!("building Parquet columns: {e}"))
 }
 
-/// The next row group's records: at most [`GROUP_ROWS`] and about `group_bytes` of stored
-/// values; `None` when the records are exhausted.
+/// The next row group's records and their stored bytes: at most [`GROUP_ROWS`] records and
+/// about `group_bytes` of stored values; `None` when the records are exhausted.
 fn next_group<'a>(
     it: &mut impl Iterator<Item = RevRecord<'a>>,
     group_bytes: usize,
-) -> Option<Vec<RevRecord<'a>>> {
+) -> Option<(Vec<RevRecord<'a>>, usize)> {
     let mut g = Vec::new();
     let mut bytes = 0usize;
     while g.len() < GROUP_ROWS && bytes < group_bytes {
@@ -507,7 +507,7 @@ fn next_group<'a>(
         bytes += r.kv.len();
         g.push(r);
     }
-    (!g.is_empty()).then_some(g)
+    (!g.is_empty()).then_some((g, bytes))
 }
 
 /// The stored bytes of the next row group when `remaining` are left for `workers` threads:
@@ -915,14 +915,14 @@ fn write_objects(
     } else {
         GROUP_BYTES
     };
-    // The stored bytes still to come (a walk of the index only: no value is read).
-    let mut remaining: usize = ks.state(key_prefix, at)?.map(|r| r.kv.len()).sum();
+    // The live keys and their stored bytes (a walk of the index only: no value is read).
+    let (seen, mut remaining) = ks
+        .state(key_prefix, at)?
+        .fold((0u64, 0usize), |(n, b), r| (n + 1, b + r.kv.len()));
     let workers = rayon::current_num_threads();
-    let mut seen = 0u64;
-    let mut it = ks.state(key_prefix, at)?.inspect(|_| seen += 1);
+    let mut it = ks.state(key_prefix, at)?;
     let parts = std::iter::from_fn(|| {
-        let g = next_group(&mut it, group_target(full, remaining, workers))?;
-        let bytes: usize = g.iter().map(|r| r.kv.len()).sum();
+        let (g, bytes) = next_group(&mut it, group_target(full, remaining, workers))?;
         remaining = remaining.saturating_sub(bytes);
         Some(g)
     });
@@ -933,7 +933,6 @@ fn write_objects(
         }
         RecordBatch::try_new(schema.clone(), c.finish()).map_err(arrow_err)
     })?;
-    drop(it);
     let (rows, groups) = (file.rows, file.groups);
     Ok((rows, groups, file, seen))
 }
@@ -978,7 +977,7 @@ fn write_revisions(
     let at = at.unwrap_or(i64::MAX);
     let mut it = ks.all_by_key(key_prefix).filter(|r| r.rev.main <= at);
     file.stream(
-        std::iter::from_fn(|| next_group(&mut it, usize::MAX)),
+        std::iter::from_fn(|| next_group(&mut it, usize::MAX).map(|(g, _)| g)),
         |g| {
             let n = g.len();
             let mut key = StringBuilder::with_capacity(n, n * 48);
