@@ -50,9 +50,9 @@ pub fn read_document(json: &str) -> Result<Document<'_>, super::yaml::YamlError>
 }
 
 /// [`read_document`] of a stored object's served text, built straight from its protobuf
-/// without the text, stripped and written by `f`; `None` where only the text's way
-/// answers (see [`super::object::with_stored_doc`]).
-fn from_stored<R>(
+/// without the text, handed to `f` (which strips and writes it); `None` where only the
+/// text's way answers (see [`super::object::with_stored_doc`]).
+pub fn from_stored<R>(
     k: &[u8],
     v: &[u8],
     view: &View,

@@ -1142,7 +1142,12 @@ impl<'a> Builder<'a> {
 
     /// A string value.
     pub fn string(&mut self, s: Cow<'a, str>) {
-        if reads_unchanged(&s) {
+        if self.leaving_out() {
+            // Read and passed over: only what the reader refuses counts (a NEL does not).
+            if !below_del(s.as_bytes()) && s.chars().any(|c| c != NEL && refused_char(c)) {
+                self.refused = true;
+            }
+        } else if reads_unchanged(&s) {
             self.scalar(Node::Str(s));
         } else {
             self.refused = true;
@@ -1247,8 +1252,13 @@ fn below_del(b: &[u8]) -> bool {
 }
 
 fn no_refused_chars(s: &str) -> bool {
-    !s.chars()
-        .any(|c| matches!(c, '\u{7F}'..='\u{9F}' | '\u{FFFE}' | '\u{FFFF}'))
+    !s.chars().any(refused_char)
+}
+
+/// DEL, the C1 controls (NEL among them, which the reader folds rather than refuses),
+/// U+FFFE and U+FFFF.
+fn refused_char(c: char) -> bool {
+    matches!(c, '\u{7F}'..='\u{9F}' | '\u{FFFE}' | '\u{FFFF}')
 }
 
 /// The node of a number's text (valid JSON; `integer` when it has no fraction or exponent):
