@@ -829,7 +829,29 @@ struct Building<'a> {
 /// message's members are sorted once per thread instead of once per object.
 #[derive(Default)]
 struct Orders {
-    known: std::collections::HashMap<u64, (Box<[(usize, usize)]>, Box<[u32]>)>,
+    known: std::collections::HashMap<
+        u64,
+        (Box<[(usize, usize)]>, Box<[u32]>),
+        std::hash::BuildHasherDefault<Mixed>,
+    >,
+}
+
+/// The hasher of [`Orders`]' keys, which are mixed already: it keeps the one `u64` given.
+#[derive(Default)]
+struct Mixed(u64);
+
+impl std::hash::Hasher for Mixed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
 }
 
 /// Maps of distinct member sets remembered per thread (the schemas have about 1,500
