@@ -169,6 +169,39 @@ fn meta(c: &mut Criterion) {
                 out.len()
             })
         });
+        // Export from the stored bytes (one core): the document built straight from the
+        // protobuf, against the object rendered as JSON text and that text read back.
+        g.bench_function("fixtures_export_built_from_protobuf_one_core_bytes", |b| {
+            b.iter(|| {
+                let mut n = 0;
+                for v in &fixtures {
+                    n += reshift::k8s::export::from_stored(b"", v, &View::STORED, None, |d| {
+                        reshift::k8s::export::strip(d, &none);
+                        let mut out = String::new();
+                        d.write(&mut out);
+                        out.len()
+                    })
+                    .unwrap_or(0);
+                }
+                n
+            })
+        });
+        g.bench_function("fixtures_export_through_text_one_core_bytes", |b| {
+            b.iter(|| {
+                let mut n = 0;
+                for v in &fixtures {
+                    let Ok(t) = decode_object_json(v, &View::STORED) else {
+                        continue;
+                    };
+                    let mut d = reshift::k8s::export::read_document(&t).unwrap();
+                    reshift::k8s::export::strip(&mut d, &none);
+                    let mut out = String::new();
+                    d.write(&mut out);
+                    n += out.len();
+                }
+                n
+            })
+        });
         g.bench_function("fixtures_export_tree_one_core_bytes", |b| {
             b.iter(|| {
                 let mut out = String::new();
