@@ -263,10 +263,15 @@ fn served(key: &[u8], kv: &crate::etcd::KeyValueRef<'_>, o: &Options<'_>) -> Opt
     decode_stored_json(key, kv.value, &view, o.dec).ok()
 }
 
+/// Room for the YAML of the JSON `text`.
+fn yaml_buffer(text: &str) -> String {
+    String::with_capacity(text.len() + text.len() / 4 + 16)
+}
+
 /// The YAML kubectl prints for a side: of its tree `v` (`text` as served, minus what was
 /// removed from it when `stripped`).
 pub fn yaml_of(text: &str, v: &J<'_>, stripped: bool) -> String {
-    let mut y = String::with_capacity(text.len() + text.len() / 4 + 16);
+    let mut y = yaml_buffer(text);
     if crate::k8s::yaml::write_yaml_tree(v, &mut y).is_some() {
         return y;
     }
@@ -362,6 +367,15 @@ pub fn compare(pair: &Pair<'_>, o: &Options<'_>) -> Option<Difference> {
                 d.compared = "object";
                 if o.detail == Detail::Text {
                     let stripped = !o.all_fields;
+                    if let (Some(x), Some(y)) = (&ta, &tb) {
+                        let (ta, tb) = (a.as_deref().unwrap_or(""), b.as_deref().unwrap_or(""));
+                        let (mut ya, mut yb) = (yaml_buffer(ta), yaml_buffer(tb));
+                        if crate::k8s::yaml::write_yaml_tree_pair(x, y, &mut ya, &mut yb) {
+                            d.old_text = Some(ya);
+                            d.new_text = Some(yb);
+                            return Some(d);
+                        }
+                    }
                     d.old_text = a
                         .as_deref()
                         .zip(ta.as_ref())
