@@ -292,11 +292,22 @@ pub fn yaml_of(text: &str, v: &J<'_>, stripped: bool) -> String {
 
 /// A side's served text read as a tree, noise removed unless asked for: `Some(None)` for
 /// an absent side, `None` when the text does not read.
-fn tree<'t>(text: Option<&'t str>, o: &Options<'_>) -> Option<Option<J<'t>>> {
+///
+/// With `like`, the other side's text and tree: the root members written the same there
+/// are taken from that tree, not read again (the same tree; noise removal is idempotent).
+fn tree<'t>(
+    text: Option<&'t str>,
+    like: Option<(&str, &J<'t>)>,
+    o: &Options<'_>,
+) -> Option<Option<J<'t>>> {
     let Some(t) = text else {
         return Some(None);
     };
-    let mut v = jsontree::parse_str(t).ok()?;
+    let mut v = match like {
+        Some((lt, lv)) => jsontree::parse_str_like(t, lt, lv),
+        None => jsontree::parse_str(t),
+    }
+    .ok()?;
     if !o.all_fields {
         strip_noise(&mut v);
     }
@@ -354,7 +365,10 @@ pub fn compare(pair: &Pair<'_>, o: &Options<'_>) -> Option<Difference> {
         let b = new.map(|kv| served(pair.key, &kv, o));
         if !matches!(a, Some(None)) && !matches!(b, Some(None)) {
             let (a, b) = (a.flatten(), b.flatten());
-            if let (Some(ta), Some(tb)) = (tree(a.as_deref(), o), tree(b.as_deref(), o)) {
+            let ta = tree(a.as_deref(), None, o);
+            let like = a.as_deref().zip(ta.as_ref().and_then(Option::as_ref));
+            let tb = tree(b.as_deref(), like, o);
+            if let (Some(ta), Some(tb)) = (ta, tb) {
                 if let (Some(x), Some(y)) = (&ta, &tb) {
                     if same(x, y) {
                         return None;
@@ -434,10 +448,146 @@ pub fn unified(d: &Difference, context: usize) -> String {
         d.old_text.as_deref().unwrap_or(""),
         d.new_text.as_deref().unwrap_or(""),
     );
+    if let Some(u) = unified_trimmed(x, y, &a, &b, context) {
+        return u;
+    }
     let diff = similar::TextDiff::from_lines(x, y);
     let mut u = diff.unified_diff();
     u.context_radius(context).header(&a, &b);
     u.to_string()
+}
+
+/// Lines past those `unified` must show kept on each side of the lines the two texts
+/// share at their start and end, so that what `similar` makes of them (its compaction
+/// slides a change along equal lines) can be seen to stay inside.
+const MARGIN: usize = 16;
+
+/// `similar`'s unified diff of two texts that end in a line break, headed `a` and `b`,
+/// found without splitting the lines the two share at their start and end: `similar`
+/// diffs the changed middle with `context + MARGIN` lines around it, and the hunks' line
+/// numbers are moved by the shared lines left out. `None` when the hunks reach into that
+/// margin (or what is left out is too little to matter): the caller diffs the whole texts.
+fn unified_trimmed(x: &str, y: &str, a: &str, b: &str, context: usize) -> Option<String> {
+    use similar::DiffOp;
+    if !x.ends_with('\n') || !y.ends_with('\n') || x == y {
+        return None;
+    }
+    let (xb, yb) = (x.as_bytes(), y.as_bytes());
+    // The whole lines both start with: up to the last line break in the common bytes.
+    let same = xb.iter().zip(yb).take_while(|(p, q)| p == q).count();
+    let head = memchr::memrchr(b'\n', &xb[..same]).map_or(0, |i| i + 1);
+    // The whole lines both end with: from the first line break in the common bytes at the
+    // end (outside the head), so each starts after a line break both hold.
+    let room = xb.len().min(yb.len()) - head;
+    let tail_same = xb
+        .iter()
+        .rev()
+        .zip(yb.iter().rev())
+        .take(room)
+        .take_while(|(p, q)| p == q)
+        .count();
+    let tail = match memchr::memchr(b'\n', &xb[xb.len() - tail_same..]) {
+        Some(i) => tail_same - i - 1,
+        None => 0,
+    };
+    let keep = context + MARGIN;
+    // Back up `keep` lines from the head's end, forward `keep` lines from the tail's start.
+    let mut start = head;
+    let mut kept_head = 0;
+    while kept_head < keep && start > 0 {
+        start = memchr::memrchr(b'\n', &xb[..start - 1]).map_or(0, |i| i + 1);
+        kept_head += 1;
+    }
+    let mut end = tail;
+    let mut kept_tail = 0;
+    while kept_tail < keep && end > 0 {
+        let from = xb.len() - end;
+        let Some(i) = memchr::memchr(b'\n', &xb[from..]) else {
+            break;
+        };
+        end -= i + 1;
+        kept_tail += 1;
+    }
+    if start == 0 && end == 0 {
+        return None;
+    }
+    let skipped = memchr::memchr_iter(b'\n', &xb[..start]).count();
+    let xs = &x[start..x.len() - end];
+    let ys = &y[start..y.len() - end];
+    let diff = similar::TextDiff::from_lines(xs, ys);
+    let ops = diff.ops();
+    // A change that reaches the lines kept around the middle may have been placed
+    // otherwise with the whole texts.
+    let equal_edge =
+        |op: Option<&DiffOp>| matches!(op, Some(DiffOp::Equal { len, .. }) if *len > context);
+    if (start > 0 && !equal_edge(ops.first())) || (end > 0 && !equal_edge(ops.last())) {
+        return None;
+    }
+    let moved = |op: &DiffOp| match *op {
+        DiffOp::Equal {
+            old_index,
+            new_index,
+            len,
+        } => DiffOp::Equal {
+            old_index: old_index + skipped,
+            new_index: new_index + skipped,
+            len,
+        },
+        DiffOp::Delete {
+            old_index,
+            old_len,
+            new_index,
+        } => DiffOp::Delete {
+            old_index: old_index + skipped,
+            old_len,
+            new_index: new_index + skipped,
+        },
+        DiffOp::Insert {
+            old_index,
+            new_index,
+            new_len,
+        } => DiffOp::Insert {
+            old_index: old_index + skipped,
+            new_index: new_index + skipped,
+            new_len,
+        },
+        DiffOp::Replace {
+            old_index,
+            old_len,
+            new_index,
+            new_len,
+        } => DiffOp::Replace {
+            old_index: old_index + skipped,
+            old_len,
+            new_index: new_index + skipped,
+            new_len,
+        },
+    };
+    let mut out = String::new();
+    for group in diff.grouped_ops(context) {
+        if group.is_empty() {
+            continue;
+        }
+        if out.is_empty() {
+            out.push_str(&format!("--- {a}\n+++ {b}\n"));
+        }
+        let shifted: Vec<DiffOp> = group.iter().map(moved).collect();
+        out.push_str(&format!(
+            "{}\n",
+            similar::udiff::UnifiedHunkHeader::new(&shifted)
+        ));
+        for op in &group {
+            for change in diff.iter_changes(op) {
+                out.push(match change.tag() {
+                    similar::ChangeTag::Equal => ' ',
+                    similar::ChangeTag::Delete => '-',
+                    similar::ChangeTag::Insert => '+',
+                });
+                out.push_str(change.value());
+            }
+        }
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -478,6 +628,68 @@ mod tests {
             s,
             r#"{"metadata":{"name":"x","labels":{"app.kubernetes.io/name":"w"}},"status":{"conditions":[{"type":"Ready","status":"True"}]}}"#
         );
+    }
+
+    /// `similar`'s unified diff of the whole texts.
+    fn whole(x: &str, y: &str, context: usize) -> String {
+        let diff = similar::TextDiff::from_lines(x, y);
+        let mut u = diff.unified_diff();
+        u.context_radius(context).header("a/k", "b/k");
+        u.to_string()
+    }
+
+    #[test]
+    fn unified_diff_of_the_changed_middle_is_the_whole_texts_one() {
+        // Texts of many lines, few of them distinct (so that changes can slide along equal
+        // lines), edited by a fixed pseudo-random sequence near the start, the middle and
+        // the end; every context width from 0 to 5.
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let (mut trimmed, mut declined) = (0, 0);
+        for round in 0..400 {
+            let lines = 1 + next(120) as usize;
+            let distinct = 1 + next(if round % 2 == 0 { 3 } else { 40 });
+            let old: Vec<String> = (0..lines)
+                .map(|_| format!("  key-{}: v\n", next(distinct)))
+                .collect();
+            let mut new = old.clone();
+            for _ in 0..1 + next(3) {
+                let at = match next(3) {
+                    0 => next(4) as usize,
+                    1 => new.len() / 2,
+                    _ => new.len().saturating_sub(next(4) as usize),
+                }
+                .min(new.len());
+                match next(3) {
+                    0 => new.insert(at, format!("  key-{}: v\n", next(distinct + 1))),
+                    1 if at < new.len() => {
+                        new.remove(at);
+                    }
+                    _ => new.insert(at, "  added: x\n".into()),
+                }
+            }
+            let (x, y) = (old.concat(), new.concat());
+            for context in 0..6 {
+                let want = whole(&x, &y, context);
+                match unified_trimmed(&x, &y, "a/k", "b/k", context) {
+                    Some(got) => {
+                        assert_eq!(got, want, "round {round}, context {context}");
+                        trimmed += 1;
+                    }
+                    None => declined += 1,
+                }
+            }
+        }
+        // Both ways are taken.
+        assert!(trimmed > 1000 && declined > 100, "{trimmed} {declined}");
+        // Texts without a final line break, and the same texts, go the whole way.
+        assert_eq!(unified_trimmed("a\nb", "a\nc", "a", "b", 3), None);
+        assert_eq!(unified_trimmed("a\n", "a\n", "a", "b", 3), None);
     }
 
     #[test]

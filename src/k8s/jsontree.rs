@@ -88,6 +88,149 @@ pub fn parse_str(text: &str) -> Result<J<'_>, JsonError> {
     run(text.as_bytes(), Some(text))
 }
 
+/// [`parse_str`] of `text`, a second state of the object `old` was read from
+/// (`old_text`): a root member written byte for byte as in `old_text` (key and value) is
+/// taken from `old` instead of being read again. The same value as `parse_str(text)`, or
+/// the same error.
+pub fn parse_str_like<'a>(text: &'a str, old_text: &str, old: &J<'a>) -> Result<J<'a>, JsonError> {
+    let whole = || parse_str(text);
+    let J::Obj(om) = old else {
+        return whole();
+    };
+    let (Some(nm), Some(omr)) = (skim(text.as_bytes()), skim(old_text.as_bytes())) else {
+        return whole();
+    };
+    if omr.len() != om.len() {
+        return whole();
+    }
+    let mut p = Parser {
+        b: text.as_bytes(),
+        s: Some(text),
+        i: 0,
+        members: Vec::new(),
+        items: Vec::new(),
+    };
+    let mut members = Vec::with_capacity(nm.len());
+    for (i, (k, r)) in nm.iter().enumerate() {
+        let key = &text[k.clone()];
+        let twin = match omr.get(i) {
+            Some((ok, _)) if &old_text[ok.clone()] == key => Some(i),
+            _ => omr.iter().position(|(ok, _)| &old_text[ok.clone()] == key),
+        };
+        match twin {
+            Some(j) if old_text.as_bytes()[omr[j].1.clone()] == text.as_bytes()[r.clone()] => {
+                members.push(om[j].clone());
+            }
+            _ => {
+                p.i = r.start;
+                match p.value(1) {
+                    Ok(v) if p.i == r.end => members.push((Cow::Borrowed(key), v)),
+                    _ => return whole(),
+                }
+            }
+        }
+    }
+    Ok(J::Obj(members))
+}
+
+/// The members of the object `text` holds, found without reading their values: each key's
+/// text between its quotes and its value's bytes. `None` unless `text` is an object whose
+/// keys are distinct and hold no escape or control character, with JSON's punctuation
+/// and white space between the members (the values themselves are not checked).
+fn skim(b: &[u8]) -> Option<Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>> {
+    let ws = |mut i: usize| {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
+            i += 1;
+        }
+        i
+    };
+    let mut i = ws(0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    let mut out: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> = Vec::new();
+    i = ws(i + 1);
+    if b.get(i) == Some(&b'}') {
+        return None;
+    }
+    loop {
+        if b.get(i) != Some(&b'"') || out.len() >= 64 {
+            return None;
+        }
+        let ks = i + 1;
+        let ke = ks + memchr::memchr(b'"', &b[ks..])?;
+        let key = &b[ks..ke];
+        if key.iter().any(|&c| c == b'\\' || c < 0x20)
+            || out.iter().any(|(k, _)| &b[k.clone()] == key)
+        {
+            return None;
+        }
+        i = ws(ke + 1);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        let vs = ws(i + 1);
+        let ve = skip_value(b, vs)?;
+        out.push((ks..ke, vs..ve));
+        i = ws(ve);
+        match b.get(i) {
+            Some(b',') => i = ws(i + 1),
+            Some(b'}') => break,
+            _ => return None,
+        }
+    }
+    (ws(i + 1) == b.len()).then_some(out)
+}
+
+/// Where the value starting at `i` ends, by its brackets and strings alone.
+fn skip_value(b: &[u8], mut i: usize) -> Option<usize> {
+    match b.get(i)? {
+        b'"' => skip_string(b, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            loop {
+                match b.get(i)? {
+                    b'"' => {
+                        i = skip_string(b, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+        _ => {
+            let start = i;
+            while !matches!(
+                b.get(i),
+                None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+            ) {
+                i += 1;
+            }
+            (i > start).then_some(i)
+        }
+    }
+}
+
+/// Where the string starting at `i` (its opening quote) ends, past its closing quote.
+fn skip_string(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        let k = j + memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
+        if b[k] == b'"' {
+            return Some(k + 1);
+        }
+        j = k + 2;
+    }
+}
+
 fn run<'a>(text: &'a [u8], s: Option<&'a str>) -> Result<J<'a>, JsonError> {
     let mut p = Parser {
         b: text,
@@ -402,6 +545,51 @@ fn utf8_at(b: &[u8], i: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_state_reads_as_it_reads_alone() {
+        let old = r#"{"kind":"Pod","metadata":{"name":"a","labels":{"x":"1"}},"spec":{"c":[1,"]}\"",{"d":null}]},"n":-1.5e3}"#;
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(510), "]".repeat(510));
+        let deeper = format!("{{\"a\":{}1{}}}", "[".repeat(512), "]".repeat(512));
+        let news = [
+            old,
+            // One member changed, members moved, added, removed.
+            r#"{"kind":"Pod","metadata":{"name":"a","labels":{"x":"2"}},"spec":{"c":[1,"]}\"",{"d":null}]},"n":-1.5e3}"#,
+            r#"{"n":-1.5e3,"spec":{"c":[1,"]}\"",{"d":null}]},"kind":"Pod","extra":[]}"#,
+            // White space, escapes, a key given twice, a key with an escape.
+            " {\n\"kind\" : \"Pod\" ,\"spec\":{\"c\":[1,\"]}\\\"\",{\"d\":null}]}} \t",
+            r#"{"kind":"P\u006fd","spec":{"c":[1,"]}\"",{"d":null}]}}"#,
+            r#"{"kind":"Pod","kind":"Job","spec":{"c":[1,"]}\"",{"d":null}]}}"#,
+            r#"{"ki\u006ed":"Pod","spec":{"c":[1,"]}\"",{"d":null}]}}"#,
+            // Not JSON: after the object, in a changed member, between members, cut short.
+            r#"{"kind":"Pod","spec":{"c":[1,"]}\"",{"d":null}]}} x"#,
+            r#"{"kind":Pod,"spec":{"c":[1,"]}\"",{"d":null}]}}"#,
+            r#"{"kind":"Pod""spec":{"c":[1,"]}\"",{"d":null}]}}"#,
+            r#"{"kind":"Pod","spec":{"c":[1,"]}\"",{"d":null}]}"#,
+            r#"{"kind":"Pod","spec":{"c":[1,"]}\"",{"d":null}}]}"#,
+            "{\"k\u{1}\":1}",
+            // Not an object, or an empty one; nesting at and past the limit.
+            "[1]",
+            "{}",
+            "",
+            &deep,
+            &deeper,
+        ];
+        let old_tree = parse_str(old).unwrap();
+        for new in news {
+            assert_eq!(parse_str_like(new, old, &old_tree), parse_str(new), "{new}");
+        }
+        // Members written the same are taken from the old tree, the others read.
+        let J::Obj(m) = parse_str_like(news[1], old, &old_tree).unwrap() else {
+            panic!()
+        };
+        let within = |j: &J<'_>, text: &str| match j.get("name").unwrap_or(j) {
+            J::Str(_, raw) => text.as_bytes().as_ptr_range().contains(&raw.as_ptr()),
+            _ => false,
+        };
+        assert!(within(&m[0].1, old));
+        assert!(within(&m[1].1, news[1]));
+    }
 
     #[test]
     fn reads_as_go_does() {
