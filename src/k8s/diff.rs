@@ -295,23 +295,23 @@ pub fn yaml_of(text: &str, v: &J<'_>, stripped: bool) -> String {
 ///
 /// With `like`, the other side's text and tree: the root members written the same there
 /// are taken from that tree, not read again (the same tree; noise removal is idempotent).
+/// Where its root members lie ([`jsontree::Spans`]) comes with the tree.
 fn tree<'t>(
     text: Option<&'t str>,
-    like: Option<(&str, &J<'t>)>,
+    like: Option<(&str, &J<'t>, &jsontree::Spans)>,
     o: &Options<'_>,
-) -> Option<Option<J<'t>>> {
+) -> Option<Option<(J<'t>, Option<jsontree::Spans>)>> {
     let Some(t) = text else {
         return Some(None);
     };
-    let mut v = match like {
-        Some((lt, lv)) => jsontree::parse_str_like(t, lt, lv),
-        None => jsontree::parse_str(t),
-    }
-    .ok()?;
+    let (mut v, spans) = match like {
+        Some((lt, lv, ls)) => (jsontree::parse_str_like(t, lt, lv, ls).ok()?, None),
+        None => jsontree::parse_str_spans(t).ok()?,
+    };
     if !o.all_fields {
         strip_noise(&mut v);
     }
-    Some(Some(v))
+    Some(Some((v, spans)))
 }
 
 /// Compares the two sides of `pair`. `None` when the filter keeps neither side, or when
@@ -366,8 +366,13 @@ pub fn compare(pair: &Pair<'_>, o: &Options<'_>) -> Option<Difference> {
         if !matches!(a, Some(None)) && !matches!(b, Some(None)) {
             let (a, b) = (a.flatten(), b.flatten());
             let ta = tree(a.as_deref(), None, o);
-            let like = a.as_deref().zip(ta.as_ref().and_then(Option::as_ref));
+            let like = match (a.as_deref(), &ta) {
+                (Some(t), Some(Some((v, Some(s))))) => Some((t, v, s)),
+                _ => None,
+            };
             let tb = tree(b.as_deref(), like, o);
+            let ta = ta.map(|t| t.map(|(v, _)| v));
+            let tb = tb.map(|t| t.map(|(v, _)| v));
             if let (Some(ta), Some(tb)) = (ta, tb) {
                 if let (Some(x), Some(y)) = (&ta, &tb) {
                     if same(x, y) {
@@ -462,6 +467,40 @@ pub fn unified(d: &Difference, context: usize) -> String {
 /// slides a change along equal lines) can be seen to stay inside.
 const MARGIN: usize = 16;
 
+/// How many bytes `a` and `b` start with in common (sixteen compared at a time).
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let mut n = 0;
+    for (x, y) in a.chunks_exact(16).zip(b.chunks_exact(16)) {
+        if x != y {
+            break;
+        }
+        n += 16;
+    }
+    n + a[n..]
+        .iter()
+        .zip(&b[n..])
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// How many bytes `a` and `b` end with in common (sixteen compared at a time).
+fn common_suffix(a: &[u8], b: &[u8]) -> usize {
+    let mut n = 0;
+    for (x, y) in a.rchunks_exact(16).zip(b.rchunks_exact(16)) {
+        if x != y {
+            break;
+        }
+        n += 16;
+    }
+    let (a, b) = (&a[..a.len() - n], &b[..b.len() - n]);
+    n + a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
 /// `similar`'s unified diff of two texts that end in a line break, headed `a` and `b`,
 /// found without splitting the lines the two share at their start and end: `similar`
 /// diffs the changed middle with `context + MARGIN` lines around it, and the hunks' line
@@ -474,18 +513,12 @@ fn unified_trimmed(x: &str, y: &str, a: &str, b: &str, context: usize) -> Option
     }
     let (xb, yb) = (x.as_bytes(), y.as_bytes());
     // The whole lines both start with: up to the last line break in the common bytes.
-    let same = xb.iter().zip(yb).take_while(|(p, q)| p == q).count();
+    let same = common_prefix(xb, yb);
     let head = memchr::memrchr(b'\n', &xb[..same]).map_or(0, |i| i + 1);
     // The whole lines both end with: from the first line break in the common bytes at the
     // end (outside the head), so each starts after a line break both hold.
     let room = xb.len().min(yb.len()) - head;
-    let tail_same = xb
-        .iter()
-        .rev()
-        .zip(yb.iter().rev())
-        .take(room)
-        .take_while(|(p, q)| p == q)
-        .count();
+    let tail_same = common_suffix(&xb[xb.len() - room..], &yb[yb.len() - room..]);
     let tail = match memchr::memchr(b'\n', &xb[xb.len() - tail_same..]) {
         Some(i) => tail_same - i - 1,
         None => 0,
@@ -687,6 +720,25 @@ mod tests {
         }
         // Both ways are taken.
         assert!(trimmed > 1000 && declined > 100, "{trimmed} {declined}");
+        for (a, b) in [("", ""), ("abc", "abd"), ("x", "xy")] {
+            for k in [0, 15, 16, 17, 40] {
+                let (a, b) = (
+                    "p".repeat(k) + a + &"s".repeat(k),
+                    "p".repeat(k) + b + &"s".repeat(k),
+                );
+                let naive = |f: &dyn Fn(usize) -> (u8, u8)| {
+                    (0..a.len().min(b.len()))
+                        .take_while(|&i| f(i).0 == f(i).1)
+                        .count()
+                };
+                let (x, y) = (a.as_bytes(), b.as_bytes());
+                assert_eq!(common_prefix(x, y), naive(&|i| (x[i], y[i])));
+                assert_eq!(
+                    common_suffix(x, y),
+                    naive(&|i| (x[x.len() - 1 - i], y[y.len() - 1 - i]))
+                );
+            }
+        }
         // Texts without a final line break, and the same texts, go the whole way.
         assert_eq!(unified_trimmed("a\nb", "a\nc", "a", "b", 3), None);
         assert_eq!(unified_trimmed("a\n", "a\n", "a", "b", 3), None);

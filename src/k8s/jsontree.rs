@@ -88,147 +88,117 @@ pub fn parse_str(text: &str) -> Result<J<'_>, JsonError> {
     run(text.as_bytes(), Some(text))
 }
 
-/// [`parse_str`] of `text`, a second state of the object `old` was read from
-/// (`old_text`): a root member written byte for byte as in `old_text` (key and value) is
-/// taken from `old` instead of being read again. The same value as `parse_str(text)`, or
-/// the same error.
-pub fn parse_str_like<'a>(text: &'a str, old_text: &str, old: &J<'a>) -> Result<J<'a>, JsonError> {
-    let whole = || parse_str(text);
-    let J::Obj(om) = old else {
-        return whole();
-    };
-    let (Some(nm), Some(omr)) = (skim(text.as_bytes()), skim(old_text.as_bytes())) else {
-        return whole();
-    };
-    if omr.len() != om.len() {
-        return whole();
-    }
+/// Where each member of a root object lies in the text it was read from: its value's
+/// bytes, in the members' order.
+pub type Spans = Vec<std::ops::Range<usize>>;
+
+/// [`parse_str`], and where the root object's members lie ([`Spans`]; `None` when the
+/// root is no object with members, or gives a key twice).
+pub fn parse_str_spans(text: &str) -> Result<(J<'_>, Option<Spans>), JsonError> {
+    root(text, None)
+}
+
+/// [`parse_str`] of `text`, a second state of the object `old` was read from: a root
+/// member whose value is written here byte for byte as in `old_text` (where `spans`, from
+/// [`parse_str_spans`], says it lies) is taken from `old` instead of being read again.
+/// The same value as `parse_str(text)`, or the same error.
+pub fn parse_str_like<'a>(
+    text: &'a str,
+    old_text: &str,
+    old: &J<'a>,
+    spans: &[std::ops::Range<usize>],
+) -> Result<J<'a>, JsonError> {
+    root(text, Some((old_text, old, spans))).map(|(v, _)| v)
+}
+
+/// The root object of `text` read member by member, as [`Parser::value`] reads an object
+/// (the same value, the same errors at the same offsets), its members' values taken from
+/// `like`'s tree where written the same.
+fn root<'a>(
+    text: &'a str,
+    like: Option<(&str, &J<'a>, &[std::ops::Range<usize>])>,
+) -> Result<(J<'a>, Option<Spans>), JsonError> {
+    let b = text.as_bytes();
     let mut p = Parser {
-        b: text.as_bytes(),
+        b,
         s: Some(text),
         i: 0,
         members: Vec::new(),
         items: Vec::new(),
     };
-    let mut members = Vec::with_capacity(nm.len());
-    for (i, (k, r)) in nm.iter().enumerate() {
-        let key = &text[k.clone()];
-        let twin = match omr.get(i) {
-            Some((ok, _)) if &old_text[ok.clone()] == key => Some(i),
-            _ => omr.iter().position(|(ok, _)| &old_text[ok.clone()] == key),
+    p.ws();
+    let at = p.i;
+    p.i += 1;
+    p.ws();
+    if b.get(at) != Some(&b'{') || b.get(p.i) == Some(&b'}') {
+        return parse_str(text).map(|v| (v, None));
+    }
+    let like = like.and_then(|(t, v, s)| match v {
+        J::Obj(m) if m.len() == s.len() => Some((t.as_bytes(), m, s)),
+        _ => None,
+    });
+    let mut members: Vec<(Cow<'a, str>, J<'a>)> = Vec::new();
+    let mut spans = Vec::new();
+    let mut twice = false;
+    loop {
+        p.ws();
+        if b.get(p.i) != Some(&b'"') {
+            return Err(p.err("expected a string key"));
+        }
+        let k = p.string()?;
+        p.ws();
+        if b.get(p.i) != Some(&b':') {
+            return Err(p.err("expected :"));
+        }
+        p.i += 1;
+        p.ws();
+        let start = p.i;
+        // The other state's member of this key, when its value is written the same here
+        // (a value is complete at its last byte, so what follows must end it).
+        let twin = like.and_then(|(t, m, s)| {
+            let n = members.len();
+            let j = match m.get(n) {
+                Some((ok, _)) if *ok == k => n,
+                _ => m.iter().position(|(ok, _)| *ok == k)?,
+            };
+            let v = &t[s[j].clone()];
+            (b[start..].starts_with(v)
+                && matches!(
+                    b.get(start + v.len()),
+                    Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b'}')
+                ))
+            .then(|| (&m[j].1, v.len()))
+        });
+        let v = match twin {
+            Some((v, n)) => {
+                p.i = start + n;
+                v.clone()
+            }
+            None => p.value(1)?,
         };
-        match twin {
-            Some(j) if old_text.as_bytes()[omr[j].1.clone()] == text.as_bytes()[r.clone()] => {
-                members.push(om[j].clone());
+        spans.push(start..p.i);
+        match members.iter_mut().find(|(old, _)| *old == k) {
+            Some(slot) => {
+                slot.1 = v;
+                twice = true;
             }
-            _ => {
-                p.i = r.start;
-                match p.value(1) {
-                    Ok(v) if p.i == r.end => members.push((Cow::Borrowed(key), v)),
-                    _ => return whole(),
-                }
+            None => members.push((k, v)),
+        }
+        p.ws();
+        match b.get(p.i) {
+            Some(b',') => p.i += 1,
+            Some(b'}') => {
+                p.i += 1;
+                break;
             }
+            _ => return Err(p.err("expected , or }")),
         }
     }
-    Ok(J::Obj(members))
-}
-
-/// The members of the object `text` holds, found without reading their values: each key's
-/// text between its quotes and its value's bytes. `None` unless `text` is an object whose
-/// keys are distinct and hold no escape or control character, with JSON's punctuation
-/// and white space between the members (the values themselves are not checked).
-fn skim(b: &[u8]) -> Option<Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>> {
-    let ws = |mut i: usize| {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
-            i += 1;
-        }
-        i
-    };
-    let mut i = ws(0);
-    if b.get(i) != Some(&b'{') {
-        return None;
+    p.ws();
+    if p.i != b.len() {
+        return Err(p.err("data after the value"));
     }
-    let mut out: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> = Vec::new();
-    i = ws(i + 1);
-    if b.get(i) == Some(&b'}') {
-        return None;
-    }
-    loop {
-        if b.get(i) != Some(&b'"') || out.len() >= 64 {
-            return None;
-        }
-        let ks = i + 1;
-        let ke = ks + memchr::memchr(b'"', &b[ks..])?;
-        let key = &b[ks..ke];
-        if key.iter().any(|&c| c == b'\\' || c < 0x20)
-            || out.iter().any(|(k, _)| &b[k.clone()] == key)
-        {
-            return None;
-        }
-        i = ws(ke + 1);
-        if b.get(i) != Some(&b':') {
-            return None;
-        }
-        let vs = ws(i + 1);
-        let ve = skip_value(b, vs)?;
-        out.push((ks..ke, vs..ve));
-        i = ws(ve);
-        match b.get(i) {
-            Some(b',') => i = ws(i + 1),
-            Some(b'}') => break,
-            _ => return None,
-        }
-    }
-    (ws(i + 1) == b.len()).then_some(out)
-}
-
-/// Where the value starting at `i` ends, by its brackets and strings alone.
-fn skip_value(b: &[u8], mut i: usize) -> Option<usize> {
-    match b.get(i)? {
-        b'"' => skip_string(b, i),
-        b'{' | b'[' => {
-            let mut depth = 0usize;
-            loop {
-                match b.get(i)? {
-                    b'"' => {
-                        i = skip_string(b, i)?;
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Some(i + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                i += 1;
-            }
-        }
-        _ => {
-            let start = i;
-            while !matches!(
-                b.get(i),
-                None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
-            ) {
-                i += 1;
-            }
-            (i > start).then_some(i)
-        }
-    }
-}
-
-/// Where the string starting at `i` (its opening quote) ends, past its closing quote.
-fn skip_string(b: &[u8], i: usize) -> Option<usize> {
-    let mut j = i + 1;
-    loop {
-        let k = j + memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
-        if b[k] == b'"' {
-            return Some(k + 1);
-        }
-        j = k + 2;
-    }
+    Ok((J::Obj(members), (!twice).then_some(spans)))
 }
 
 fn run<'a>(text: &'a [u8], s: Option<&'a str>) -> Result<J<'a>, JsonError> {
@@ -561,6 +531,10 @@ mod tests {
             r#"{"kind":"P\u006fd","spec":{"c":[1,"]}\"",{"d":null}]}}"#,
             r#"{"kind":"Pod","kind":"Job","spec":{"c":[1,"]}\"",{"d":null}]}}"#,
             r#"{"ki\u006ed":"Pod","spec":{"c":[1,"]}\"",{"d":null}]}}"#,
+            // A value the old one is the start of.
+            r#"{"kind":"Pod","n":-1.5e35}"#,
+            r#"{"kind":"Pod","n":-1.5e3 }"#,
+            r#"{"kind":"Pod","n":-1.5e3x}"#,
             // Not JSON: after the object, in a changed member, between members, cut short.
             r#"{"kind":"Pod","spec":{"c":[1,"]}\"",{"d":null}]}} x"#,
             r#"{"kind":Pod,"spec":{"c":[1,"]}\"",{"d":null}]}}"#,
@@ -575,12 +549,27 @@ mod tests {
             &deep,
             &deeper,
         ];
-        let old_tree = parse_str(old).unwrap();
+        let (old_tree, spans) = parse_str_spans(old).unwrap();
+        let spans = spans.unwrap();
+        assert_eq!(old_tree, parse_str(old).unwrap());
         for new in news {
-            assert_eq!(parse_str_like(new, old, &old_tree), parse_str(new), "{new}");
+            assert_eq!(
+                parse_str_like(new, old, &old_tree, &spans),
+                parse_str(new),
+                "{new}"
+            );
+            assert_eq!(
+                parse_str_spans(new).map(|(v, _)| v),
+                parse_str(new),
+                "{new}"
+            );
         }
+        // Spans only for an object with members, each key once.
+        assert!(parse_str_spans(news[5]).unwrap().1.is_none());
+        assert!(parse_str_spans("{}").unwrap().1.is_none());
+        assert!(parse_str_spans("[1]").unwrap().1.is_none());
         // Members written the same are taken from the old tree, the others read.
-        let J::Obj(m) = parse_str_like(news[1], old, &old_tree).unwrap() else {
+        let J::Obj(m) = parse_str_like(news[1], old, &old_tree, &spans).unwrap() else {
             panic!()
         };
         let within = |j: &J<'_>, text: &str| match j.get("name").unwrap_or(j) {
