@@ -49,6 +49,22 @@ pub fn read_document(json: &str) -> Result<Document<'_>, super::yaml::YamlError>
     Document::read_leaving_out(json, LEFT_OUT)
 }
 
+/// [`read_document`] of a stored object's served text, built straight from its protobuf
+/// without the text, handed to `f` (which strips and writes it); `None` where only the
+/// text's way answers (see [`super::object::with_stored_doc`]).
+pub fn from_stored<R>(
+    k: &[u8],
+    v: &[u8],
+    view: &View,
+    dec: Option<&Decryptor>,
+    f: impl FnOnce(&mut Document<'_>) -> R,
+) -> Option<R> {
+    super::object::with_stored_doc(k, v, view, dec, LEFT_OUT, |d| {
+        (d.depth() < TREE_DEPTH).then(|| f(d))
+    })
+    .flatten()
+}
+
 /// Kinds whose objects controllers or components recreate (left out unless asked for).
 const RECREATED_KINDS: &[&str] = &["Event", "Lease", "Endpoints", "EndpointSlice", "Node"];
 
@@ -533,6 +549,17 @@ pub fn export(
             .par_iter_mut()
             .map(|(m, i)| {
                 let (k, v) = kvs[*i];
+                // Most objects: their document built from the protobuf, without text.
+                let built = from_stored(k, v, &view, o.dec, |d| {
+                    strip(d, &uids);
+                    let mut yaml = String::with_capacity(v.len() * 3 + 256);
+                    d.write(&mut yaml);
+                    yaml
+                });
+                if let Some(yaml) = built {
+                    m.yaml = yaml;
+                    return None;
+                }
                 let yaml = decode(k, v).and_then(|json| {
                     // Most objects: read once into the YAML document, stripped there and
                     // written. The JSON tree below decides the rest as before: text the

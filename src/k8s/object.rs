@@ -271,6 +271,39 @@ pub fn decode_stored_json_shaped(
     }
 }
 
+/// The YAML document of the object stored under `key` (decrypted with `dec` first), as
+/// [`super::yaml::Document::read_leaving_out`] reads its served text ([`decode_stored_json`])
+/// with `skip`, built straight from the protobuf and handed to `f`. `None` for an object not
+/// stored as protobuf of a built-in kind, for one that does not decode, and for one holding
+/// what only the text takes ([`super::yaml::Builder`]): the text's way gives the answer
+/// then, or the error.
+pub fn with_stored_doc<R>(
+    key: &[u8],
+    value: &[u8],
+    view: &View,
+    dec: Option<&Decryptor>,
+    skip: &'static [&'static [&'static str]],
+    f: impl FnOnce(&mut super::yaml::Document<'_>) -> R,
+) -> Option<R> {
+    let plain;
+    let value = match dec {
+        Some(d) if value.starts_with(super::value::ENCRYPTED_PREFIX) => {
+            plain = d.decrypt(key, value).ok()?;
+            &plain[..]
+        }
+        _ => value,
+    };
+    let Ok(StoredValue::Protobuf(env)) = classify(value) else {
+        return None;
+    };
+    let (av, kind) = (
+        crate::wire::text_lossy(env.api_version),
+        crate::wire::text_lossy(env.kind),
+    );
+    let mut d = super::render::render_object_doc(&av, &kind, env.raw, view, skip).ok()??;
+    Some(f(&mut d))
+}
+
 /// An object stored as JSON, as the apiserver serves it: a built-in kind decoded into its
 /// Go type and encoded again ([`super::render_json`]); anything else (custom resources)
 /// decoded into a generic map (keys sorted, integers as int64, other numbers as float64).

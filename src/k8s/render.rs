@@ -117,6 +117,194 @@ impl Cx {
     }
 }
 
+/// Where the renderer writes an object: its JSON text (a `String`), or a document built
+/// node by node (export's [`super::yaml::Builder`], which then never reads text back).
+/// Members, items and scalars arrive in the order the text has them. A writer that is not
+/// text takes only what objects commonly hold: for the rare rest (fields the schema does
+/// not know, embedded raw JSON) [`Out::text`] gives `None`, the renderer calls
+/// [`Out::refuse`], and the caller renders the object as text instead.
+pub(super) trait Out<'r> {
+    /// The JSON text being written, when this writer is text.
+    fn text(&mut self) -> Option<&mut String>;
+    /// Something was met that only text takes.
+    fn refuse(&mut self);
+    /// A member's name (see [`key`]); `first` is cleared.
+    fn key(&mut self, first: &mut bool, name: &'static str);
+    fn open_map(&mut self);
+    fn close_map(&mut self);
+    fn open_seq(&mut self);
+    fn close_seq(&mut self);
+    /// Before an item of a sequence or an entry of a map; `first` is cleared.
+    fn sep(&mut self, first: &mut bool);
+    fn null(&mut self);
+    fn boolean(&mut self, b: bool);
+    fn int(&mut self, v: i64);
+    fn uint(&mut self, v: u64);
+    fn float64(&mut self, f: f64);
+    fn float32(&mut self, f: f32);
+    /// A string made while rendering (times, quantities, base64, names).
+    fn str(&mut self, s: &str, esc: Escape);
+    fn string(&mut self, s: String, esc: Escape) {
+        self.str(&s, esc);
+    }
+    /// A Go string's bytes as the wire has them (not always UTF-8).
+    fn wire_str(&mut self, b: &'r [u8], esc: Escape);
+    /// A map entry's key (after [`Out::sep`]); its value follows.
+    fn map_key(&mut self, k: std::borrow::Cow<'r, [u8]>, esc: Escape);
+    /// Embedded JSON (FieldsV1, RawExtension): compacted as Go's encoder writes a
+    /// Marshaler's JSON, or, when it is not JSON, as the base64 of its bytes.
+    fn raw_json(&mut self, b: &'r [u8], esc: Escape) {
+        match self.text() {
+            Some(t) => {
+                if !gojson::compact(t, b) {
+                    gojson::string(t, STANDARD.encode(b).as_bytes(), esc)
+                }
+            }
+            None => self.refuse(),
+        }
+    }
+}
+
+impl<'r> Out<'r> for String {
+    #[inline]
+    fn text(&mut self) -> Option<&mut String> {
+        Some(self)
+    }
+    fn refuse(&mut self) {}
+    #[inline]
+    fn key(&mut self, first: &mut bool, name: &'static str) {
+        gojson::plain_key(self, first, name);
+    }
+    #[inline]
+    fn open_map(&mut self) {
+        self.push('{');
+    }
+    #[inline]
+    fn close_map(&mut self) {
+        self.push('}');
+    }
+    #[inline]
+    fn open_seq(&mut self) {
+        self.push('[');
+    }
+    #[inline]
+    fn close_seq(&mut self) {
+        self.push(']');
+    }
+    #[inline]
+    fn sep(&mut self, first: &mut bool) {
+        if !std::mem::take(first) {
+            self.push(',');
+        }
+    }
+    #[inline]
+    fn null(&mut self) {
+        self.push_str("null");
+    }
+    #[inline]
+    fn boolean(&mut self, b: bool) {
+        self.push_str(if b { "true" } else { "false" });
+    }
+    #[inline]
+    fn int(&mut self, v: i64) {
+        self.push_str(itoa::Buffer::new().format(v));
+    }
+    #[inline]
+    fn uint(&mut self, v: u64) {
+        self.push_str(itoa::Buffer::new().format(v));
+    }
+    fn float64(&mut self, f: f64) {
+        gojson::float64(self, f);
+    }
+    fn float32(&mut self, f: f32) {
+        gojson::float32(self, f);
+    }
+    #[inline]
+    fn str(&mut self, s: &str, esc: Escape) {
+        gojson::string(self, s.as_bytes(), esc);
+    }
+    #[inline]
+    fn wire_str(&mut self, b: &'r [u8], esc: Escape) {
+        gojson::string(self, b, esc);
+    }
+    fn map_key(&mut self, k: std::borrow::Cow<'r, [u8]>, esc: Escape) {
+        gojson::string(self, &k, esc);
+        self.push(':');
+    }
+}
+
+impl<'r> Out<'r> for super::yaml::Builder<'r> {
+    fn text(&mut self) -> Option<&mut String> {
+        None
+    }
+    fn refuse(&mut self) {
+        super::yaml::Builder::refuse(self);
+    }
+    #[inline]
+    fn key(&mut self, first: &mut bool, name: &'static str) {
+        *first = false;
+        super::yaml::Builder::key(self, name);
+    }
+    fn open_map(&mut self) {
+        super::yaml::Builder::open_map(self);
+    }
+    fn close_map(&mut self) {
+        super::yaml::Builder::close_map(self);
+    }
+    fn open_seq(&mut self) {
+        super::yaml::Builder::open_seq(self);
+    }
+    fn close_seq(&mut self) {
+        super::yaml::Builder::close_seq(self);
+    }
+    #[inline]
+    fn sep(&mut self, first: &mut bool) {
+        *first = false;
+    }
+    fn null(&mut self) {
+        super::yaml::Builder::null(self);
+    }
+    fn boolean(&mut self, b: bool) {
+        super::yaml::Builder::boolean(self, b);
+    }
+    fn int(&mut self, v: i64) {
+        super::yaml::Builder::int(self, v);
+    }
+    fn uint(&mut self, v: u64) {
+        super::yaml::Builder::uint(self, v);
+    }
+    fn float64(&mut self, f: f64) {
+        self.number_text(|t| gojson::float64(t, f));
+    }
+    fn float32(&mut self, f: f32) {
+        self.number_text(|t| gojson::float32(t, f));
+    }
+    fn str(&mut self, s: &str, _: Escape) {
+        super::yaml::Builder::string(self, std::borrow::Cow::Owned(s.to_owned()));
+    }
+    fn string(&mut self, s: String, _: Escape) {
+        super::yaml::Builder::string(self, std::borrow::Cow::Owned(s));
+    }
+    #[inline]
+    fn wire_str(&mut self, b: &'r [u8], _: Escape) {
+        self.wire_string(b);
+    }
+    fn map_key(&mut self, k: std::borrow::Cow<'r, [u8]>, _: Escape) {
+        self.wire_key(k);
+    }
+    fn raw_json(&mut self, b: &'r [u8], _: Escape) {
+        if self.leaving_out() {
+            return self.left_out_raw(b);
+        }
+        let mut text = String::with_capacity(b.len());
+        if gojson::compact(&mut text, b) {
+            self.json(&text);
+        } else {
+            super::yaml::Builder::string(self, std::borrow::Cow::Owned(STANDARD.encode(b)));
+        }
+    }
+}
+
 pub(super) const OBJECT_META: &str = "k8s.apimachinery.meta.v1.ObjectMeta";
 
 /// The key under which fields unknown to the schema are shown, by field number.
@@ -211,6 +399,30 @@ pub fn render_object_json_shaped(
     Ok(out)
 }
 
+/// The YAML document of the object inside a `k8s\0` envelope, as
+/// [`super::yaml::Document::read_leaving_out`] reads [`render_object_json`]'s text with
+/// `skip`, built without the text (it borrows the strings of `raw`). `Ok(None)` when the
+/// object holds something only the text takes (see [`super::yaml::Builder`]): read the
+/// text then. A render error is the one [`render_object_json`] gives.
+pub fn render_object_doc<'r>(
+    api_version: &str,
+    kind: &str,
+    raw: &'r [u8],
+    view: &View,
+    skip: &'static [&'static [&'static str]],
+) -> Result<Option<super::yaml::Document<'r>>, RenderError> {
+    let msg = schema::kind(api_version, kind).ok_or_else(|| RenderError::NoSchema {
+        api_version: api_version.to_string(),
+        kind: kind.to_string(),
+    })?;
+    let cx = Cx::new(view);
+    let mut out = super::yaml::Builder::new(skip, raw.len());
+    let mut first = open_object(msg, api_version, kind, &mut out, &cx);
+    object_body(msg, raw, &mut out, &mut first, 0, &cx)?;
+    out.close_map();
+    Ok(out.finish())
+}
+
 /// Puts `cx`'s path back to its length before a member, and pruning back on, when the
 /// member is written.
 struct Restore<'c>(&'c Cx, usize);
@@ -256,14 +468,14 @@ fn choose<'c>(field: &schema::Field, depth: u32, cx: &'c Cx) -> Option<Option<Re
 
 /// Opens a kind's object: `{`, then `kind` and `apiVersion` where its Go type embeds
 /// TypeMeta. Returns whether the next member is the first.
-pub(super) fn open_object(
+pub(super) fn open_object<'r, O: Out<'r>>(
     msg: &'static Msg,
     api_version: &str,
     kind: &str,
-    out: &mut String,
+    out: &mut O,
     cx: &Cx,
 ) -> bool {
-    out.push('{');
+    out.open_map();
     let mut first = true;
     if msg.type_meta {
         if !kind.is_empty() {
@@ -337,30 +549,33 @@ fn wire_fits(ty: Ty, rep: Rep, v: &W<'_>) -> bool {
 /// Writes `"name":`, after a comma unless it is the object's first member.
 /// A member's name: the schema's JSON names, `kind`, `apiVersion`, [`UNKNOWN_FIELDS`] and
 /// field numbers, none of which needs escaping (`schema_names_need_no_escaping`).
-pub(super) fn key(out: &mut String, first: &mut bool, name: &str) {
-    gojson::plain_key(out, first, name);
+#[inline]
+pub(super) fn key<'r, O: Out<'r>>(out: &mut O, first: &mut bool, name: &'static str) {
+    out.key(first, name);
 }
 
 /// A JSON string, escaped as Go escapes it.
-pub(super) fn string(out: &mut String, s: &str, cx: &Cx) {
-    gojson::string(out, s.as_bytes(), cx.esc);
+#[inline]
+pub(super) fn string<'r, O: Out<'r>>(out: &mut O, s: &str, cx: &Cx) {
+    out.str(s, cx.esc);
 }
 
 /// A Go string holding these bytes (not always UTF-8), escaped as Go escapes it.
-fn bytes_string(out: &mut String, b: &[u8], cx: &Cx) {
-    gojson::string(out, b, cx.esc);
+#[inline]
+fn bytes_string<'r, O: Out<'r>>(out: &mut O, b: &'r [u8], cx: &Cx) {
+    out.wire_str(b, cx.esc);
 }
 
-fn number<I: itoa::Integer>(out: &mut String, n: I) {
+fn number(out: &mut String, n: impl itoa::Integer) {
     out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// The members of `msg`'s object (without braces): its fields in Go order, inline
 /// fields' members in their place, then any fields the schema does not know.
-fn object_body(
+fn object_body<'r, O: Out<'r>>(
     msg: &'static Msg,
-    raw: &[u8],
-    out: &mut String,
+    raw: &'r [u8],
+    out: &mut O,
     first: &mut bool,
     depth: u32,
     cx: &Cx,
@@ -368,6 +583,10 @@ fn object_body(
     let mut unknown = Vec::new();
     members(msg, raw, out, first, &mut unknown, depth, cx)?;
     if !unknown.is_empty() {
+        let Some(out) = out.text() else {
+            out.refuse();
+            return Ok(());
+        };
         key(out, first, UNKNOWN_FIELDS);
         // Field numbers in order of first appearance; a repeated one as an array.
         let mut nums: Vec<u32> = Vec::new();
@@ -379,7 +598,7 @@ fn object_body(
         out.push('{');
         let mut inner = true;
         for n in nums {
-            key(out, &mut inner, &n.to_string());
+            gojson::plain_key(out, &mut inner, &n.to_string());
             let vals: Vec<&W<'_>> = unknown
                 .iter()
                 .filter(|(m, _)| *m == n)
@@ -395,7 +614,7 @@ fn object_body(
                 match v {
                     W::Varint(x) | W::Fixed64(x) => number(out, *x),
                     W::Fixed32(x) => number(out, *x),
-                    W::Bytes(b) => string(out, &STANDARD.encode(b), cx),
+                    W::Bytes(b) => gojson::string(out, STANDARD.encode(b).as_bytes(), cx.esc),
                 }
             }
             if vals.len() > 1 {
@@ -434,10 +653,10 @@ pub(super) fn rules(field: &schema::Field, cx: &Cx) -> Rules {
     }
 }
 
-fn members<'r>(
+fn members<'r, O: Out<'r>>(
     msg: &'static Msg,
     raw: &'r [u8],
-    out: &mut String,
+    out: &mut O,
     first: &mut bool,
     unknown: &mut Vec<(u32, W<'r>)>,
     depth: u32,
@@ -479,7 +698,7 @@ fn members<'r>(
     }
     // A served object's metadata carries its mod revision as the resourceVersion.
     let served_rv = match (&cx.rv, depth, msg.name) {
-        (Some(rv), 1, OBJECT_META) => Some(rv.as_bytes()),
+        (Some(rv), 1, OBJECT_META) => Some(rv.as_str()),
         _ => None,
     };
     for (field, &slot) in msg.fields.iter().zip(slots.iter()) {
@@ -488,7 +707,9 @@ fn members<'r>(
         };
         let r = rules(field, cx);
         if let (Some(rv), 6) = (served_rv, field.num) {
-            present(field, r, W::Bytes(rv), out, first, depth, cx)?;
+            // As `present` writes a non-empty string.
+            key(out, first, field.json);
+            string(out, rv, cx);
             continue;
         }
         if field.inline {
@@ -530,7 +751,7 @@ fn members<'r>(
             (Rep::Many | Rep::Map(..), _) => {
                 if !r.omitempty && !r.omitzero {
                     key(out, first, field.json);
-                    out.push_str("null");
+                    out.null();
                 }
             }
             (Rep::One, _) => absent(field, r, out, first, depth, cx)?,
@@ -540,10 +761,10 @@ fn members<'r>(
 }
 
 /// A field that did not appear on the wire, as Go would write its zero value.
-pub(super) fn absent(
-    field: &schema::Field,
+pub(super) fn absent<'r, O: Out<'r>>(
+    field: &'static schema::Field,
     r: Rules,
-    out: &mut String,
+    out: &mut O,
     first: &mut bool,
     depth: u32,
     cx: &Cx,
@@ -551,10 +772,10 @@ pub(super) fn absent(
     if !r.known || r.omitzero {
         return Ok(());
     }
-    let nil = |out: &mut String, first: &mut bool| {
+    let nil = |out: &mut O, first: &mut bool| {
         if !r.omitempty {
             key(out, first, field.json);
-            out.push_str("null");
+            out.null();
         }
     };
     if r.pointer {
@@ -583,13 +804,13 @@ pub(super) fn absent(
     Ok(())
 }
 
-pub(super) fn zero(ty: Ty, out: &mut String) {
-    out.push_str(match ty {
-        Ty::String => "\"\"",
-        Ty::Bool => "false",
-        Ty::Bytes => "null",
-        _ => "0",
-    });
+pub(super) fn zero<'r, O: Out<'r>>(ty: Ty, out: &mut O) {
+    match ty {
+        Ty::String => out.str("", Escape::NEW),
+        Ty::Bool => out.boolean(false),
+        Ty::Bytes => out.null(),
+        _ => out.int(0),
+    }
 }
 
 /// Whether a present scalar is Go's zero value (left out under omitempty).
@@ -641,11 +862,11 @@ fn message_is_zero(msg: &'static Msg, raw: &[u8], depth: u32) -> bool {
     })
 }
 
-fn present(
-    field: &schema::Field,
+fn present<'r, O: Out<'r>>(
+    field: &'static schema::Field,
     r: Rules,
-    v: W<'_>,
-    out: &mut String,
+    v: W<'r>,
+    out: &mut O,
     first: &mut bool,
     depth: u32,
     cx: &Cx,
@@ -679,37 +900,39 @@ fn present(
     single(field.ty, v, out, depth, cx)
 }
 
-fn single(ty: Ty, v: W<'_>, out: &mut String, depth: u32, cx: &Cx) -> Result<(), RenderError> {
+fn single<'r, O: Out<'r>>(
+    ty: Ty,
+    v: W<'r>,
+    out: &mut O,
+    depth: u32,
+    cx: &Cx,
+) -> Result<(), RenderError> {
     match (ty, v) {
         (Ty::Msg(m), W::Bytes(b)) => message(&MESSAGES[m as usize], b, out, depth + 1, cx)?,
         (Ty::String, W::Bytes(b)) => bytes_string(out, b, cx),
-        (Ty::Bytes, W::Bytes(b)) => string(out, &STANDARD.encode(b), cx),
-        (Ty::Bool, W::Varint(x)) => out.push_str(if x != 0 { "true" } else { "false" }),
-        (Ty::Int32, W::Varint(x)) => number(out, x as i32),
-        (Ty::Int64, W::Varint(x)) => number(out, x as i64),
-        (Ty::Uint32, W::Varint(x)) => number(out, x as u32),
-        (Ty::Uint64, W::Varint(x)) => number(out, x),
-        (Ty::Double, W::Fixed64(x)) => gojson::float64(out, f64::from_bits(x)),
-        (Ty::Float, W::Fixed32(x)) => gojson::float32(out, f32::from_bits(x)),
-        _ => out.push_str("null"),
+        (Ty::Bytes, W::Bytes(b)) => out.string(STANDARD.encode(b), cx.esc),
+        (Ty::Bool, W::Varint(x)) => out.boolean(x != 0),
+        (Ty::Int32, W::Varint(x)) => out.int(i64::from(x as i32)),
+        (Ty::Int64, W::Varint(x)) => out.int(x as i64),
+        (Ty::Uint32, W::Varint(x)) => out.int(i64::from(x as u32)),
+        (Ty::Uint64, W::Varint(x)) => out.uint(x),
+        (Ty::Double, W::Fixed64(x)) => out.float64(f64::from_bits(x)),
+        (Ty::Float, W::Fixed32(x)) => out.float32(f32::from_bits(x)),
+        _ => out.null(),
     }
     Ok(())
 }
 
-fn list<'r>(
+fn list<'r, O: Out<'r>>(
     ty: Ty,
     items: impl IntoIterator<Item = W<'r>>,
-    out: &mut String,
+    out: &mut O,
     depth: u32,
     cx: &Cx,
 ) -> Result<(), RenderError> {
-    out.push('[');
+    out.open_seq();
     let mut first = true;
-    let mut sep = |out: &mut String| {
-        if !std::mem::take(&mut first) {
-            out.push(',');
-        }
-    };
+    let mut sep = |out: &mut O| out.sep(&mut first);
     for v in items {
         match (ty, v) {
             // Packed scalars: one length-delimited run of varints or fixed values.
@@ -724,13 +947,13 @@ fn list<'r>(
             (Ty::Double, W::Bytes(b)) => {
                 for c in b.chunks_exact(8) {
                     sep(out);
-                    gojson::float64(out, f64::from_le_bytes(c.try_into().unwrap_or([0; 8])));
+                    out.float64(f64::from_le_bytes(c.try_into().unwrap_or([0; 8])));
                 }
             }
             (Ty::Float, W::Bytes(b)) => {
                 for c in b.chunks_exact(4) {
                     sep(out);
-                    gojson::float32(out, f32::from_le_bytes(c.try_into().unwrap_or([0; 4])));
+                    out.float32(f32::from_le_bytes(c.try_into().unwrap_or([0; 4])));
                 }
             }
             _ => {
@@ -739,21 +962,21 @@ fn list<'r>(
             }
         }
     }
-    out.push(']');
+    out.close_seq();
     Ok(())
 }
 
-fn map<'r>(
+fn map<'r, O: Out<'r>>(
     key_ty: Ty,
     val: Ty,
     entries: impl IntoIterator<Item = W<'r>>,
-    out: &mut String,
+    out: &mut O,
     depth: u32,
     cx: &Cx,
 ) -> Result<(), RenderError> {
     use std::borrow::Cow;
     // A key given twice keeps its last value, as Go's map does; Go writes the keys sorted.
-    let mut pairs: Vec<(Cow<'_, [u8]>, Option<W<'_>>)> = Vec::new();
+    let mut pairs: Vec<(Cow<'r, [u8]>, Option<W<'r>>)> = Vec::new();
     for e in entries {
         let W::Bytes(b) = e else { continue };
         let (mut k, mut v) = (None, None);
@@ -764,7 +987,7 @@ fn map<'r>(
                 _ => {}
             }
         }
-        let k: Cow<'_, [u8]> = match (key_ty, k) {
+        let k: Cow<'r, [u8]> = match (key_ty, k) {
             (_, None) => Cow::Borrowed(&b""[..]),
             (Ty::String | Ty::Bytes, Some(W::Bytes(b))) => Cow::Borrowed(b),
             (_, Some(x)) => {
@@ -779,31 +1002,28 @@ fn map<'r>(
         }
     }
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    out.push('{');
+    out.open_map();
     let mut first = true;
     for (k, v) in pairs {
-        if !std::mem::take(&mut first) {
-            out.push(',');
-        }
-        bytes_string(out, &k, cx);
-        out.push(':');
+        out.sep(&mut first);
+        out.map_key(k, cx.esc);
         match (val, v) {
             (_, Some(x)) => single(val, x, out, depth, cx)?,
             (Ty::Msg(m), None) => message(&MESSAGES[m as usize], &[], out, depth + 1, cx)?,
             // A map's []byte value is never nil: an empty one is "".
-            (Ty::Bytes, None) => out.push_str("\"\""),
+            (Ty::Bytes, None) => out.str("", cx.esc),
             (ty, None) => zero(ty, out),
         }
     }
-    out.push('}');
+    out.close_map();
     Ok(())
 }
 
 /// One message in its JSON form.
-pub(super) fn message(
+pub(super) fn message<'r, O: Out<'r>>(
     msg: &'static Msg,
-    raw: &[u8],
-    out: &mut String,
+    raw: &'r [u8],
+    out: &mut O,
     depth: u32,
     cx: &Cx,
 ) -> Result<(), RenderError> {
@@ -811,7 +1031,7 @@ pub(super) fn message(
         return Err(RenderError::TooDeep);
     }
     let err = wire(msg.name);
-    let scalar = |want: u32| -> Result<Option<W<'_>>, RenderError> {
+    let scalar = |want: u32| -> Result<Option<W<'r>>, RenderError> {
         let mut found = None;
         for f in Fields::new(raw) {
             let (n, v) = f.map_err(&err)?;
@@ -821,7 +1041,7 @@ pub(super) fn message(
         }
         Ok(found)
     };
-    let int = |v: Option<W<'_>>| match v {
+    let int = |v: Option<W<'r>>| match v {
         Some(W::Varint(x)) => x as i64,
         _ => 0,
     };
@@ -833,29 +1053,29 @@ pub(super) fn message(
     }
     match msg.render {
         Render::Plain => {
-            out.push('{');
+            out.open_map();
             let mut first = true;
             object_body(msg, raw, out, &mut first, depth, cx)?;
-            out.push('}');
+            out.close_map();
         }
         Render::Time | Render::MicroTime => {
             // An empty message is the zero time, written as null.
             let secs = int(scalar(1)?);
             if raw.is_empty() || secs == GO_ZERO_TIME {
-                out.push_str("null");
+                out.null();
             } else if msg.render == Render::Time {
-                string(out, &rfc3339(secs), cx);
+                out.string(rfc3339(secs), cx.esc);
             } else {
                 let micros = int(scalar(2)?) / 1000;
                 let s = rfc3339(secs);
-                string(out, &format!("{}.{micros:06}Z", &s[..s.len() - 1]), cx);
+                out.string(format!("{}.{micros:06}Z", &s[..s.len() - 1]), cx.esc);
             }
         }
-        Render::Duration => string(out, &go_duration(int(scalar(1)?)), cx),
+        Render::Duration => out.string(go_duration(int(scalar(1)?)), cx.esc),
         // The apiserver parses the stored string again (and fails on a bad one): what it
         // serves is the canonical form.
         Render::Quantity => match bytes(scalar(1)?) {
-            None => string(out, "0", cx),
+            None => out.str("0", cx.esc),
             Some(b) => {
                 let q = std::str::from_utf8(b)
                     .map_err(|_| super::quantity::QuantityError::FormatWrong)
@@ -866,28 +1086,24 @@ pub(super) fn message(
                             String::from_utf8_lossy(b)
                         ))
                     })?;
-                string(out, &q, cx)
+                out.string(q, cx.esc)
             }
         },
         Render::IntOrString => {
             if int(scalar(1)?) == 1 {
                 bytes_string(out, bytes(scalar(3)?).unwrap_or_default(), cx);
             } else {
-                number(out, int(scalar(2)?) as i32);
+                out.int(i64::from(int(scalar(2)?) as i32));
             }
         }
         Render::RawJson => match bytes(scalar(1)?) {
-            None => out.push_str("null"),
-            Some([]) => out.push_str("null"),
+            None => out.null(),
+            Some([]) => out.null(),
             // Go's encoder writes a Marshaler's JSON compacted, its text otherwise kept.
-            Some(b) => {
-                if !gojson::compact(out, b) {
-                    string(out, &STANDARD.encode(b), cx)
-                }
-            }
+            Some(b) => out.raw_json(b, cx.esc),
         },
         Render::Items => {
-            let items: Vec<W<'_>> = Fields::new(raw)
+            let items: Vec<W<'r>> = Fields::new(raw)
                 .filter_map(|f| match f {
                     Ok((1, v)) => Some(Ok(v)),
                     Ok(_) => None,
@@ -920,7 +1136,7 @@ pub(super) fn message(
             match schema {
                 _ if !schemas.is_empty() => list(ty(2), schemas, out, depth, cx)?,
                 Some(v) => single(ty(1), v, out, depth, cx)?,
-                None => out.push_str("null"),
+                None => out.null(),
             }
         }
         Render::SchemaOrBool => {
@@ -940,7 +1156,7 @@ pub(super) fn message(
                 .map_or(Ty::Bytes, |f| f.ty);
             match schema {
                 Some(v) => single(ty, v, out, depth, cx)?,
-                None => out.push_str(if allows { "true" } else { "false" }),
+                None => out.boolean(allows),
             }
         }
         Render::SchemaOrStringArray => {
@@ -962,7 +1178,7 @@ pub(super) fn message(
             match schema {
                 _ if !strings.is_empty() => list(Ty::String, strings, out, depth, cx)?,
                 Some(v) => single(ty, v, out, depth, cx)?,
-                None => out.push_str("null"),
+                None => out.null(),
             }
         }
     }

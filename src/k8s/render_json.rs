@@ -116,7 +116,7 @@ fn body(
 /// A member that is missing or null: the field keeps Go's zero value, written as the
 /// protobuf renderer writes a field absent from the wire.
 fn absent(
-    field: &schema::Field,
+    field: &'static schema::Field,
     r: Rules,
     out: &mut String,
     first: &mut bool,

@@ -580,19 +580,13 @@ impl<'a> Parser<'a> {
     /// Moves the entries of the map closing now into place: duplicates dropped (the last
     /// wins, as Go's decoder and go-yaml keep it), then go-yaml's key order.
     fn close_map(&mut self, start: usize) -> Id {
-        let n = self.open_entries.len() - start;
-        let keys = &self.open_entries[start..];
-        self.order.clear();
-        self.order.extend(0..n as u32);
-        drop_duplicates(keys, &mut self.order, &mut self.scratch);
-        sort_keys(keys, &mut self.order, &mut self.scratch);
-        let first = self.entries.len() as u32;
-        for &i in &self.order {
-            let e = &mut self.open_entries[start + i as usize];
-            self.entries.push((std::mem::take(&mut e.0), e.1));
-        }
-        self.open_entries.truncate(start);
-        let len = self.entries.len() as u32 - first;
+        let (first, len) = move_entries(
+            &mut self.open_entries,
+            start,
+            &mut self.entries,
+            &mut self.order,
+            &mut self.scratch,
+        );
         self.push(Node::Map { start: first, len })
     }
 
@@ -779,6 +773,492 @@ impl<'a> Parser<'a> {
         }
         Ok((char::from_u32(u).unwrap_or('\u{FFFD}'), 6))
     }
+}
+
+/// Moves the entries of a map closing now (from `start` in `open`) to the end of `entries`:
+/// duplicates dropped (the last wins, as Go's decoder and go-yaml keep it), then in
+/// go-yaml's key order. Returns where they start in `entries` and how many there are.
+fn move_entries<'a>(
+    open: &mut Vec<(Cow<'a, str>, Id)>,
+    start: usize,
+    entries: &mut Vec<(Cow<'a, str>, Id)>,
+    order: &mut Vec<u32>,
+    scratch: &mut Vec<u32>,
+) -> (u32, u32) {
+    let n = open.len() - start;
+    let keys = &open[start..];
+    order.clear();
+    order.extend(0..n as u32);
+    drop_duplicates(keys, order, scratch);
+    sort_keys(keys, order, scratch);
+    move_in_order(open, start, entries, order)
+}
+
+/// Moves the entries from `start` in `open` to the end of `entries`, those `order` names in
+/// its order (the rest dropped).
+fn move_in_order<'a>(
+    open: &mut Vec<(Cow<'a, str>, Id)>,
+    start: usize,
+    entries: &mut Vec<(Cow<'a, str>, Id)>,
+    order: &[u32],
+) -> (u32, u32) {
+    let first = entries.len() as u32;
+    for &i in order {
+        let e = &mut open[start + i as usize];
+        entries.push((std::mem::take(&mut e.0), e.1));
+    }
+    open.truncate(start);
+    (first, entries.len() as u32 - first)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building: the document made from a renderer's calls (`render::Out`) instead of from text.
+
+/// A container being built: a map (with the key of the member being written in it) or a
+/// sequence, and where its entries or items start.
+struct Building<'a> {
+    map: bool,
+    start: usize,
+    key: Cow<'a, str>,
+    /// Some key of this map came from the data, not from the schemas.
+    data_keys: bool,
+}
+
+/// The go-yaml order of maps whose keys all come from the schemas, by where the keys' texts
+/// are (which never changes, so the same names at the same places are the same keys): a
+/// message's members are sorted once per thread instead of once per object.
+#[derive(Default)]
+struct Orders {
+    known: std::collections::HashMap<u64, (Box<[(usize, usize)]>, Box<[u32]>)>,
+}
+
+/// Maps of distinct member sets remembered per thread (the schemas have about 1,500
+/// messages, most with a few sets of members present).
+const ORDERS_KEPT: usize = 8192;
+
+thread_local! {
+    static ORDERS: std::cell::RefCell<Orders> = Default::default();
+}
+
+impl Orders {
+    /// The order (as [`drop_duplicates`] and [`sort_keys`] leave it) of `keys`, whose texts
+    /// all live as long as the program.
+    fn order(&mut self, keys: &[(Cow<'_, str>, Id)], order: &mut Vec<u32>, scratch: &mut Vec<u32>) {
+        let mut h: u64 = keys.len() as u64;
+        for (k, _) in keys {
+            h = (h.rotate_left(5) ^ k.as_ptr() as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+            h = (h.rotate_left(5) ^ k.len() as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+        let same = |known: &[(usize, usize)]| {
+            known.len() == keys.len()
+                && known
+                    .iter()
+                    .zip(keys)
+                    .all(|(&(p, n), (k, _))| p == k.as_ptr() as usize && n == k.len())
+        };
+        if let Some((known, o)) = self.known.get(&h) {
+            if same(known) {
+                order.clear();
+                order.extend_from_slice(o);
+                return;
+            }
+        }
+        order.clear();
+        order.extend(0..keys.len() as u32);
+        drop_duplicates(keys, order, scratch);
+        sort_keys(keys, order, scratch);
+        if self.known.len() >= ORDERS_KEPT {
+            self.known.clear();
+        }
+        let at = keys
+            .iter()
+            .map(|(k, _)| (k.as_ptr() as usize, k.len()))
+            .collect();
+        self.known.insert(h, (at, order.as_slice().into()));
+    }
+}
+
+/// A [`Document`] built from the members, items and scalars a renderer writes, in the
+/// order its JSON text would have them: the document [`Document::read_leaving_out`] reads
+/// from that text, without the text. Only what such text reads without a change or a
+/// failure is taken: a string that is not UTF-8 or holds what the YAML reader refuses or
+/// folds, an over-long key, or anything the caller marks with [`Builder::refuse`] makes
+/// [`Builder::finish`] give `None`, and the caller goes the way of the text.
+pub struct Builder<'a> {
+    nodes: Vec<Node<'a>>,
+    entries: Vec<(Cow<'a, str>, Id)>,
+    items: Vec<Id>,
+    open_entries: Vec<(Cow<'a, str>, Id)>,
+    open_items: Vec<Id>,
+    stack: Vec<Building<'a>>,
+    order: Vec<u32>,
+    scratch: Vec<u32>,
+    root: Option<Id>,
+    depth: usize,
+    refused: bool,
+    /// Paths of members left out (as [`Document::read_leaving_out`] takes them).
+    skip: &'static [&'static [&'static str]],
+    /// Inside a member left out: how many of its containers are open (0 outside).
+    skipping: usize,
+    /// The longest path in `skip`.
+    skip_depth: usize,
+    number: String,
+    orders: Orders,
+}
+
+impl Drop for Builder<'_> {
+    fn drop(&mut self) {
+        let orders = std::mem::take(&mut self.orders);
+        ORDERS.with(|o| *o.borrow_mut() = orders);
+    }
+}
+
+impl<'a> Builder<'a> {
+    /// A builder leaving out the members at the paths `skip`; `hint` is the size of the
+    /// object's encoding, to size the arenas.
+    pub fn new(skip: &'static [&'static [&'static str]], hint: usize) -> Builder<'a> {
+        Builder {
+            nodes: Vec::with_capacity(hint / 6 + 8),
+            entries: Vec::with_capacity(hint / 8 + 8),
+            items: Vec::with_capacity(hint / 24 + 4),
+            open_entries: Vec::with_capacity(64),
+            open_items: Vec::with_capacity(16),
+            stack: Vec::with_capacity(16),
+            order: Vec::new(),
+            scratch: Vec::new(),
+            root: None,
+            depth: 0,
+            refused: false,
+            skip,
+            skipping: 0,
+            skip_depth: skip.iter().map(|p| p.len()).max().unwrap_or(0),
+            number: String::new(),
+            orders: ORDERS.with(|o| std::mem::take(&mut *o.borrow_mut())),
+        }
+    }
+
+    /// The document, unless something it cannot take was met (or it is incomplete).
+    pub fn finish(mut self) -> Option<Document<'a>> {
+        if self.refused || !self.stack.is_empty() {
+            return None;
+        }
+        Some(Document(Doc {
+            nodes: std::mem::take(&mut self.nodes),
+            entries: std::mem::take(&mut self.entries),
+            items: std::mem::take(&mut self.items),
+            root: self.root?,
+            folded: false,
+            depth: self.depth,
+        }))
+    }
+
+    /// Something only the text takes was met.
+    pub fn refuse(&mut self) {
+        self.refused = true;
+    }
+
+    /// The name of the member whose value comes next (in the innermost map): a name from
+    /// the schemas, whose text lives as long as the program.
+    pub fn key(&mut self, name: &'static str) {
+        if self.skipping > 0 {
+            return;
+        }
+        if let Some(b) = self.stack.last_mut() {
+            b.key = Cow::Borrowed(name);
+        }
+    }
+
+    /// A key from the data (map keys, embedded JSON).
+    fn data_key(&mut self, name: Cow<'a, str>) {
+        if self.skipping > 0 {
+            return;
+        }
+        if let Some(b) = self.stack.last_mut() {
+            b.key = name;
+            b.data_keys = true;
+        }
+    }
+
+    /// A map's key as bytes from the wire: taken as the text's key would read.
+    pub fn wire_key(&mut self, k: Cow<'a, [u8]>) {
+        let k = match k {
+            Cow::Borrowed(b) => std::str::from_utf8(b).ok().map(Cow::Borrowed),
+            Cow::Owned(v) => String::from_utf8(v).ok().map(Cow::Owned),
+        };
+        match k {
+            Some(k) if reads_unchanged(&k) && check_key_length(&k).is_ok() => self.data_key(k),
+            _ => self.refused = true,
+        }
+    }
+
+    /// Whether the value starting now is a member left out.
+    #[inline]
+    fn left_out(&self) -> bool {
+        let n = self.stack.len();
+        // Most values are deeper than any path left out.
+        if n > self.skip_depth {
+            return false;
+        }
+        let Some(top) = self.stack.last().filter(|b| b.map) else {
+            return false;
+        };
+        self.skip.iter().any(|p| {
+            p.len() == n
+                && p[n - 1] == top.key
+                && self.stack[..n - 1]
+                    .iter()
+                    .zip(p.iter())
+                    .all(|(b, name)| b.map && b.key == *name)
+        })
+    }
+
+    /// A value is complete: it goes to its container.
+    fn attach(&mut self, id: Id) {
+        match self.stack.last_mut() {
+            Some(b) if b.map => {
+                let key = std::mem::take(&mut b.key);
+                self.open_entries.push((key, id));
+            }
+            Some(_) => self.open_items.push(id),
+            None => self.root = Some(id),
+        }
+    }
+
+    fn open(&mut self, map: bool) {
+        if self.skipping > 0 || self.left_out() {
+            self.skipping += 1;
+            self.depth = self.depth.max(self.stack.len() + self.skipping);
+            return;
+        }
+        let start = if map {
+            self.open_entries.len()
+        } else {
+            self.open_items.len()
+        };
+        self.stack.push(Building {
+            map,
+            start,
+            key: Cow::Borrowed(""),
+            data_keys: false,
+        });
+        self.depth = self.depth.max(self.stack.len());
+    }
+
+    pub fn open_map(&mut self) {
+        self.open(true);
+    }
+
+    pub fn open_seq(&mut self) {
+        self.open(false);
+    }
+
+    pub fn close_map(&mut self) {
+        if self.skipping > 0 {
+            self.skipping -= 1;
+            return;
+        }
+        let Some(b) = self.stack.pop() else {
+            self.refused = true;
+            return;
+        };
+        let (start, len) = if b.data_keys {
+            move_entries(
+                &mut self.open_entries,
+                b.start,
+                &mut self.entries,
+                &mut self.order,
+                &mut self.scratch,
+            )
+        } else {
+            let keys = &self.open_entries[b.start..];
+            self.orders.order(keys, &mut self.order, &mut self.scratch);
+            move_in_order(
+                &mut self.open_entries,
+                b.start,
+                &mut self.entries,
+                &self.order,
+            )
+        };
+        self.nodes.push(Node::Map { start, len });
+        self.attach((self.nodes.len() - 1) as Id);
+    }
+
+    pub fn close_seq(&mut self) {
+        if self.skipping > 0 {
+            self.skipping -= 1;
+            return;
+        }
+        let Some(b) = self.stack.pop() else {
+            self.refused = true;
+            return;
+        };
+        let start = self.items.len() as u32;
+        self.items.extend(self.open_items.drain(b.start..));
+        let len = self.items.len() as u32 - start;
+        self.nodes.push(Node::Seq { start, len });
+        self.attach((self.nodes.len() - 1) as Id);
+    }
+
+    fn scalar(&mut self, n: Node<'a>) {
+        if self.skipping > 0 || self.left_out() {
+            return;
+        }
+        self.nodes.push(n);
+        self.attach((self.nodes.len() - 1) as Id);
+    }
+
+    pub fn null(&mut self) {
+        self.scalar(Node::Null);
+    }
+
+    pub fn boolean(&mut self, b: bool) {
+        self.scalar(Node::Bool(b));
+    }
+
+    pub fn int(&mut self, v: i64) {
+        self.scalar(Node::Int(v));
+    }
+
+    /// An unsigned integer: one beyond int64 reads as a float64, as its text would.
+    pub fn uint(&mut self, v: u64) {
+        match i64::try_from(v) {
+            Ok(v) => self.scalar(Node::Int(v)),
+            Err(_) => self.scalar(Node::Float(v as f64)),
+        }
+    }
+
+    /// A number as its JSON text, read as [`Document::read`] reads it.
+    pub fn number_text(&mut self, write: impl FnOnce(&mut String)) {
+        let mut text = std::mem::take(&mut self.number);
+        text.clear();
+        write(&mut text);
+        let integer = !text.contains(['.', 'e', 'E']);
+        match number_node(&text, integer) {
+            Ok(n) => self.scalar(n),
+            Err(_) => self.refused = true,
+        }
+        self.number = text;
+    }
+
+    /// A string value.
+    pub fn string(&mut self, s: Cow<'a, str>) {
+        if self.leaving_out() {
+            // Read and passed over: only what the reader refuses counts (a NEL does not).
+            if !below_del(s.as_bytes()) && s.chars().any(|c| c != NEL && refused_char(c)) {
+                self.refused = true;
+            }
+        } else if reads_unchanged(&s) {
+            self.scalar(Node::Str(s));
+        } else {
+            self.refused = true;
+        }
+    }
+
+    /// Embedded JSON text (compacted or, not being JSON, as base64): taken only inside a
+    /// member left out, where the text's reader would check it and move on. It is passed
+    /// over when that check cannot fail: plain ASCII without escapes (so no character the
+    /// YAML reader refuses) and nesting far from any limit.
+    pub fn left_out_raw(&mut self, b: &[u8]) {
+        let safe = |b: &[u8]| {
+            // Without a backslash, every `"` opens or closes a string.
+            let (mut depth, mut deepest, mut in_string) = (0usize, 0, false);
+            for &c in b {
+                match c {
+                    0..0x20 | 0x7F.. | b'\\' => return false,
+                    b'"' => in_string = !in_string,
+                    b'{' | b'[' if !in_string => {
+                        depth += 1;
+                        deepest = deepest.max(depth);
+                    }
+                    b'}' | b']' if !in_string => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+            }
+            self.stack.len() + self.skipping + deepest < 256
+        };
+        if !(self.skipping > 0 || self.left_out()) || !safe(b) {
+            self.refused = true;
+        }
+    }
+
+    /// Whether what comes next is left out (inside a member left out, or one itself).
+    pub fn leaving_out(&self) -> bool {
+        self.skipping > 0 || self.left_out()
+    }
+
+    /// JSON text (embedded JSON, compacted) as a value: read as [`Document::read`] reads
+    /// it, and its nodes taken over.
+    pub fn json(&mut self, text: &str) {
+        match Parser::new(text).parse() {
+            Ok(d) if !d.folded && d.depth < 64 => self.take_over(&d, d.root),
+            _ => self.refused = true,
+        }
+    }
+
+    fn take_over(&mut self, d: &Doc<'_>, id: Id) {
+        match &d.nodes[id as usize] {
+            Node::Null => self.null(),
+            &Node::Bool(b) => self.boolean(b),
+            &Node::Int(v) => self.int(v),
+            &Node::Float(f) => self.scalar(Node::Float(f)),
+            Node::Str(s) => self.scalar(Node::Str(Cow::Owned(s.to_string()))),
+            &Node::Map { start, len } => {
+                self.open_map();
+                for (k, v) in &d.entries[start as usize..(start + len) as usize] {
+                    self.data_key(Cow::Owned(k.to_string()));
+                    self.take_over(d, *v);
+                }
+                self.close_map();
+            }
+            &Node::Seq { start, len } => {
+                self.open_seq();
+                for &v in &d.items[start as usize..(start + len) as usize] {
+                    self.take_over(d, v);
+                }
+                self.close_seq();
+            }
+        }
+    }
+
+    /// A Go string's bytes from the wire.
+    pub fn wire_string(&mut self, b: &'a [u8]) {
+        if below_del(b) {
+            // SAFETY: ASCII is UTF-8.
+            let s = unsafe { std::str::from_utf8_unchecked(b) };
+            return self.scalar(Node::Str(Cow::Borrowed(s)));
+        }
+        match std::str::from_utf8(b) {
+            Ok(s) => self.string(Cow::Borrowed(s)),
+            Err(_) => self.refused = true,
+        }
+    }
+}
+
+/// Whether a string's text, read back by [`Parser`], is the same string: it holds nothing
+/// the YAML reader refuses (DEL, C1 controls, U+FFFE, U+FFFF) or folds (NEL).
+fn reads_unchanged(s: &str) -> bool {
+    below_del(s.as_bytes()) || no_refused_chars(s)
+}
+
+/// Every byte is below 0x7F (ASCII without DEL); eight bytes at a time.
+fn below_del(b: &[u8]) -> bool {
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        if del_or_above(word(c)) {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(|&c| c < 0x7F)
+}
+
+fn no_refused_chars(s: &str) -> bool {
+    !s.chars().any(refused_char)
+}
+
+/// DEL, the C1 controls (NEL among them, which the reader folds rather than refuses),
+/// U+FFFE and U+FFFF.
+fn refused_char(c: char) -> bool {
+    matches!(c, '\u{7F}'..='\u{9F}' | '\u{FFFE}' | '\u{FFFF}')
 }
 
 /// The node of a number's text (valid JSON; `integer` when it has no fraction or exponent):

@@ -721,3 +721,94 @@ fn both_sides_of_a_change_share_the_text_of_equal_root_members() {
     assert!(!write_yaml_tree_pair(&refused, &old, &mut a, &mut b));
     assert!(a.is_empty() && b.is_empty());
 }
+
+/// What a builder holding one member `a` (or a map key from the data) makes of a string
+/// from the wire: its YAML, or `None` when it declines.
+fn built(value: &'static [u8], data_key: Option<&'static [u8]>) -> Option<String> {
+    let mut b = Builder::new(&[], 0);
+    b.open_map();
+    match data_key {
+        Some(k) => b.wire_key(Cow::Borrowed(k)),
+        None => b.key("a"),
+    }
+    b.wire_string(value);
+    b.close_map();
+    let d = b.finish()?;
+    let mut out = String::new();
+    d.write(&mut out);
+    Some(out)
+}
+
+#[test]
+fn builder_takes_only_strings_their_text_reads_unchanged() {
+    assert_eq!(built(b"x", None).as_deref(), Some("a: x\n"));
+    assert_eq!(built(b"x", Some(b"k")).as_deref(), Some("k: x\n"));
+    assert_eq!(
+        built("é\t".as_bytes(), None).as_deref(),
+        Some("a: \"é\\t\"\n")
+    );
+    // DEL, C1 controls (NEL among them), U+FFFE and bytes that are not UTF-8.
+    let refused: [&'static [u8]; 6] = [
+        b"a\x7fb",
+        "\u{80}".as_bytes(),
+        "x\u{85}y".as_bytes(),
+        "\u{9f}".as_bytes(),
+        "\u{fffe}".as_bytes(),
+        b"\xff",
+    ];
+    for s in refused {
+        assert_eq!(built(s, None), None, "{s:?}");
+        assert_eq!(built(b"x", Some(s)), None, "{s:?} as a key");
+        // The text of the same string is refused or read back changed.
+        if let Ok(text) = std::str::from_utf8(s) {
+            let json = format!("{{\"a\":{}}}", serde_json::to_string(text).unwrap());
+            assert!(Document::read(&json).map_or(true, |d| d.folded()), "{json}");
+        }
+    }
+    // A key longer than go-yaml reads as one.
+    let long: &'static [u8] = Box::leak(vec![b'k'; 1100].into_boxed_slice());
+    assert_eq!(built(b"x", Some(long)), None);
+}
+
+#[test]
+fn builder_leaves_out_what_read_leaving_out_leaves_out() {
+    const SKIP: &[&[&str]] = &[&["status"], &["metadata", "uid"]];
+    let mut b = Builder::new(SKIP, 0);
+    b.open_map();
+    // A NEL the reader folds is passed over unread where it is left out.
+    b.key("status");
+    b.open_map();
+    b.key("x");
+    b.wire_string("\u{85}".as_bytes());
+    b.close_map();
+    b.key("metadata");
+    b.open_map();
+    b.key("uid");
+    b.wire_string(b"u");
+    b.key("name");
+    b.wire_string(b"n");
+    b.close_map();
+    b.key("kind");
+    b.open_seq();
+    b.int(1);
+    b.null();
+    b.close_seq();
+    b.close_map();
+    let mut got = String::new();
+    b.finish().unwrap().write(&mut got);
+    let json = r#"{"status":{"x":"y"},"metadata":{"uid":"u","name":"n"},"kind":[1,null]}"#;
+    let mut want = String::new();
+    Document::read_leaving_out(json, SKIP)
+        .unwrap()
+        .write(&mut want);
+    assert_eq!(got, want);
+    assert_eq!(got, "kind:\n- 1\n- null\nmetadata:\n  name: \"n\"\n");
+    // What the reader refuses is refused there too.
+    let mut b = Builder::new(SKIP, 0);
+    b.open_map();
+    b.key("status");
+    b.wire_string(b"\x7f");
+    b.close_map();
+    assert!(b.finish().is_none());
+    assert!(Document::read_leaving_out(r#"{"status":"\u007f"}"#, SKIP).is_err());
+}
