@@ -228,6 +228,47 @@ fn meta(c: &mut Criterion) {
         });
     }
     g.finish();
+    // Diff (issue 17): the YAML of both sides of a change, each fixture against itself with
+    // one label more (what `kubectl label` does), each side written alone against the two
+    // written at once with the root members they share written once (one core).
+    let mut g = c.benchmark_group("k8s_diff");
+    g.sample_size(10);
+    let olds: Vec<_> = trees
+        .iter()
+        .filter_map(|t| reshift::k8s::jsontree::parse(t.as_bytes()).ok())
+        .collect();
+    let news: Vec<_> = olds.iter().map(labelled).collect();
+    if !olds.is_empty() {
+        let tb: usize = trees.iter().map(String::len).sum();
+        g.throughput(Throughput::Bytes(2 * tb as u64));
+        g.bench_function("fixtures_changed_pair_yaml_each_side_one_core_bytes", |b| {
+            b.iter(|| {
+                let mut n = 0;
+                for (x, y) in olds.iter().zip(&news) {
+                    let (mut a, mut b) = (String::new(), String::new());
+                    reshift::k8s::yaml::write_yaml_tree(x, &mut a);
+                    reshift::k8s::yaml::write_yaml_tree(y, &mut b);
+                    n += a.len() + b.len();
+                }
+                n
+            })
+        });
+        g.bench_function("fixtures_changed_pair_yaml_shared_one_core_bytes", |b| {
+            b.iter(|| {
+                let mut n = 0;
+                for (x, y) in olds.iter().zip(&news) {
+                    let (mut a, mut b) = (String::new(), String::new());
+                    if !reshift::k8s::yaml::write_yaml_tree_pair(x, y, &mut a, &mut b) {
+                        reshift::k8s::yaml::write_yaml_tree(x, &mut a);
+                        reshift::k8s::yaml::write_yaml_tree(y, &mut b);
+                    }
+                    n += a.len() + b.len();
+                }
+                n
+            })
+        });
+    }
+    g.finish();
     // Parquet (issue 20): every live object's metadata and per-kind columns as
     // objects.parquet (zstd), row groups built and encoded on all cores.
     let mut g = c.benchmark_group("k8s_parquet");
@@ -251,6 +292,37 @@ fn meta(c: &mut Criterion) {
         })
     });
     g.finish();
+}
+
+/// `v` with the label `reshift-compare: changed` added to its `metadata.labels` (both
+/// made when missing; a value that is no object is kept as it is).
+fn labelled<'a>(v: &reshift::k8s::jsontree::J<'a>) -> reshift::k8s::jsontree::J<'a> {
+    use reshift::k8s::jsontree::J;
+    fn member<'a, 'm>(
+        m: &'m mut Vec<(std::borrow::Cow<'a, str>, J<'a>)>,
+        k: &'a str,
+    ) -> &'m mut J<'a> {
+        let i = match m.iter().position(|(x, _)| x == k) {
+            Some(i) => i,
+            None => {
+                m.push((k.into(), J::Obj(Vec::new())));
+                m.len() - 1
+            }
+        };
+        &mut m[i].1
+    }
+    let mut v = v.clone();
+    if let J::Obj(m) = &mut v {
+        if let J::Obj(meta) = member(m, "metadata") {
+            if let J::Obj(labels) = member(meta, "labels") {
+                labels.push((
+                    "reshift-compare".into(),
+                    J::Str("changed".into(), b"changed"),
+                ));
+            }
+        }
+    }
+    v
 }
 
 /// Go's string escaping alone (`gojson::string`), on the kinds of strings objects hold:

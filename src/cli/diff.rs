@@ -190,35 +190,46 @@ impl Printer<'_> {
     }
 }
 
+/// The differences among `batch`, compared and rendered on all cores, in key order.
+fn compare_batch(
+    batch: &[Pair<'_>],
+    opts: &Options<'_>,
+    context: Option<usize>,
+) -> Vec<(Difference, Option<String>)> {
+    batch
+        .par_iter()
+        .filter_map(|x| {
+            let mut d = compare(x, opts)?;
+            let text = context.map(|c| unified(&d, c));
+            // Each side's text is done with once rendered.
+            if text.is_some() {
+                d.old_text = None;
+                d.new_text = None;
+            }
+            Some((d, text))
+        })
+        .collect()
+}
+
 /// Compares every pair of `pairs` and renders each difference, a batch at a time on all
-/// cores, and prints the differences in key order.
+/// cores, and prints the differences in key order. The merge finds the next batch (it
+/// reads every value of both sides) while the cores compare the current one.
 fn run_pairs<'a>(
-    pairs: impl Iterator<Item = Pair<'a>>,
+    mut pairs: impl Iterator<Item = Pair<'a>> + Send,
     opts: &Options<'_>,
     p: &mut Printer<'_>,
 ) -> Result<()> {
-    let mut batch: Vec<Pair<'a>> = Vec::with_capacity(BATCH);
-    let mut pairs = pairs.peekable();
-    while pairs.peek().is_some() {
-        batch.clear();
-        batch.extend(pairs.by_ref().take(BATCH));
-        let context = p.context();
-        let diffs: Vec<(Difference, Option<String>)> = batch
-            .par_iter()
-            .filter_map(|x| {
-                let mut d = compare(x, opts)?;
-                let text = context.map(|c| unified(&d, c));
-                // Each side's text is done with once rendered.
-                if text.is_some() {
-                    d.old_text = None;
-                    d.new_text = None;
-                }
-                Some((d, text))
-            })
-            .collect();
+    let context = p.context();
+    let mut batch: Vec<Pair<'a>> = pairs.by_ref().take(BATCH).collect();
+    while !batch.is_empty() {
+        let (next, diffs) = rayon::join(
+            || pairs.by_ref().take(BATCH).collect::<Vec<_>>(),
+            || compare_batch(&batch, opts, context),
+        );
         for (d, text) in &diffs {
             p.take(d, text.as_deref())?;
         }
+        batch = next;
     }
     Ok(())
 }

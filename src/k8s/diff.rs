@@ -263,10 +263,15 @@ fn served(key: &[u8], kv: &crate::etcd::KeyValueRef<'_>, o: &Options<'_>) -> Opt
     decode_stored_json(key, kv.value, &view, o.dec).ok()
 }
 
+/// Room for the YAML of the JSON `text`.
+fn yaml_buffer(text: &str) -> String {
+    String::with_capacity(text.len() + text.len() / 4 + 16)
+}
+
 /// The YAML kubectl prints for a side: of its tree `v` (`text` as served, minus what was
 /// removed from it when `stripped`).
 pub fn yaml_of(text: &str, v: &J<'_>, stripped: bool) -> String {
-    let mut y = String::with_capacity(text.len() + text.len() / 4 + 16);
+    let mut y = yaml_buffer(text);
     if crate::k8s::yaml::write_yaml_tree(v, &mut y).is_some() {
         return y;
     }
@@ -287,15 +292,26 @@ pub fn yaml_of(text: &str, v: &J<'_>, stripped: bool) -> String {
 
 /// A side's served text read as a tree, noise removed unless asked for: `Some(None)` for
 /// an absent side, `None` when the text does not read.
-fn tree<'t>(text: Option<&'t str>, o: &Options<'_>) -> Option<Option<J<'t>>> {
+///
+/// With `like`, the other side's text and tree: the root members written the same there
+/// are taken from that tree, not read again (the same tree; noise removal is idempotent).
+/// Where its root members lie ([`jsontree::Spans`]) comes with the tree.
+fn tree<'t>(
+    text: Option<&'t str>,
+    like: Option<(&str, &J<'t>, &jsontree::Spans)>,
+    o: &Options<'_>,
+) -> Option<Option<(J<'t>, Option<jsontree::Spans>)>> {
     let Some(t) = text else {
         return Some(None);
     };
-    let mut v = jsontree::parse_str(t).ok()?;
+    let (mut v, spans) = match like {
+        Some((lt, lv, ls)) => (jsontree::parse_str_like(t, lt, lv, ls).ok()?, None),
+        None => jsontree::parse_str_spans(t).ok()?,
+    };
     if !o.all_fields {
         strip_noise(&mut v);
     }
-    Some(Some(v))
+    Some(Some((v, spans)))
 }
 
 /// Compares the two sides of `pair`. `None` when the filter keeps neither side, or when
@@ -349,7 +365,15 @@ pub fn compare(pair: &Pair<'_>, o: &Options<'_>) -> Option<Difference> {
         let b = new.map(|kv| served(pair.key, &kv, o));
         if !matches!(a, Some(None)) && !matches!(b, Some(None)) {
             let (a, b) = (a.flatten(), b.flatten());
-            if let (Some(ta), Some(tb)) = (tree(a.as_deref(), o), tree(b.as_deref(), o)) {
+            let ta = tree(a.as_deref(), None, o);
+            let like = match (a.as_deref(), &ta) {
+                (Some(t), Some(Some((v, Some(s))))) => Some((t, v, s)),
+                _ => None,
+            };
+            let tb = tree(b.as_deref(), like, o);
+            let ta = ta.map(|t| t.map(|(v, _)| v));
+            let tb = tb.map(|t| t.map(|(v, _)| v));
+            if let (Some(ta), Some(tb)) = (ta, tb) {
                 if let (Some(x), Some(y)) = (&ta, &tb) {
                     if same(x, y) {
                         return None;
@@ -362,6 +386,15 @@ pub fn compare(pair: &Pair<'_>, o: &Options<'_>) -> Option<Difference> {
                 d.compared = "object";
                 if o.detail == Detail::Text {
                     let stripped = !o.all_fields;
+                    if let (Some(x), Some(y)) = (&ta, &tb) {
+                        let (ta, tb) = (a.as_deref().unwrap_or(""), b.as_deref().unwrap_or(""));
+                        let (mut ya, mut yb) = (yaml_buffer(ta), yaml_buffer(tb));
+                        if crate::k8s::yaml::write_yaml_tree_pair(x, y, &mut ya, &mut yb) {
+                            d.old_text = Some(ya);
+                            d.new_text = Some(yb);
+                            return Some(d);
+                        }
+                    }
                     d.old_text = a
                         .as_deref()
                         .zip(ta.as_ref())
@@ -420,10 +453,174 @@ pub fn unified(d: &Difference, context: usize) -> String {
         d.old_text.as_deref().unwrap_or(""),
         d.new_text.as_deref().unwrap_or(""),
     );
+    if let Some(u) = unified_trimmed(x, y, &a, &b, context) {
+        return u;
+    }
     let diff = similar::TextDiff::from_lines(x, y);
     let mut u = diff.unified_diff();
     u.context_radius(context).header(&a, &b);
     u.to_string()
+}
+
+/// Lines past those `unified` must show kept on each side of the lines the two texts
+/// share at their start and end, so that what `similar` makes of them (its compaction
+/// slides a change along equal lines) can be seen to stay inside.
+const MARGIN: usize = 16;
+
+/// How many bytes `a` and `b` start with in common (sixteen compared at a time).
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let mut n = 0;
+    for (x, y) in a.chunks_exact(16).zip(b.chunks_exact(16)) {
+        if x != y {
+            break;
+        }
+        n += 16;
+    }
+    n + a[n..]
+        .iter()
+        .zip(&b[n..])
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// How many bytes `a` and `b` end with in common (sixteen compared at a time).
+fn common_suffix(a: &[u8], b: &[u8]) -> usize {
+    let mut n = 0;
+    for (x, y) in a.rchunks_exact(16).zip(b.rchunks_exact(16)) {
+        if x != y {
+            break;
+        }
+        n += 16;
+    }
+    let (a, b) = (&a[..a.len() - n], &b[..b.len() - n]);
+    n + a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// `similar`'s unified diff of two texts that end in a line break, headed `a` and `b`,
+/// found without splitting the lines the two share at their start and end: `similar`
+/// diffs the changed middle with `context + MARGIN` lines around it, and the hunks' line
+/// numbers are moved by the shared lines left out. `None` when the hunks reach into that
+/// margin (or what is left out is too little to matter): the caller diffs the whole texts.
+fn unified_trimmed(x: &str, y: &str, a: &str, b: &str, context: usize) -> Option<String> {
+    use similar::DiffOp;
+    if !x.ends_with('\n') || !y.ends_with('\n') || x == y {
+        return None;
+    }
+    let (xb, yb) = (x.as_bytes(), y.as_bytes());
+    // The whole lines both start with: up to the last line break in the common bytes.
+    let same = common_prefix(xb, yb);
+    let head = memchr::memrchr(b'\n', &xb[..same]).map_or(0, |i| i + 1);
+    // The whole lines both end with: from the first line break in the common bytes at the
+    // end (outside the head), so each starts after a line break both hold.
+    let room = xb.len().min(yb.len()) - head;
+    let tail_same = common_suffix(&xb[xb.len() - room..], &yb[yb.len() - room..]);
+    let tail = match memchr::memchr(b'\n', &xb[xb.len() - tail_same..]) {
+        Some(i) => tail_same - i - 1,
+        None => 0,
+    };
+    let keep = context + MARGIN;
+    // Back up `keep` lines from the head's end, forward `keep` lines from the tail's start.
+    let mut start = head;
+    let mut kept_head = 0;
+    while kept_head < keep && start > 0 {
+        start = memchr::memrchr(b'\n', &xb[..start - 1]).map_or(0, |i| i + 1);
+        kept_head += 1;
+    }
+    let mut end = tail;
+    let mut kept_tail = 0;
+    while kept_tail < keep && end > 0 {
+        let from = xb.len() - end;
+        let Some(i) = memchr::memchr(b'\n', &xb[from..]) else {
+            break;
+        };
+        end -= i + 1;
+        kept_tail += 1;
+    }
+    if start == 0 && end == 0 {
+        return None;
+    }
+    let skipped = memchr::memchr_iter(b'\n', &xb[..start]).count();
+    let xs = &x[start..x.len() - end];
+    let ys = &y[start..y.len() - end];
+    let diff = similar::TextDiff::from_lines(xs, ys);
+    let ops = diff.ops();
+    // A change that reaches the lines kept around the middle may have been placed
+    // otherwise with the whole texts.
+    let equal_edge =
+        |op: Option<&DiffOp>| matches!(op, Some(DiffOp::Equal { len, .. }) if *len > context);
+    if (start > 0 && !equal_edge(ops.first())) || (end > 0 && !equal_edge(ops.last())) {
+        return None;
+    }
+    let moved = |op: &DiffOp| match *op {
+        DiffOp::Equal {
+            old_index,
+            new_index,
+            len,
+        } => DiffOp::Equal {
+            old_index: old_index + skipped,
+            new_index: new_index + skipped,
+            len,
+        },
+        DiffOp::Delete {
+            old_index,
+            old_len,
+            new_index,
+        } => DiffOp::Delete {
+            old_index: old_index + skipped,
+            old_len,
+            new_index: new_index + skipped,
+        },
+        DiffOp::Insert {
+            old_index,
+            new_index,
+            new_len,
+        } => DiffOp::Insert {
+            old_index: old_index + skipped,
+            new_index: new_index + skipped,
+            new_len,
+        },
+        DiffOp::Replace {
+            old_index,
+            old_len,
+            new_index,
+            new_len,
+        } => DiffOp::Replace {
+            old_index: old_index + skipped,
+            old_len,
+            new_index: new_index + skipped,
+            new_len,
+        },
+    };
+    let mut out = String::new();
+    for group in diff.grouped_ops(context) {
+        if group.is_empty() {
+            continue;
+        }
+        if out.is_empty() {
+            out.push_str(&format!("--- {a}\n+++ {b}\n"));
+        }
+        let shifted: Vec<DiffOp> = group.iter().map(moved).collect();
+        out.push_str(&format!(
+            "{}\n",
+            similar::udiff::UnifiedHunkHeader::new(&shifted)
+        ));
+        for op in &group {
+            for change in diff.iter_changes(op) {
+                out.push(match change.tag() {
+                    similar::ChangeTag::Equal => ' ',
+                    similar::ChangeTag::Delete => '-',
+                    similar::ChangeTag::Insert => '+',
+                });
+                out.push_str(change.value());
+            }
+        }
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -464,6 +661,87 @@ mod tests {
             s,
             r#"{"metadata":{"name":"x","labels":{"app.kubernetes.io/name":"w"}},"status":{"conditions":[{"type":"Ready","status":"True"}]}}"#
         );
+    }
+
+    /// `similar`'s unified diff of the whole texts.
+    fn whole(x: &str, y: &str, context: usize) -> String {
+        let diff = similar::TextDiff::from_lines(x, y);
+        let mut u = diff.unified_diff();
+        u.context_radius(context).header("a/k", "b/k");
+        u.to_string()
+    }
+
+    #[test]
+    fn unified_diff_of_the_changed_middle_is_the_whole_texts_one() {
+        // Texts of many lines, few of them distinct (so that changes can slide along equal
+        // lines), edited by a fixed pseudo-random sequence near the start, the middle and
+        // the end; every context width from 0 to 5.
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let (mut trimmed, mut declined) = (0, 0);
+        for round in 0..400 {
+            let lines = 1 + next(120) as usize;
+            let distinct = 1 + next(if round % 2 == 0 { 3 } else { 40 });
+            let old: Vec<String> = (0..lines)
+                .map(|_| format!("  key-{}: v\n", next(distinct)))
+                .collect();
+            let mut new = old.clone();
+            for _ in 0..1 + next(3) {
+                let at = match next(3) {
+                    0 => next(4) as usize,
+                    1 => new.len() / 2,
+                    _ => new.len().saturating_sub(next(4) as usize),
+                }
+                .min(new.len());
+                match next(3) {
+                    0 => new.insert(at, format!("  key-{}: v\n", next(distinct + 1))),
+                    1 if at < new.len() => {
+                        new.remove(at);
+                    }
+                    _ => new.insert(at, "  added: x\n".into()),
+                }
+            }
+            let (x, y) = (old.concat(), new.concat());
+            for context in 0..6 {
+                let want = whole(&x, &y, context);
+                match unified_trimmed(&x, &y, "a/k", "b/k", context) {
+                    Some(got) => {
+                        assert_eq!(got, want, "round {round}, context {context}");
+                        trimmed += 1;
+                    }
+                    None => declined += 1,
+                }
+            }
+        }
+        // Both ways are taken.
+        assert!(trimmed > 1000 && declined > 100, "{trimmed} {declined}");
+        for (a, b) in [("", ""), ("abc", "abd"), ("x", "xy")] {
+            for k in [0, 15, 16, 17, 40] {
+                let (a, b) = (
+                    "p".repeat(k) + a + &"s".repeat(k),
+                    "p".repeat(k) + b + &"s".repeat(k),
+                );
+                let naive = |f: &dyn Fn(usize) -> (u8, u8)| {
+                    (0..a.len().min(b.len()))
+                        .take_while(|&i| f(i).0 == f(i).1)
+                        .count()
+                };
+                let (x, y) = (a.as_bytes(), b.as_bytes());
+                assert_eq!(common_prefix(x, y), naive(&|i| (x[i], y[i])));
+                assert_eq!(
+                    common_suffix(x, y),
+                    naive(&|i| (x[x.len() - 1 - i], y[y.len() - 1 - i]))
+                );
+            }
+        }
+        // Texts without a final line break, and the same texts, go the whole way.
+        assert_eq!(unified_trimmed("a\nb", "a\nc", "a", "b", 3), None);
+        assert_eq!(unified_trimmed("a\n", "a\n", "a", "b", 3), None);
     }
 
     #[test]

@@ -88,6 +88,119 @@ pub fn parse_str(text: &str) -> Result<J<'_>, JsonError> {
     run(text.as_bytes(), Some(text))
 }
 
+/// Where each member of a root object lies in the text it was read from: its value's
+/// bytes, in the members' order.
+pub type Spans = Vec<std::ops::Range<usize>>;
+
+/// [`parse_str`], and where the root object's members lie ([`Spans`]; `None` when the
+/// root is no object with members, or gives a key twice).
+pub fn parse_str_spans(text: &str) -> Result<(J<'_>, Option<Spans>), JsonError> {
+    root(text, None)
+}
+
+/// [`parse_str`] of `text`, a second state of the object `old` was read from: a root
+/// member whose value is written here byte for byte as in `old_text` (where `spans`, from
+/// [`parse_str_spans`], says it lies) is taken from `old` instead of being read again.
+/// The same value as `parse_str(text)`, or the same error.
+pub fn parse_str_like<'a>(
+    text: &'a str,
+    old_text: &str,
+    old: &J<'a>,
+    spans: &[std::ops::Range<usize>],
+) -> Result<J<'a>, JsonError> {
+    root(text, Some((old_text, old, spans))).map(|(v, _)| v)
+}
+
+/// The root object of `text` read member by member, as [`Parser::value`] reads an object
+/// (the same value, the same errors at the same offsets), its members' values taken from
+/// `like`'s tree where written the same.
+fn root<'a>(
+    text: &'a str,
+    like: Option<(&str, &J<'a>, &[std::ops::Range<usize>])>,
+) -> Result<(J<'a>, Option<Spans>), JsonError> {
+    let b = text.as_bytes();
+    let mut p = Parser {
+        b,
+        s: Some(text),
+        i: 0,
+        members: Vec::new(),
+        items: Vec::new(),
+    };
+    p.ws();
+    let at = p.i;
+    p.i += 1;
+    p.ws();
+    if b.get(at) != Some(&b'{') || b.get(p.i) == Some(&b'}') {
+        return parse_str(text).map(|v| (v, None));
+    }
+    let like = like.and_then(|(t, v, s)| match v {
+        J::Obj(m) if m.len() == s.len() => Some((t.as_bytes(), m, s)),
+        _ => None,
+    });
+    let mut members: Vec<(Cow<'a, str>, J<'a>)> = Vec::new();
+    let mut spans = Vec::new();
+    let mut twice = false;
+    loop {
+        p.ws();
+        if b.get(p.i) != Some(&b'"') {
+            return Err(p.err("expected a string key"));
+        }
+        let k = p.string()?;
+        p.ws();
+        if b.get(p.i) != Some(&b':') {
+            return Err(p.err("expected :"));
+        }
+        p.i += 1;
+        p.ws();
+        let start = p.i;
+        // The other state's member of this key, when its value is written the same here
+        // (a value is complete at its last byte, so what follows must end it).
+        let twin = like.and_then(|(t, m, s)| {
+            let n = members.len();
+            let j = match m.get(n) {
+                Some((ok, _)) if *ok == k => n,
+                _ => m.iter().position(|(ok, _)| *ok == k)?,
+            };
+            let v = &t[s[j].clone()];
+            (b[start..].starts_with(v)
+                && matches!(
+                    b.get(start + v.len()),
+                    Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b'}')
+                ))
+            .then(|| (&m[j].1, v.len()))
+        });
+        let v = match twin {
+            Some((v, n)) => {
+                p.i = start + n;
+                v.clone()
+            }
+            None => p.value(1)?,
+        };
+        spans.push(start..p.i);
+        match members.iter_mut().find(|(old, _)| *old == k) {
+            Some(slot) => {
+                slot.1 = v;
+                twice = true;
+            }
+            None => members.push((k, v)),
+        }
+        p.ws();
+        match b.get(p.i) {
+            Some(b',') => p.i += 1,
+            Some(b'}') => {
+                p.i += 1;
+                break;
+            }
+            _ => return Err(p.err("expected , or }")),
+        }
+    }
+    p.ws();
+    if p.i != b.len() {
+        return Err(p.err("data after the value"));
+    }
+    Ok((J::Obj(members), (!twice).then_some(spans)))
+}
+
 fn run<'a>(text: &'a [u8], s: Option<&'a str>) -> Result<J<'a>, JsonError> {
     let mut p = Parser {
         b: text,
@@ -402,6 +515,70 @@ fn utf8_at(b: &[u8], i: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_state_reads_as_it_reads_alone() {
+        let old = r#"{"kind":"Pod","metadata":{"name":"a","labels":{"x":"1"}},"spec":{"c":[1,"]}\"",{"d":null}]},"n":-1.5e3}"#;
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(510), "]".repeat(510));
+        let deeper = format!("{{\"a\":{}1{}}}", "[".repeat(512), "]".repeat(512));
+        let news = [
+            old,
+            // One member changed, members moved, added, removed.
+            r#"{"kind":"Pod","metadata":{"name":"a","labels":{"x":"2"}},"spec":{"c":[1,"]}\"",{"d":null}]},"n":-1.5e3}"#,
+            r#"{"n":-1.5e3,"spec":{"c":[1,"]}\"",{"d":null}]},"kind":"Pod","extra":[]}"#,
+            // White space, escapes, a key given twice, a key with an escape.
+            " {\n\"kind\" : \"Pod\" ,\"spec\":{\"c\":[1,\"]}\\\"\",{\"d\":null}]}} \t",
+            r#"{"kind":"P\u006fd","spec":{"c":[1,"]}\"",{"d":null}]}}"#,
+            r#"{"kind":"Pod","kind":"Job","spec":{"c":[1,"]}\"",{"d":null}]}}"#,
+            r#"{"ki\u006ed":"Pod","spec":{"c":[1,"]}\"",{"d":null}]}}"#,
+            // A value the old one is the start of.
+            r#"{"kind":"Pod","n":-1.5e35}"#,
+            r#"{"kind":"Pod","n":-1.5e3 }"#,
+            r#"{"kind":"Pod","n":-1.5e3x}"#,
+            // Not JSON: after the object, in a changed member, between members, cut short.
+            r#"{"kind":"Pod","spec":{"c":[1,"]}\"",{"d":null}]}} x"#,
+            r#"{"kind":Pod,"spec":{"c":[1,"]}\"",{"d":null}]}}"#,
+            r#"{"kind":"Pod""spec":{"c":[1,"]}\"",{"d":null}]}}"#,
+            r#"{"kind":"Pod","spec":{"c":[1,"]}\"",{"d":null}]}"#,
+            r#"{"kind":"Pod","spec":{"c":[1,"]}\"",{"d":null}}]}"#,
+            "{\"k\u{1}\":1}",
+            // Not an object, or an empty one; nesting at and past the limit.
+            "[1]",
+            "{}",
+            "",
+            &deep,
+            &deeper,
+        ];
+        let (old_tree, spans) = parse_str_spans(old).unwrap();
+        let spans = spans.unwrap();
+        assert_eq!(old_tree, parse_str(old).unwrap());
+        for new in news {
+            assert_eq!(
+                parse_str_like(new, old, &old_tree, &spans),
+                parse_str(new),
+                "{new}"
+            );
+            assert_eq!(
+                parse_str_spans(new).map(|(v, _)| v),
+                parse_str(new),
+                "{new}"
+            );
+        }
+        // Spans only for an object with members, each key once.
+        assert!(parse_str_spans(news[5]).unwrap().1.is_none());
+        assert!(parse_str_spans("{}").unwrap().1.is_none());
+        assert!(parse_str_spans("[1]").unwrap().1.is_none());
+        // Members written the same are taken from the old tree, the others read.
+        let J::Obj(m) = parse_str_like(news[1], old, &old_tree, &spans).unwrap() else {
+            panic!()
+        };
+        let within = |j: &J<'_>, text: &str| match j.get("name").unwrap_or(j) {
+            J::Str(_, raw) => text.as_bytes().as_ptr_range().contains(&raw.as_ptr()),
+            _ => false,
+        };
+        assert!(within(&m[0].1, old));
+        assert!(within(&m[1].1, news[1]));
+    }
 
     #[test]
     fn reads_as_go_does() {

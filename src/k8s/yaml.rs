@@ -1309,26 +1309,87 @@ fn number_node(text: &str, integer: bool) -> Result<Node<'static>, YamlError> {
 /// what only that path decides on (characters the YAML reader refuses or folds, a key too
 /// long for it, a number beyond float64): the caller then takes that path.
 pub fn write_yaml_tree(v: &super::jsontree::J<'_>, out: &mut String) -> Option<()> {
-    let mut t = TreeDoc {
-        nodes: Vec::with_capacity(64),
-        entries: Vec::with_capacity(64),
-        items: Vec::with_capacity(16),
-        open_entries: Vec::new(),
-        open_items: Vec::new(),
-        order: Vec::new(),
-        scratch: Vec::new(),
-    };
+    let mut t = TreeDoc::new();
     let root = t.node(v)?;
-    let doc = Doc {
-        nodes: t.nodes,
-        entries: t.entries,
-        items: t.items,
-        root,
-        folded: false,
-        depth: 0,
-    };
-    Emitter::new(out).document(&doc);
+    Emitter::new(out).document(&t.into_doc(root));
     Some(())
+}
+
+/// [`write_yaml_tree`] of the two sides of a change at once, each to its own text: a
+/// member of the root object that both sides hold with the same value as read (the same
+/// JSON, member order and escapes included) is written once, for `old`, and its text
+/// copied for `new`. `false`, with both texts left as they were, when either root is no
+/// object with members or [`write_yaml_tree`] would refuse either side; the caller then
+/// writes each side by itself.
+pub fn write_yaml_tree_pair(
+    old: &super::jsontree::J<'_>,
+    new: &super::jsontree::J<'_>,
+    old_out: &mut String,
+    new_out: &mut String,
+) -> bool {
+    use super::jsontree::J;
+    let (J::Obj(mo), J::Obj(mn)) = (old, new) else {
+        return false;
+    };
+    if mo.is_empty() || mn.is_empty() {
+        return false;
+    }
+    let mut to = TreeDoc::new();
+    let Some(root) = to.node(old) else {
+        return false;
+    };
+    // The new side: its root's members that differ from the old side's, each as
+    // `write_yaml_tree` would check and add it, and a mark for the others.
+    let mut tn = TreeDoc::new();
+    let mut shared = Vec::with_capacity(mn.len());
+    for (i, (k, v)) in mn.iter().enumerate() {
+        if refused_or_folded(k) || check_key_length(k).is_err() {
+            return false;
+        }
+        let twin = match mo.get(i) {
+            Some((ko, vo)) if ko == k => Some(vo),
+            _ => mo.iter().find(|(ko, _)| ko == k).map(|(_, vo)| vo),
+        };
+        let id = if twin == Some(v) {
+            shared.push(true);
+            Id::MAX
+        } else {
+            shared.push(false);
+            let Some(id) = tn.node(v) else {
+                return false;
+            };
+            id
+        };
+        tn.open_entries.push((Cow::Borrowed(k.as_ref()), id));
+    }
+    tn.order.clear();
+    tn.order.extend(0..mn.len() as u32);
+    sort_keys(&tn.open_entries, &mut tn.order, &mut tn.scratch);
+    let start = tn.entries.len() as u32;
+    for &i in &tn.order {
+        tn.entries.push(tn.open_entries[i as usize].clone());
+    }
+    let order = std::mem::take(&mut tn.order);
+    // The old side, one root entry at a time, keeping where each one's text lies.
+    let od = to.into_doc(root);
+    let Some(&Node::Map { start: os, len: ol }) = od.nodes.get(root as usize) else {
+        return false;
+    };
+    let mut texts: Vec<(&str, std::ops::Range<usize>)> = Vec::with_capacity(ol as usize);
+    for e in os..os + ol {
+        let at = old_out.len();
+        Emitter::new(old_out).root_entry(&od, e);
+        texts.push((&od.entries[e as usize].0, at..old_out.len()));
+    }
+    let nd = tn.into_doc(Id::MAX);
+    for (j, &i) in order.iter().enumerate() {
+        let key: &str = &nd.entries[start as usize + j].0;
+        match texts.iter().find(|(k, _)| *k == key) {
+            Some((_, r)) if shared[i as usize] => new_out.push_str(&old_out[r.clone()]),
+            _ => Emitter::new(new_out).root_entry(&nd, start + j as u32),
+        }
+    }
+    true
 }
 
 /// `s` holds a character the YAML reader refuses (DEL, C1 controls, U+FFFE, U+FFFF) or
@@ -1354,6 +1415,29 @@ struct TreeDoc<'a> {
 }
 
 impl<'a> TreeDoc<'a> {
+    fn new() -> Self {
+        TreeDoc {
+            nodes: Vec::with_capacity(64),
+            entries: Vec::with_capacity(64),
+            items: Vec::with_capacity(16),
+            open_entries: Vec::new(),
+            open_items: Vec::new(),
+            order: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    fn into_doc(self, root: Id) -> Doc<'a> {
+        Doc {
+            nodes: self.nodes,
+            entries: self.entries,
+            items: self.items,
+            root,
+            folded: false,
+            depth: 0,
+        }
+    }
+
     /// Adds `v` and what it holds; recursion is bounded by the tree reader's depth limit.
     fn node(&mut self, v: &'a super::jsontree::J<'_>) -> Option<Id> {
         use super::jsontree::J;
@@ -2416,6 +2500,29 @@ impl<'o> Emitter<'o> {
         if let Some(f) = self.node(doc, doc.root, Ctx::default()) {
             frames.push(f);
         }
+        self.run(doc, frames);
+    }
+
+    /// What [`Emitter::document`] writes for the root mapping's entry at `entry` (in
+    /// [`Doc::entries`]): every entry of a block mapping at the root starts on a line of
+    /// its own at column 0 in the same state, and ends before the break that the next
+    /// entry (or the document's end) writes, so the document is these, each followed by
+    /// its line break, in order.
+    fn root_entry(&mut self, doc: &Doc<'_>, entry: u32) {
+        // The state `node` leaves the root mapping's frame in.
+        self.increase_indent(false, false);
+        self.run(
+            doc,
+            vec![Frame::Map {
+                start: entry,
+                len: 1,
+                pos: 0,
+            }],
+        );
+    }
+
+    /// Writes the open collections of `frames` to their ends, then ends the document.
+    fn run(&mut self, doc: &Doc<'_>, mut frames: Vec<Frame>) {
         while let Some(top) = frames.last_mut() {
             let child = match top {
                 Frame::Map { len, pos, .. } | Frame::Seq { len, pos, .. } if *pos == *len => {

@@ -19,12 +19,55 @@ fn same_from_tree(json: &str, want: Option<&str>) {
     };
     let mut out = String::from("before");
     match write_yaml_tree(&tree, &mut out) {
-        Some(()) => assert_eq!(
-            Some(&out["before".len()..]),
-            want,
-            "{json}: the tree path differs"
-        ),
+        Some(()) => {
+            assert_eq!(
+                Some(&out["before".len()..]),
+                want,
+                "{json}: the tree path differs"
+            );
+            same_as_pair(&tree);
+        }
         None => assert_eq!(out, "before", "{json}: output touched"),
+    }
+}
+
+/// [`write_yaml_tree_pair`] of `tree` against itself, against an object that shares none
+/// of its members, and against itself with its last root member changed, gives each side
+/// what [`write_yaml_tree`] gives it, or declines without touching either text (only
+/// where a root is no object with members, or a side is refused).
+fn same_as_pair(tree: &crate::k8s::jsontree::J<'_>) {
+    use crate::k8s::jsontree::{J, parse};
+    let other = parse(br#"{"zz":[1,{"a":"b"}],"k":null,"a b":"x"}"#).unwrap();
+    let mut changed = tree.clone();
+    if let J::Obj(m) = &mut changed {
+        if let Some((_, v)) = m.last_mut() {
+            *v = J::Arr(vec![J::Null, v.clone()]);
+        }
+    }
+    let alone = |t: &J<'_>| {
+        let mut s = String::new();
+        write_yaml_tree(t, &mut s).map(|()| s)
+    };
+    for (a, b) in [
+        (tree, tree),
+        (tree, &other),
+        (&other, tree),
+        (tree, &changed),
+        (&changed, tree),
+    ] {
+        let (mut ya, mut yb) = (String::from("a:"), String::from("b:"));
+        let objects = [a, b]
+            .iter()
+            .all(|t| matches!(t, J::Obj(m) if !m.is_empty()));
+        let (want_a, want_b) = (alone(a), alone(b));
+        if write_yaml_tree_pair(a, b, &mut ya, &mut yb) {
+            assert!(objects);
+            assert_eq!(Some(&ya[2..]), want_a.as_deref(), "old side");
+            assert_eq!(Some(&yb[2..]), want_b.as_deref(), "new side");
+        } else {
+            assert!(!objects || want_a.is_none() || want_b.is_none());
+            assert_eq!((ya.as_str(), yb.as_str()), ("a:", "b:"), "texts touched");
+        }
     }
 }
 
@@ -644,6 +687,39 @@ fn plain_ascii_check_matches_the_table() {
             }
         }
     }
+}
+
+#[test]
+fn both_sides_of_a_change_share_the_text_of_equal_root_members() {
+    use crate::k8s::jsontree::parse;
+    let old = parse(
+        br#"{"kind":"Pod","metadata":{"name":"web","labels":{"app":"w"}},
+        "spec":{"containers":[{"name":"c","image":"nginx:1.27","args":["--a: b","x\ny"]}]},
+        "status":{"phase":"Running"}}"#,
+    )
+    .unwrap();
+    // Members in another order, one changed, one only here, one gone; an equal value
+    // written with other escapes is not shared (it is written again, to the same text).
+    let new = parse(
+        br#"{"status":{"phase":"Running"},"kind":"Pod","apiVersion":"v1",
+        "spec":{"containers":[{"name":"c","image":"nginx:1.27","args":["--a: b","x\u000ay"]}]},
+        "metadata":{"name":"web","labels":{"app":"w","reshift-compare":"changed"}}}"#,
+    )
+    .unwrap();
+    let (mut a, mut b) = (String::new(), String::new());
+    assert!(write_yaml_tree_pair(&old, &new, &mut a, &mut b));
+    let (mut want_a, mut want_b) = (String::new(), String::new());
+    write_yaml_tree(&old, &mut want_a).unwrap();
+    write_yaml_tree(&new, &mut want_b).unwrap();
+    assert_eq!((a.as_str(), b.as_str()), (want_a.as_str(), want_b.as_str()));
+    assert!(b.starts_with("apiVersion: v1\nkind: Pod\nmetadata:\n"));
+    assert!(b.contains("    reshift-compare: changed\n"));
+    // A side the tree path refuses (a character the YAML reader refuses): neither is written.
+    let refused = parse(br#"{"kind":"Pod","metadata":{"name":"a\u007fb"}}"#).unwrap();
+    let (mut a, mut b) = (String::new(), String::new());
+    assert!(!write_yaml_tree_pair(&old, &refused, &mut a, &mut b));
+    assert!(!write_yaml_tree_pair(&refused, &old, &mut a, &mut b));
+    assert!(a.is_empty() && b.is_empty());
 }
 
 /// What a builder holding one member `a` (or a map key from the data) makes of a string
