@@ -829,12 +829,12 @@ struct Building<'a> {
 /// message's members are sorted once per thread instead of once per object.
 #[derive(Default)]
 struct Orders {
-    known: std::collections::HashMap<
-        u64,
-        (Box<[(usize, usize)]>, Box<[u32]>),
-        std::hash::BuildHasherDefault<Mixed>,
-    >,
+    known: std::collections::HashMap<u64, KnownOrder, std::hash::BuildHasherDefault<Mixed>>,
 }
+
+/// Where a map's keys' texts are (address and length, in the map's order), and the order
+/// go-yaml writes them in.
+type KnownOrder = (Box<[(usize, usize)]>, Box<[u32]>);
 
 /// The hasher of [`Orders`]' keys, which are mixed already: it keeps the one `u64` given.
 #[derive(Default)]
