@@ -1749,6 +1749,19 @@ fn resolves_to_non_string(s: &str) -> bool {
     }
 }
 
+/// A key written as a simple plain key as it is, without analysing it: ASCII letters and
+/// digits from a letter on, no longer than a simple key may be, and no word or number
+/// go-yaml would read as something else (what [`string_style`] gives `Plain` for, as
+/// `plain_names_are_plain` checks).
+fn plain_name(key: &str) -> bool {
+    let b = key.as_bytes();
+    b.len() <= MAX_SIMPLE_KEY_BYTES
+        && b.first().is_some_and(u8::is_ascii_alphabetic)
+        && b.iter().all(u8::is_ascii_alphanumeric)
+        && !is_special_word(key)
+        && !is_base60_float(key)
+}
+
 /// The words go-yaml resolves to booleans, null, infinities and NaN.
 fn is_special_word(s: &str) -> bool {
     matches!(
@@ -2541,25 +2554,38 @@ impl<'o> Emitter<'o> {
                     let (key, value) = &doc.entries[(*start + *pos) as usize];
                     *pos += 1;
                     self.write_indent();
-                    let a = analyze(key);
                     let ctx = Ctx {
                         mapping: true,
                         simple_key: false,
                     };
-                    if !a.multiline && key.len() <= MAX_SIMPLE_KEY_BYTES {
-                        let key_ctx = Ctx {
-                            mapping: true,
-                            simple_key: true,
-                        };
-                        self.string(key, &a, key_ctx);
+                    if plain_name(key) {
+                        // Most keys (the schemas' member names): a simple plain key.
+                        if !self.whitespace {
+                            self.put(' ');
+                        }
+                        self.out.push_str(key);
+                        self.column += key.len();
+                        self.whitespace = false;
+                        self.indention = false;
                         self.write_indicator(":", false, false, false);
+                        self.node(doc, *value, ctx)
                     } else {
-                        self.write_indicator("?", true, false, true);
-                        self.string(key, &a, ctx);
-                        self.write_indent();
-                        self.write_indicator(":", true, false, true);
+                        let a = analyze(key);
+                        if !a.multiline && key.len() <= MAX_SIMPLE_KEY_BYTES {
+                            let key_ctx = Ctx {
+                                mapping: true,
+                                simple_key: true,
+                            };
+                            self.string(key, &a, key_ctx);
+                            self.write_indicator(":", false, false, false);
+                        } else {
+                            self.write_indicator("?", true, false, true);
+                            self.string(key, &a, ctx);
+                            self.write_indent();
+                            self.write_indicator(":", true, false, true);
+                        }
+                        self.node(doc, *value, ctx)
                     }
-                    self.node(doc, *value, ctx)
                 }
             };
             if let Some(f) = child {

@@ -812,3 +812,45 @@ fn builder_leaves_out_what_read_leaving_out_leaves_out() {
     assert!(b.finish().is_none());
     assert!(Document::read_leaving_out(r#"{"status":"\u007f"}"#, SKIP).is_err());
 }
+
+/// Every key the fast path writes as it is would get the plain style from the analysis:
+/// all the schemas' member names, and every ASCII letter-and-digit string of up to three
+/// characters (which holds all of go-yaml's words of that length).
+#[test]
+fn plain_names_are_plain() {
+    let mut keys: Vec<String> = crate::k8s::schema::MESSAGES
+        .iter()
+        .flat_map(|m| m.fields.iter().map(|f| f.json.to_string()))
+        .collect();
+    let alnum: Vec<char> = ('a'..='z').chain('A'..='Z').chain('0'..='9').collect();
+    for &a in &alnum {
+        keys.push(a.to_string());
+        for &b in &alnum {
+            keys.push(format!("{a}{b}"));
+            for &c in &alnum {
+                keys.push(format!("{a}{b}{c}"));
+            }
+        }
+    }
+    keys.extend(["true", "True", "FALSE", "null", "Null", "yes", "off", "On"].map(String::from));
+    let mut fast = 0;
+    for k in &keys {
+        if plain_name(k) {
+            let a = analyze(k);
+            assert!(!a.multiline, "{k}");
+            assert_eq!(string_style(k, &a, true), Style::Plain, "{k}");
+            fast += 1;
+        } else {
+            assert!(
+                !k.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
+                    || is_special_word(k)
+                    || !k.bytes().all(|c| c.is_ascii_alphanumeric()),
+                "{k} left to the analysis"
+            );
+        }
+    }
+    assert!(fast > 200_000, "{fast}");
+    for w in ["y", "n", "on", "No", "true", "NULL"] {
+        assert!(!plain_name(w), "{w}");
+    }
+}
