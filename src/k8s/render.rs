@@ -4,7 +4,9 @@
 //! IntOrString, RawExtension, FieldsV1 and bytes are written as Kubernetes writes them.
 //! A field the schema does not know is kept under [`UNKNOWN_FIELDS`], never dropped.
 //! Which fields exist and how they are omitted follow the chosen release ([`View`]); text is
-//! escaped as Go escapes it ([`super::gojson`]). It never changes what the wire says.
+//! escaped as Go escapes it ([`super::gojson`]). It writes through [`Out`]: as JSON text,
+//! or into export's YAML document ([`super::yaml::Builder`]) in the same order, so both
+//! hold the same members. It never changes what the wire says.
 
 use super::gojson::{self, Escape};
 use super::meta::rfc3339;

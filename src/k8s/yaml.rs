@@ -31,6 +31,10 @@
 //!   C1 controls other than NEL, U+FFFE, U+FFFF), a key whose JSON form is longer than 1024
 //!   characters, more than 10000 levels of nesting. A NEL (U+0085) is a line break to the YAML
 //!   reader: it and the spaces around it fold into one space (or newlines when several).
+//!
+//! The document the YAML is printed from is read from JSON text ([`Document::read`]), or
+//! built from a renderer's calls without text ([`Builder`], export's way from protobuf),
+//! which takes only what the text would read back unchanged and declines the rest.
 
 mod unicode;
 
