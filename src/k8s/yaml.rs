@@ -1078,13 +1078,25 @@ impl<'a> Builder<'a> {
         self.open(false);
     }
 
-    pub fn close_map(&mut self) {
+    /// The container closing now, unless it is inside a member left out (or none is open).
+    fn close(&mut self) -> Option<Building<'a>> {
         if self.skipping > 0 {
             self.skipping -= 1;
-            return;
+            return None;
         }
-        let Some(b) = self.stack.pop() else {
-            self.refused = true;
+        let b = self.stack.pop();
+        self.refused |= b.is_none();
+        b
+    }
+
+    /// A closed container's node goes to its own container.
+    fn closed(&mut self, n: Node<'a>) {
+        self.nodes.push(n);
+        self.attach((self.nodes.len() - 1) as Id);
+    }
+
+    pub fn close_map(&mut self) {
+        let Some(b) = self.close() else {
             return;
         };
         let (start, len) = if b.data_keys {
@@ -1105,24 +1117,17 @@ impl<'a> Builder<'a> {
                 &self.order,
             )
         };
-        self.nodes.push(Node::Map { start, len });
-        self.attach((self.nodes.len() - 1) as Id);
+        self.closed(Node::Map { start, len });
     }
 
     pub fn close_seq(&mut self) {
-        if self.skipping > 0 {
-            self.skipping -= 1;
-            return;
-        }
-        let Some(b) = self.stack.pop() else {
-            self.refused = true;
+        let Some(b) = self.close() else {
             return;
         };
         let start = self.items.len() as u32;
         self.items.extend(self.open_items.drain(b.start..));
         let len = self.items.len() as u32 - start;
-        self.nodes.push(Node::Seq { start, len });
-        self.attach((self.nodes.len() - 1) as Id);
+        self.closed(Node::Seq { start, len });
     }
 
     fn scalar(&mut self, n: Node<'a>) {
