@@ -10,6 +10,7 @@ pub mod cli;
 pub mod display;
 pub mod error;
 pub mod etcd;
+pub mod fasthash;
 pub mod k8s;
 pub mod live;
 pub mod mapped;

@@ -829,34 +829,18 @@ struct Building<'a> {
 }
 
 /// The go-yaml order of maps whose keys all come from the schemas, by where the keys' texts
-/// are (which never changes, so the same names at the same places are the same keys): a
-/// message's members are sorted once per thread instead of once per object.
+/// are (address and length, in the map's order; texts that live as long as the program never
+/// change, so the same names at the same places are the same keys): a message's members are
+/// sorted once per thread instead of once per object.
 #[derive(Default)]
 struct Orders {
-    known: std::collections::HashMap<u64, KnownOrder, std::hash::BuildHasherDefault<Mixed>>,
+    known: crate::fasthash::FastMap<Box<[Place]>, Box<[u32]>>,
+    /// The places of the keys being looked up.
+    at: Vec<Place>,
 }
 
-/// Where a map's keys' texts are (address and length, in the map's order), and the order
-/// go-yaml writes them in.
-type KnownOrder = (Box<[(usize, usize)]>, Box<[u32]>);
-
-/// The hasher of [`Orders`]' keys, which are mixed already: it keeps the one `u64` given.
-#[derive(Default)]
-struct Mixed(u64);
-
-impl std::hash::Hasher for Mixed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
-}
+/// Where a key's text is: its address and length.
+type Place = (usize, usize);
 
 /// Maps of distinct member sets remembered per thread (the schemas have about 1,500
 /// messages, most with a few sets of members present).
@@ -870,37 +854,22 @@ impl Orders {
     /// The order (as [`drop_duplicates`] and [`sort_keys`] leave it) of `keys`, whose texts
     /// all live as long as the program.
     fn order(&mut self, keys: &[(Cow<'_, str>, Id)], order: &mut Vec<u32>, scratch: &mut Vec<u32>) {
-        let mut h: u64 = keys.len() as u64;
-        for (k, _) in keys {
-            h = (h.rotate_left(5) ^ k.as_ptr() as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-            h = (h.rotate_left(5) ^ k.len() as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-        let same = |known: &[(usize, usize)]| {
-            known.len() == keys.len()
-                && known
-                    .iter()
-                    .zip(keys)
-                    .all(|(&(p, n), (k, _))| p == k.as_ptr() as usize && n == k.len())
-        };
-        if let Some((known, o)) = self.known.get(&h) {
-            if same(known) {
-                order.clear();
-                order.extend_from_slice(o);
-                return;
-            }
-        }
+        self.at.clear();
+        self.at
+            .extend(keys.iter().map(|(k, _)| (k.as_ptr() as usize, k.len())));
         order.clear();
+        if let Some(o) = self.known.get(self.at.as_slice()) {
+            order.extend_from_slice(o);
+            return;
+        }
         order.extend(0..keys.len() as u32);
         drop_duplicates(keys, order, scratch);
         sort_keys(keys, order, scratch);
         if self.known.len() >= ORDERS_KEPT {
             self.known.clear();
         }
-        let at = keys
-            .iter()
-            .map(|(k, _)| (k.as_ptr() as usize, k.len()))
-            .collect();
-        self.known.insert(h, (at, order.as_slice().into()));
+        self.known
+            .insert(self.at.as_slice().into(), order.as_slice().into());
     }
 }
 

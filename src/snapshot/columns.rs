@@ -25,6 +25,7 @@
 //! and the columns in the order their paths were first met. Path and column numbers are
 //! given in order of first use, so the decoder rebuilds them by walking S.
 
+use crate::fasthash::FastMap;
 use crate::wire::put_varint;
 use crate::wire::read_varint;
 use std::collections::HashMap;
@@ -48,30 +49,9 @@ const MAX_DEPTH: u32 = 48;
 const WALK_DEPTH: u32 = 6;
 const K8S: &[u8] = b"k8s\x00";
 
-/// A fast hasher for the path table's small integer keys.
-#[derive(Default)]
-struct PathHasher(u64);
-
-impl std::hash::Hasher for PathHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-    fn write_u32(&mut self, v: u32) {
-        self.write_u64(u64::from(v));
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
 /// Field paths (0 is a record's root) and their columns, numbered in order of first use.
 struct Paths {
-    ids: HashMap<(u32, u64), u32, std::hash::BuildHasherDefault<PathHasher>>,
+    ids: FastMap<(u32, u64), u32>,
     column: Vec<u32>,
     columns: u32,
     /// Children by field number for one-byte keys of wire type 2 (0: not yet numbered).
