@@ -734,9 +734,7 @@ impl<'a> Parser<'a> {
         }
         self.pos = i;
         // Go's encoder writes these unescaped; the YAML reader refuses them.
-        if s.chars().any(
-            |c| matches!(c, '\u{7F}'..='\u{84}' | '\u{86}'..='\u{9F}' | '\u{FFFE}' | '\u{FFFF}'),
-        ) {
+        if refuses(&s, false) {
             return Err(control_chars());
         }
         if is_key {
@@ -981,7 +979,7 @@ impl<'a> Builder<'a> {
             Cow::Owned(v) => String::from_utf8(v).ok().map(Cow::Owned),
         };
         match k {
-            Some(k) if reads_unchanged(&k) && check_key_length(&k).is_ok() => self.data_key(k),
+            Some(k) if !refused_or_folded(&k) && check_key_length(&k).is_ok() => self.data_key(k),
             _ => self.refused = true,
         }
     }
@@ -1144,10 +1142,10 @@ impl<'a> Builder<'a> {
     pub fn string(&mut self, s: Cow<'a, str>) {
         if self.leaving_out() {
             // Read and passed over: only what the reader refuses counts (a NEL does not).
-            if !below_del(s.as_bytes()) && s.chars().any(|c| c != NEL && refused_char(c)) {
+            if refuses(&s, false) {
                 self.refused = true;
             }
-        } else if reads_unchanged(&s) {
+        } else if !refused_or_folded(&s) {
             self.scalar(Node::Str(s));
         } else {
             self.refused = true;
@@ -1234,12 +1232,6 @@ impl<'a> Builder<'a> {
     }
 }
 
-/// Whether a string's text, read back by [`Parser`], is the same string: it holds nothing
-/// the YAML reader refuses (DEL, C1 controls, U+FFFE, U+FFFF) or folds (NEL).
-fn reads_unchanged(s: &str) -> bool {
-    below_del(s.as_bytes()) || no_refused_chars(s)
-}
-
 /// Every byte is below 0x7F (ASCII without DEL); eight bytes at a time.
 fn below_del(b: &[u8]) -> bool {
     let mut chunks = b.chunks_exact(8);
@@ -1249,16 +1241,6 @@ fn below_del(b: &[u8]) -> bool {
         }
     }
     chunks.remainder().iter().all(|&c| c < 0x7F)
-}
-
-fn no_refused_chars(s: &str) -> bool {
-    !s.chars().any(refused_char)
-}
-
-/// DEL, the C1 controls (NEL among them, which the reader folds rather than refuses),
-/// U+FFFE and U+FFFF.
-fn refused_char(c: char) -> bool {
-    matches!(c, '\u{7F}'..='\u{9F}' | '\u{FFFE}' | '\u{FFFF}')
 }
 
 /// The node of a number's text (valid JSON; `integer` when it has no fraction or exponent):
@@ -1373,9 +1355,17 @@ pub fn write_yaml_tree_pair(
 /// `s` holds a character the YAML reader refuses (DEL, C1 controls, U+FFFE, U+FFFF) or
 /// folds (NEL, a C1 control too).
 fn refused_or_folded(s: &str) -> bool {
+    refuses(s, true)
+}
+
+/// `s` holds a character the YAML reader refuses: DEL, a C1 control other than NEL, U+FFFE
+/// or U+FFFF; with `nel`, also a NEL (which it folds).
+fn refuses(s: &str, nel: bool) -> bool {
     let b = s.as_bytes();
     memchr::memchr3_iter(0x7F, 0xC2, 0xEF, b).any(|i| match b[i] {
-        0xC2 => matches!(b.get(i + 1), Some(0x80..=0x9F)),
+        0xC2 => {
+            matches!(b.get(i + 1), Some(&c) if (0x80..=0x9F).contains(&c) && (nel || c != 0x85))
+        }
         0xEF => b.get(i + 1) == Some(&0xBF) && matches!(b.get(i + 2), Some(0xBE | 0xBF)),
         _ => true,
     })
