@@ -357,8 +357,8 @@ impl<'a> Parser<'a> {
         loop {
             // A value starts here.
             let mut left_out = false;
-            if let Some(Open::Map { key, .. }) = stack.last() {
-                if self.left_out(&stack, key) {
+            if let Some(Open::Map { .. }) = stack.last() {
+                if self.left_out(&stack) {
                     let folded = self.folded;
                     let inner = self.skip_value(stack.len())?;
                     self.folded = folded;
@@ -480,15 +480,11 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// The value of the member `key` of the innermost open map is on a path of `skip`.
-    fn left_out(&self, stack: &[Open<'a>], key: &str) -> bool {
-        self.skip.iter().any(|p| {
-            p.len() == stack.len()
-                && p.last() == Some(&key)
-                && stack[..stack.len() - 1]
-                    .iter()
-                    .zip(p.iter())
-                    .all(|(o, name)| matches!(o, Open::Map { key, .. } if key == name))
+    /// The value of the member being read in the innermost open map is on a path of `skip`.
+    fn left_out(&self, stack: &[Open<'a>]) -> bool {
+        on_path(self.skip, stack.len(), |i| match &stack[i] {
+            Open::Map { key, .. } => Some(key),
+            Open::Seq { .. } => None,
         })
     }
 
@@ -777,6 +773,18 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Whether the member being read is on one of the paths `skip` (member names through maps,
+/// from the root): `open` containers are open, and `key_at(i)` is the name of the member
+/// being read in the `i`th (from the root), `None` for a sequence.
+fn on_path<'k>(skip: &[&[&str]], open: usize, key_at: impl Fn(usize) -> Option<&'k str>) -> bool {
+    skip.iter().any(|p| {
+        p.len() == open
+            && p.iter()
+                .enumerate()
+                .all(|(i, name)| key_at(i) == Some(name))
+    })
+}
+
 /// Moves the entries of a map closing now (from `start` in `open`) to the end of `entries`:
 /// duplicates dropped (the last wins, as Go's decoder and go-yaml keep it), then in
 /// go-yaml's key order. Returns where they start in `entries` and how many there are.
@@ -992,16 +1000,9 @@ impl<'a> Builder<'a> {
         if n > self.skip_depth {
             return false;
         }
-        let Some(top) = self.stack.last().filter(|b| b.map) else {
-            return false;
-        };
-        self.skip.iter().any(|p| {
-            p.len() == n
-                && p[n - 1] == top.key
-                && self.stack[..n - 1]
-                    .iter()
-                    .zip(p.iter())
-                    .all(|(b, name)| b.map && b.key == *name)
+        on_path(self.skip, n, |i| {
+            let b = &self.stack[i];
+            b.map.then_some(&*b.key)
         })
     }
 
