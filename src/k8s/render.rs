@@ -354,6 +354,14 @@ fn wire(path: &str) -> impl Fn(WireError) -> RenderError + '_ {
     }
 }
 
+/// The schema of a kind, or the error saying there is none.
+pub(super) fn kind_schema(api_version: &str, kind: &str) -> Result<&'static Msg, RenderError> {
+    schema::kind(api_version, kind).ok_or_else(|| RenderError::NoSchema {
+        api_version: api_version.to_string(),
+        kind: kind.to_string(),
+    })
+}
+
 /// Renders the object inside a `k8s\0` envelope (its apiVersion, kind and raw bytes) as
 /// compact JSON text, written straight from the wire (no intermediate tree).
 pub fn render_object_json(
@@ -362,10 +370,7 @@ pub fn render_object_json(
     raw: &[u8],
     view: &View,
 ) -> Result<String, RenderError> {
-    let msg = schema::kind(api_version, kind).ok_or_else(|| RenderError::NoSchema {
-        api_version: api_version.to_string(),
-        kind: kind.to_string(),
-    })?;
+    let msg = kind_schema(api_version, kind)?;
     let cx = Cx::new(view);
     // Served JSON is about 2.3 times the protobuf: one allocation for nearly all objects.
     let mut out = String::with_capacity(raw.len() * 3 + 256);
@@ -387,10 +392,7 @@ pub fn render_object_json_shaped(
     view: &View,
     shape: Shape,
 ) -> Result<String, RenderError> {
-    let msg = schema::kind(api_version, kind).ok_or_else(|| RenderError::NoSchema {
-        api_version: api_version.to_string(),
-        kind: kind.to_string(),
-    })?;
+    let msg = kind_schema(api_version, kind)?;
     let mut cx = Cx::new(view);
     cx.only = Some(shape);
     cx.pruning.set(true);
@@ -413,10 +415,7 @@ pub fn render_object_doc<'r>(
     view: &View,
     skip: &'static [&'static [&'static str]],
 ) -> Result<Option<super::yaml::Document<'r>>, RenderError> {
-    let msg = schema::kind(api_version, kind).ok_or_else(|| RenderError::NoSchema {
-        api_version: api_version.to_string(),
-        kind: kind.to_string(),
-    })?;
+    let msg = kind_schema(api_version, kind)?;
     let cx = Cx::new(view);
     let mut out = super::yaml::Builder::new(skip, raw.len());
     let mut first = open_object(msg, api_version, kind, &mut out, &cx);

@@ -30,10 +30,7 @@ pub fn render_json_object(
     obj: &J<'_>,
     view: &View,
 ) -> Result<String, RenderError> {
-    let msg = schema::kind(api_version, kind).ok_or_else(|| RenderError::NoSchema {
-        api_version: api_version.to_string(),
-        kind: kind.to_string(),
-    })?;
+    let msg = super::render::kind_schema(api_version, kind)?;
     let J::Obj(members) = obj else {
         return Err(bad(kind, "not a JSON object"));
     };
