@@ -262,12 +262,18 @@ pub fn decode_stored_json_shaped(
     dec: Option<&Decryptor>,
     shape: Option<Shape>,
 ) -> Result<String, String> {
+    decode_object_json_shaped(&plain(key, value, dec)?, view, shape)
+}
+
+/// The value stored under `key`, decrypted with `dec` when it is encrypted at rest.
+fn plain<'v>(
+    key: &[u8],
+    value: &'v [u8],
+    dec: Option<&Decryptor>,
+) -> Result<Cow<'v, [u8]>, String> {
     match dec {
-        Some(d) if value.starts_with(super::value::ENCRYPTED_PREFIX) => {
-            let plain = d.decrypt(key, value).map_err(|e| e.to_string())?;
-            decode_object_json_shaped(&plain, view, shape)
-        }
-        _ => decode_object_json_shaped(value, view, shape),
+        Some(d) => d.decrypt(key, value).map_err(|e| e.to_string()),
+        None => Ok(Cow::Borrowed(value)),
     }
 }
 
@@ -285,15 +291,8 @@ pub fn with_stored_doc<R>(
     skip: &'static [&'static [&'static str]],
     f: impl FnOnce(&mut super::yaml::Document<'_>) -> R,
 ) -> Option<R> {
-    let plain;
-    let value = match dec {
-        Some(d) if value.starts_with(super::value::ENCRYPTED_PREFIX) => {
-            plain = d.decrypt(key, value).ok()?;
-            &plain[..]
-        }
-        _ => value,
-    };
-    let Ok(StoredValue::Protobuf(env)) = classify(value) else {
+    let value = plain(key, value, dec).ok()?;
+    let Ok(StoredValue::Protobuf(env)) = classify(&value) else {
         return None;
     };
     let (av, kind) = (
