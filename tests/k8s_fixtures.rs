@@ -440,3 +440,105 @@ fn export_documents_built_from_protobuf_print_what_their_text_prints() {
     );
     eprintln!("{built} documents built as their text reads; {declined} left to the text");
 }
+
+/// `reshift diff` compares an object key's two sides as YAML documents built straight from
+/// their protobuf where both build, and as trees read from their served text otherwise.
+/// Over pairs of every fixture as two releases store it, and of every fixture with itself
+/// at another revision (differing only in noise), both ways give the same answer — the
+/// same or not, and each side's YAML — counting and printing, with noise set aside and
+/// with all fields, served as the newer release and as the newest; and most pairs build.
+#[test]
+fn diff_of_built_documents_is_diff_of_served_trees() {
+    use reshift::etcd::{KeyValueRef, RevRecord, Revision, diff::Pair};
+    use reshift::k8s::diff::{Detail, Options, compare};
+    use reshift::k8s::filter::ObjectFilter;
+    let key: &[u8] = b"/registry/fixtures/default/one";
+    let encode = |value: &[u8], rev: i64| {
+        KeyValueRef {
+            key,
+            create_revision: 2,
+            mod_revision: rev,
+            version: rev - 1,
+            value,
+            lease: 0,
+        }
+        .encode()
+    };
+    let rels = releases();
+    let (mut pairs, mut built, mut differ) = (0, 0, 0);
+    let mut failures = Vec::new();
+    for (i, old_rel) in rels.iter().enumerate() {
+        for new_rel in &rels[i..] {
+            for pb in pb_files(old_rel) {
+                let other = new_rel.join(pb.file_name().unwrap());
+                let Ok(new_bytes) = std::fs::read(&other) else {
+                    continue;
+                };
+                let old_bytes = std::fs::read(&pb).unwrap();
+                let Ok(StoredValue::Protobuf(env)) = classify(&old_bytes) else {
+                    continue;
+                };
+                if env.kind.is_empty() {
+                    continue;
+                }
+                let (old_kv, new_kv) = (encode(&old_bytes, 5), encode(&new_bytes, 9));
+                let record = |kv, main| RevRecord {
+                    rev: Revision { main, sub: 0 },
+                    tombstone: false,
+                    key,
+                    kv,
+                };
+                let pair = Pair {
+                    key,
+                    old: Some(record(old_kv.as_slice(), 5)),
+                    new: Some(record(new_kv.as_slice(), 9)),
+                };
+                pairs += 1;
+                let view = view_of(new_rel);
+                let builds = |b: &[u8]| {
+                    reshift::k8s::object::with_stored_doc(key, b, &view, None, &[], |_| ())
+                        .is_some()
+                };
+                built += usize::from(builds(&old_bytes) && builds(&new_bytes));
+                for release in [view.release, NEWEST.release] {
+                    for detail in [Detail::Counts, Detail::Text] {
+                        for all_fields in [false, true] {
+                            let o = |trees_only| Options {
+                                prefix: "/registry/".into(),
+                                release,
+                                all_fields,
+                                filter: ObjectFilter::default(),
+                                dec: None,
+                                detail,
+                                trees_only,
+                            };
+                            let (got, want) = (compare(&pair, &o(false)), compare(&pair, &o(true)));
+                            differ += usize::from(want.is_some());
+                            if format!("{got:?}") != format!("{want:?}") {
+                                failures.push(format!(
+                                    "{} -> {} ({detail:?}, all fields {all_fields}): built {}, trees {}",
+                                    pb.display(),
+                                    other.display(),
+                                    got.map_or("nothing".into(), |d| format!("{:?}", d.compared)),
+                                    want.map_or("nothing".into(), |d| format!("{:?}", d.compared)),
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(
+        differ > 0 && pairs > 500,
+        "{pairs} pairs, {differ} differences"
+    );
+    assert!(
+        built * 10 >= pairs * 9,
+        "only {built} of {pairs} pairs build on both sides"
+    );
+    eprintln!(
+        "{pairs} pairs ({built} built on both sides), {differ} differences, as the trees give them"
+    );
+}

@@ -255,6 +255,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<bool> {
             (false, super::common::Format::Json) => Detail::Paths,
             (false, super::common::Format::Table) => Detail::Text,
         },
+        trees_only: false,
     };
     let prefix = key_arg(&a.prefix);
     let mut p = Printer {

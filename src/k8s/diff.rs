@@ -24,6 +24,17 @@ pub const NOISE: &[(&[&str], &str)] = &[
     (&["status", "conditions"], "lastProbeTime"),
 ];
 
+/// The members of [`NOISE`] whose path runs through maps alone: left out while an object's
+/// document is built (see [`super::yaml::Builder`]), so that they are never made.
+const NOISE_LEFT_OUT: &[&[&str]] = &[
+    &["metadata", "resourceVersion"],
+    &["metadata", "managedFields"],
+    &["metadata", "generation"],
+];
+
+/// Documents this deep are left to the tree (whose reader stops at 512 levels).
+const DOC_DEPTH: usize = 500;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
@@ -44,6 +55,9 @@ pub struct Options<'d> {
     pub dec: Option<&'d Decryptor>,
     /// What to work out for each difference.
     pub detail: Detail,
+    /// Compare objects as trees read from their served text even where their documents
+    /// could be built from the protobuf (the two ways must agree; tests compare them).
+    pub trees_only: bool,
 }
 
 /// How much [`compare`] works out about each difference, beyond whether it differs.
@@ -359,7 +373,18 @@ pub fn compare(pair: &Pair<'_>, o: &Options<'_>) -> Option<Difference> {
     if o.detail == Detail::Counts && change != Change::Changed {
         return Some(d);
     }
-    // An object key whose every present side decodes is compared as served objects.
+    // An object key whose every present side decodes is compared as served objects: as
+    // the YAML documents built straight from their protobuf where both sides build (the
+    // paths of `-o json` follow the served text's member order, so they take the trees).
+    if !info.resource.is_empty() && o.detail != Detail::Paths && !o.trees_only {
+        if let Some(sides) = compare_documents(pair.key, old, new, o) {
+            let (old_text, new_text) = sides?;
+            d.compared = "object";
+            d.old_text = old_text;
+            d.new_text = new_text;
+            return Some(d);
+        }
+    }
     if !info.resource.is_empty() {
         let a = old.map(|kv| served(pair.key, &kv, o));
         let b = new.map(|kv| served(pair.key, &kv, o));
@@ -421,6 +446,73 @@ pub fn compare(pair: &Pair<'_>, o: &Options<'_>) -> Option<Difference> {
         d.new_text = text(&new);
     }
     Some(d)
+}
+
+/// A side's YAML document built from its protobuf, noise removed unless asked for, handed
+/// to `f` (`None` for an absent side). `None` where only the text's way answers: the value
+/// is no protobuf of a built-in kind, does not decode, holds what the builder does not
+/// take, is deeper than the tree reads, or holds numbers whose nodes lose their text.
+fn with_document<R>(
+    key: &[u8],
+    kv: Option<crate::etcd::KeyValueRef<'_>>,
+    o: &Options<'_>,
+    f: impl FnOnce(Option<&super::yaml::Document<'_>>) -> Option<R>,
+) -> Option<R> {
+    let Some(kv) = kv else {
+        return f(None);
+    };
+    let view = View::served(o.release, kv.mod_revision);
+    let skip = if o.all_fields { &[] } else { NOISE_LEFT_OUT };
+    super::object::with_stored_doc(key, kv.value, &view, o.dec, skip, |d| {
+        if d.depth() >= DOC_DEPTH || !d.exact_numbers() {
+            return None;
+        }
+        if !o.all_fields {
+            for (path, field) in NOISE {
+                d.strip(path, field);
+            }
+        }
+        f(Some(d))
+    })
+    .flatten()
+}
+
+/// Both sides of an object key compared as the documents [`with_document`] builds:
+/// `None` where either side is left to the text, `Some(None)` when they hold the same
+/// value, else each side's YAML when the detail asks for text.
+#[allow(clippy::type_complexity)]
+fn compare_documents(
+    key: &[u8],
+    old: Option<crate::etcd::KeyValueRef<'_>>,
+    new: Option<crate::etcd::KeyValueRef<'_>>,
+    o: &Options<'_>,
+) -> Option<Option<(Option<String>, Option<String>)>> {
+    let text = o.detail == Detail::Text;
+    let room =
+        |kv: Option<crate::etcd::KeyValueRef<'_>>| kv.map_or(0, |kv| kv.value.len() * 2 + 256);
+    let (old_room, new_room) = (room(old), room(new));
+    with_document(key, old, o, |a| {
+        with_document(key, new, o, |b| {
+            let whole = |d: &super::yaml::Document<'_>, room: usize| {
+                let mut y = String::with_capacity(room);
+                d.write(&mut y);
+                y
+            };
+            Some(match (a, b) {
+                (Some(x), Some(y)) if x.same(y) => None,
+                (Some(x), Some(y)) if text => {
+                    let (mut ya, mut yb) = (
+                        String::with_capacity(old_room),
+                        String::with_capacity(new_room),
+                    );
+                    super::yaml::write_pair(x, y, &mut ya, &mut yb);
+                    Some((Some(ya), Some(yb)))
+                }
+                _ if text => Some((a.map(|x| whole(x, old_room)), b.map(|y| whole(y, new_room)))),
+                _ => Some((None, None)),
+            })
+        })
+    })
 }
 
 /// The header name of a side: `a/registry/pods/default/web`, or `/dev/null` when absent.
@@ -742,6 +834,19 @@ mod tests {
         // Texts without a final line break, and the same texts, go the whole way.
         assert_eq!(unified_trimmed("a\nb", "a\nc", "a", "b", 3), None);
         assert_eq!(unified_trimmed("a\n", "a\n", "a", "b", 3), None);
+    }
+
+    /// The members left out while building are the noise whose path runs through maps
+    /// alone (the metadata's), and only those.
+    #[test]
+    fn noise_left_out_is_the_metadata_noise() {
+        let metadata: Vec<Vec<&str>> = NOISE
+            .iter()
+            .filter(|(path, _)| *path == ["metadata"])
+            .map(|(path, field)| path.iter().chain([field]).copied().collect())
+            .collect();
+        let left_out: Vec<Vec<&str>> = NOISE_LEFT_OUT.iter().map(|p| p.to_vec()).collect();
+        assert_eq!(left_out, metadata);
     }
 
     #[test]

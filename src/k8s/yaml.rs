@@ -209,6 +209,115 @@ impl<'a> Document<'a> {
     }
 }
 
+impl Document<'_> {
+    /// Every number's node tells its text apart: no integer beyond int64 was read as a
+    /// float64 and no `-0` as 0, so two numbers' nodes are equal exactly when a generic
+    /// JSON reader keeps them equal (see [`Document::same`]).
+    pub fn exact_numbers(&self) -> bool {
+        !self.0.inexact
+    }
+
+    /// Removes the member `field` of the maps reached from the root through the member
+    /// names `path`, a sequence met on the way standing for each of its items.
+    pub fn strip(&mut self, path: &[&str], field: &str) {
+        self.strip_from(self.0.root, path, field);
+    }
+
+    fn strip_from(&mut self, id: NodeId, path: &[&str], field: &str) {
+        if let Some(r) = self.seq_range(id) {
+            for i in r {
+                self.strip_from(self.0.items[i], path, field);
+            }
+            return;
+        }
+        match path.split_first() {
+            None => self.remove_members(id, |_, k, _| k == field),
+            Some((first, rest)) => {
+                if let Some(c) = self.member(id, first) {
+                    self.strip_from(c, rest, field);
+                }
+            }
+        }
+    }
+
+    /// The two documents hold the same value: strings by value, integers by value, floats
+    /// by their float64, maps whatever the order of their members.
+    pub fn same(&self, other: &Document<'_>) -> bool {
+        same_node(&self.0, self.0.root, &other.0, other.0.root)
+    }
+}
+
+fn same_node(a: &Doc<'_>, x: Id, b: &Doc<'_>, y: Id) -> bool {
+    match (&a.nodes[x as usize], &b.nodes[y as usize]) {
+        (Node::Null, Node::Null) => true,
+        (Node::Bool(p), Node::Bool(q)) => p == q,
+        (Node::Int(p), Node::Int(q)) => p == q,
+        (Node::Float(p), Node::Float(q)) => p == q,
+        (Node::Str(p), Node::Str(q)) => p == q,
+        (&Node::Seq { start: s, len: n }, &Node::Seq { start: t, len: m }) => {
+            n == m
+                && a.items[s as usize..(s + n) as usize]
+                    .iter()
+                    .zip(&b.items[t as usize..(t + m) as usize])
+                    .all(|(&p, &q)| same_node(a, p, b, q))
+        }
+        (&Node::Map { start: s, len: n }, &Node::Map { start: t, len: m }) => {
+            let (xs, ys) = (
+                &a.entries[s as usize..(s + n) as usize],
+                &b.entries[t as usize..(t + m) as usize],
+            );
+            n == m
+                && xs.iter().enumerate().all(|(i, (k, p))| {
+                    // The same keys are nearly always in the same order: look there first.
+                    let q = match ys.get(i) {
+                        Some((l, q)) if l == k => Some(q),
+                        _ => ys.iter().find(|(l, _)| l == k).map(|(_, q)| q),
+                    };
+                    q.is_some_and(|&q| same_node(a, *p, b, q))
+                })
+        }
+        _ => false,
+    }
+}
+
+/// Writes the YAML of two documents, `old` to `old_out` and `new` to `new_out`, as
+/// [`Document::write`] writes each: a member of the new root that holds the same value
+/// as the old root's member of that name is copied from the old side's text instead of
+/// written again.
+pub fn write_pair(
+    old: &Document<'_>,
+    new: &Document<'_>,
+    old_out: &mut String,
+    new_out: &mut String,
+) {
+    let (od, nd) = (&old.0, &new.0);
+    let roots = (&od.nodes[od.root as usize], &nd.nodes[nd.root as usize]);
+    let (&Node::Map { start: os, len: ol }, &Node::Map { start: ns, len: nl }) = roots else {
+        old.write(old_out);
+        new.write(new_out);
+        return;
+    };
+    if ol == 0 || nl == 0 {
+        old.write(old_out);
+        new.write(new_out);
+        return;
+    }
+    let mut texts: Vec<(&str, Id, std::ops::Range<usize>)> = Vec::with_capacity(ol as usize);
+    for e in os..os + ol {
+        let at = old_out.len();
+        Emitter::new(old_out).root_entry(od, e);
+        let (k, v) = &od.entries[e as usize];
+        texts.push((k, *v, at..old_out.len()));
+    }
+    for e in ns..ns + nl {
+        let (k, v) = &nd.entries[e as usize];
+        match texts.iter().find(|(ko, _, _)| ko == k) {
+            Some((_, vo, r)) if same_node(od, *vo, nd, *v) => new_out.push_str(&old_out[r.clone()]),
+            _ => Emitter::new(new_out).root_entry(nd, e),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The document: a flat arena filled by the parser, read by the emitter.
 
@@ -240,6 +349,9 @@ struct Doc<'a> {
     /// Some string value held a NEL that the YAML reader folds (the value read is not the
     /// value decoded).
     folded: bool,
+    /// Some number's node does not tell its text apart from others': an integer beyond
+    /// int64 read as a float64, or `-0` read as 0.
+    inexact: bool,
     /// The deepest nesting of containers (the root container is at 1).
     depth: usize,
 }
@@ -273,6 +385,7 @@ struct Parser<'a> {
     order: Vec<u32>,
     scratch: Vec<u32>,
     folded: bool,
+    inexact: bool,
     /// Paths of member names (through maps only, from the root) whose values are checked
     /// as JSON but not read: the members are left out.
     skip: &'a [&'a [&'a str]],
@@ -301,6 +414,7 @@ impl<'a> Parser<'a> {
             order: Vec::new(),
             scratch: Vec::new(),
             folded: false,
+            inexact: false,
             skip: &[],
         }
     }
@@ -431,6 +545,7 @@ impl<'a> Parser<'a> {
                         items: self.items,
                         root: id,
                         folded: self.folded,
+                        inexact: self.inexact,
                         depth,
                     });
                 };
@@ -635,7 +750,10 @@ impl<'a> Parser<'a> {
             }
         }
         self.pos = i;
-        number_node(&self.src[start..i], integer)
+        let text = &self.src[start..i];
+        let n = number_node(text, integer)?;
+        self.inexact |= ambiguous(text, integer, &n);
+        Ok(n)
     }
 
     /// A JSON string, decoded as Go decodes it, then as it reads after Go's encoder wrote it
@@ -897,6 +1015,8 @@ pub struct Builder<'a> {
     root: Option<Id>,
     depth: usize,
     refused: bool,
+    /// See [`Doc::inexact`].
+    inexact: bool,
     /// Paths of members left out (as [`Document::read_leaving_out`] takes them).
     skip: &'static [&'static [&'static str]],
     /// Inside a member left out: how many of its containers are open (0 outside).
@@ -930,6 +1050,7 @@ impl<'a> Builder<'a> {
             root: None,
             depth: 0,
             refused: false,
+            inexact: false,
             skip,
             skipping: 0,
             skip_depth: skip.iter().map(|p| p.len()).max().unwrap_or(0),
@@ -949,6 +1070,7 @@ impl<'a> Builder<'a> {
             items: std::mem::take(&mut self.items),
             root: self.root?,
             folded: false,
+            inexact: self.inexact,
             depth: self.depth,
         }))
     }
@@ -1122,7 +1244,10 @@ impl<'a> Builder<'a> {
     pub fn uint(&mut self, v: u64) {
         match i64::try_from(v) {
             Ok(v) => self.scalar(Node::Int(v)),
-            Err(_) => self.scalar(Node::Float(v as f64)),
+            Err(_) => {
+                self.inexact |= !self.leaving_out();
+                self.scalar(Node::Float(v as f64))
+            }
         }
     }
 
@@ -1133,7 +1258,10 @@ impl<'a> Builder<'a> {
         write(&mut text);
         let integer = !text.contains(['.', 'e', 'E']);
         match number_node(&text, integer) {
-            Ok(n) => self.scalar(n),
+            Ok(n) => {
+                self.inexact |= !self.leaving_out() && ambiguous(&text, integer, &n);
+                self.scalar(n)
+            }
             Err(_) => self.refused = true,
         }
         self.number = text;
@@ -1189,7 +1317,10 @@ impl<'a> Builder<'a> {
     /// it, and its nodes taken over.
     pub fn json(&mut self, text: &str) {
         match Parser::new(text).parse() {
-            Ok(d) if !d.folded && d.depth < 64 => self.take_over(&d, d.root),
+            Ok(d) if !d.folded && d.depth < 64 => {
+                self.inexact |= d.inexact && !self.leaving_out();
+                self.take_over(&d, d.root)
+            }
             _ => self.refused = true,
         }
     }
@@ -1247,6 +1378,12 @@ fn below_del(b: &[u8]) -> bool {
 /// The node of a number's text (valid JSON; `integer` when it has no fraction or exponent):
 /// as kubectl's decoder reads it, an integer that fits int64 stays one, anything else is a
 /// float64.
+/// A number's node stands for more than its text: an integer text read as a float64 (beyond
+/// int64), or `-0` read as 0.
+fn ambiguous(text: &str, integer: bool, n: &Node<'_>) -> bool {
+    integer && (text == "-0" || matches!(n, Node::Float(_)))
+}
+
 fn number_node(text: &str, integer: bool) -> Result<Node<'static>, YamlError> {
     if integer {
         if let Ok(v) = text.parse::<i64>() {
@@ -1403,6 +1540,7 @@ impl<'a> TreeDoc<'a> {
             items: self.items,
             root,
             folded: false,
+            inexact: false,
             depth: 0,
         }
     }

@@ -854,3 +854,123 @@ fn plain_names_are_plain() {
         assert!(!plain_name(w), "{w}");
     }
 }
+
+/// Documents whose numbers keep their texts apart are the same exactly when the trees read
+/// from their texts are ([`crate::k8s::diff::same`]); those that do not say so.
+#[test]
+fn documents_are_the_same_where_their_trees_are() {
+    let texts = [
+        r#"{"a":1,"b":[1,2,{"c":"x"}]}"#,
+        r#"{"b":[1,2,{"c":"x"}],"a":1}"#,
+        r#"{"b":[1,2,{"c":"\u0078"}],"a":1}"#,
+        r#"{"b":[2,1,{"c":"x"}],"a":1}"#,
+        r#"{"a":1.0,"b":[1,2,{"c":"x"}]}"#,
+        r#"{"a":1.00,"b":[1,2,{"c":"x"}]}"#,
+        r#"{"a":1e0,"b":[1,2,{"c":"x"}]}"#,
+        r#"{"a":"1","b":[1,2,{"c":"x"}]}"#,
+        r#"{"a":1,"b":[1,2,{"c":"x","d":null}]}"#,
+        r#"{"a":1,"b":[1,2,{"c":"x"},true]}"#,
+        r#"{"a":1,"b":[1,2,{"c":"x"}],"a":2}"#,
+        r#"{"a":2,"b":[1,2,{"c":"x"}]}"#,
+        r#"{"a":null}"#,
+        r#"{"a":false}"#,
+        r#"{}"#,
+        r#"[]"#,
+        r#"{"a":0}"#,
+        r#"{"a":0.5}"#,
+        r#"{"a":5e-1}"#,
+    ];
+    let mut checked = 0;
+    for x in texts {
+        for z in texts {
+            let (dx, dz) = (Document::read(x).unwrap(), Document::read(z).unwrap());
+            assert!(dx.exact_numbers() && dz.exact_numbers());
+            let (tx, tz) = (
+                crate::k8s::jsontree::parse_str(x).unwrap(),
+                crate::k8s::jsontree::parse_str(z).unwrap(),
+            );
+            assert_eq!(dx.same(&dz), crate::k8s::diff::same(&tx, &tz), "{x} / {z}");
+            checked += usize::from(dx.same(&dz));
+        }
+    }
+    // Each text is the same as itself, and the first three are one value.
+    assert!(checked >= texts.len() + 6, "{checked}");
+    for inexact in [
+        r#"{"a":12345678901234567890}"#,
+        r#"{"a":[-0]}"#,
+        r#"{"a":-9223372036854775809}"#,
+    ] {
+        assert!(
+            !Document::read(inexact).unwrap().exact_numbers(),
+            "{inexact}"
+        );
+    }
+    for exact in [
+        r#"{"a":-9223372036854775808}"#,
+        r#"{"a":-0.0}"#,
+        r#"{"a":1e30}"#,
+    ] {
+        assert!(Document::read(exact).unwrap().exact_numbers(), "{exact}");
+    }
+    // A uint64 beyond int64 from the wire: a float64 that several integers share.
+    let mut b = Builder::new(&[], 0);
+    b.open_map();
+    b.key("a");
+    b.uint(u64::MAX);
+    b.close_map();
+    assert!(!b.finish().unwrap().exact_numbers());
+}
+
+/// [`Document::strip`] removes what [`crate::k8s::diff::strip_noise`] removes from the
+/// tree: the member at the path's end, a sequence met on the way standing for its items.
+#[test]
+fn strip_removes_what_the_tree_strip_removes() {
+    for json in [
+        r#"{"status":{"conditions":[{"type":"Ready","lastProbeTime":"t","lastHeartbeatTime":"h"},{"lastProbeTime":null}]}}"#,
+        r#"{"status":[{"conditions":{"lastProbeTime":1,"x":2}},{"conditions":[[{"lastHeartbeatTime":3}]]}]}"#,
+        r#"{"metadata":{"name":"n","resourceVersion":"7","generation":2,"managedFields":[{}]}}"#,
+        r#"{"metadata":[{"resourceVersion":"7"},{"generation":1}],"status":"lastProbeTime"}"#,
+        r#"[{"metadata":{"generation":1,"uid":"u"}}]"#,
+        r#"{"status":{"lastProbeTime":1,"conditions":{"lastProbeTime":2}}}"#,
+    ] {
+        let mut d = Document::read(json).unwrap();
+        for (path, field) in crate::k8s::diff::NOISE {
+            d.strip(path, field);
+        }
+        let mut got = String::new();
+        d.write(&mut got);
+        let mut tree = crate::k8s::jsontree::parse_str(json).unwrap();
+        crate::k8s::diff::strip_noise(&mut tree);
+        let mut text = String::new();
+        crate::k8s::diff::write_tree(&mut text, &tree);
+        assert_eq!(got, json_to_yaml(&text).unwrap(), "{json}");
+        assert_ne!(text, json, "{json}: nothing stripped");
+    }
+}
+
+/// [`write_pair`] writes what [`Document::write`] writes for each side, whichever root
+/// members the two share.
+#[test]
+fn pairs_are_written_as_each_alone() {
+    let texts = [
+        r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","labels":{"x":"1"}},"spec":{"containers":[{"name":"c","image":"i"}]}}"#,
+        r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","labels":{"x":"2"}},"spec":{"containers":[{"name":"c","image":"i"}]}}"#,
+        r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a"},"spec":{"containers":[{"name":"c","image":"j"}]},"status":{}}"#,
+        r#"{"kind":"Pod","spec":"multi\nline"}"#,
+        r#"{"spec":"multi\nline"}"#,
+        r#"{}"#,
+        r#"[1,{"a":2}]"#,
+        r#""text""#,
+    ];
+    for x in texts {
+        for z in texts {
+            let (dx, dz) = (Document::read(x).unwrap(), Document::read(z).unwrap());
+            let (mut px, mut pz) = (String::from("old:"), String::from("new:"));
+            write_pair(&dx, &dz, &mut px, &mut pz);
+            let (mut wx, mut wz) = (String::from("old:"), String::from("new:"));
+            dx.write(&mut wx);
+            dz.write(&mut wz);
+            assert_eq!((px, pz), (wx, wz), "{x} / {z}");
+        }
+    }
+}
