@@ -445,8 +445,9 @@ fn export_documents_built_from_protobuf_print_what_their_text_prints() {
 /// their protobuf where both build, and as trees read from their served text otherwise.
 /// Over pairs of every fixture as two releases store it, and of every fixture with itself
 /// at another revision (differing only in noise), both ways give the same answer — the
-/// same or not, and each side's YAML — counting and printing, with noise set aside and
-/// with all fields, served as the newer release and as the newest; and most pairs build.
+/// same or not, and each side's YAML, or the unified diff made of texts cut after the
+/// last change — counting and printing, with noise set aside and with all fields, served
+/// as the newer release and as the newest; and most pairs build.
 #[test]
 fn diff_of_built_documents_is_diff_of_served_trees() {
     use reshift::etcd::{KeyValueRef, RevRecord, Revision, diff::Pair};
@@ -500,8 +501,14 @@ fn diff_of_built_documents_is_diff_of_served_trees() {
                         .is_some()
                 };
                 built += usize::from(builds(&old_bytes) && builds(&new_bytes));
+                let details = [
+                    (Detail::Counts, None),
+                    (Detail::Text, None),
+                    (Detail::Text, Some(0)),
+                    (Detail::Text, Some(3)),
+                ];
                 for release in [view.release, NEWEST.release] {
-                    for detail in [Detail::Counts, Detail::Text] {
+                    for (detail, context) in details {
                         for all_fields in [false, true] {
                             let o = |trees_only| Options {
                                 prefix: "/registry/".into(),
@@ -510,13 +517,14 @@ fn diff_of_built_documents_is_diff_of_served_trees() {
                                 filter: ObjectFilter::default(),
                                 dec: None,
                                 detail,
+                                context,
                                 trees_only,
                             };
                             let (got, want) = (compare(&pair, &o(false)), compare(&pair, &o(true)));
                             differ += usize::from(want.is_some());
                             if format!("{got:?}") != format!("{want:?}") {
                                 failures.push(format!(
-                                    "{} -> {} ({detail:?}, all fields {all_fields}): built {}, trees {}",
+                                    "{} -> {} ({detail:?} {context:?}, all fields {all_fields}): built {}, trees {}",
                                     pb.display(),
                                     other.display(),
                                     got.map_or("nothing".into(), |d| format!("{:?}", d.compared)),

@@ -5,7 +5,7 @@
 use super::common::{FilterArgs, Input, ObjectArgs, json_line, key_arg, stdout_err};
 use crate::error::{Error, Result};
 use crate::etcd::diff::{Pair, merge};
-use crate::k8s::diff::{Change, Detail, Difference, Options, compare, unified};
+use crate::k8s::diff::{Change, Detail, Difference, Options, compare};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -92,13 +92,9 @@ struct Printer<'o> {
 }
 
 impl Printer<'_> {
-    /// Lines of context of the unified diffs the table shows, if it shows them.
-    fn context(&self) -> Option<usize> {
-        (!self.a.stat && self.a.format == super::common::Format::Table).then_some(self.a.context)
-    }
-
-    /// Counts `d` and prints it: its record, or `text`, its unified diff.
-    fn take(&mut self, d: &Difference, text: Option<&str>) -> Result<()> {
+    /// Counts `d` and prints it: its record, or its unified diff (which [`compare`] made
+    /// for the table: [`Options::context`]).
+    fn take(&mut self, d: &Difference) -> Result<()> {
         self.tally
             .entry((d.resource.clone(), d.namespace.clone()))
             .or_default()
@@ -106,14 +102,11 @@ impl Printer<'_> {
         if self.a.stat {
             return Ok(());
         }
-        match (self.a.format, text) {
-            (super::common::Format::Json, _) => json_line(self.out, d),
-            (super::common::Format::Table, Some(t)) => {
-                self.out.write_all(t.as_bytes()).map_err(stdout_err)
-            }
-            (super::common::Format::Table, None) => self
+        match self.a.format {
+            super::common::Format::Json => json_line(self.out, d),
+            super::common::Format::Table => self
                 .out
-                .write_all(unified(d, self.a.context).as_bytes())
+                .write_all(d.unified.as_deref().unwrap_or_default().as_bytes())
                 .map_err(stdout_err),
         }
     }
@@ -191,24 +184,8 @@ impl Printer<'_> {
 }
 
 /// The differences among `batch`, compared and rendered on all cores, in key order.
-fn compare_batch(
-    batch: &[Pair<'_>],
-    opts: &Options<'_>,
-    context: Option<usize>,
-) -> Vec<(Difference, Option<String>)> {
-    batch
-        .par_iter()
-        .filter_map(|x| {
-            let mut d = compare(x, opts)?;
-            let text = context.map(|c| unified(&d, c));
-            // Each side's text is done with once rendered.
-            if text.is_some() {
-                d.old_text = None;
-                d.new_text = None;
-            }
-            Some((d, text))
-        })
-        .collect()
+fn compare_batch(batch: &[Pair<'_>], opts: &Options<'_>) -> Vec<Difference> {
+    batch.par_iter().filter_map(|x| compare(x, opts)).collect()
 }
 
 /// Compares every pair of `pairs` and renders each difference, a batch at a time on all
@@ -219,15 +196,14 @@ fn run_pairs<'a>(
     opts: &Options<'_>,
     p: &mut Printer<'_>,
 ) -> Result<()> {
-    let context = p.context();
     let mut batch: Vec<Pair<'a>> = pairs.by_ref().take(BATCH).collect();
     while !batch.is_empty() {
         let (next, diffs) = rayon::join(
             || pairs.by_ref().take(BATCH).collect::<Vec<_>>(),
-            || compare_batch(&batch, opts, context),
+            || compare_batch(&batch, opts),
         );
-        for (d, text) in &diffs {
-            p.take(d, text.as_deref())?;
+        for d in &diffs {
+            p.take(d)?;
         }
         batch = next;
     }
@@ -255,6 +231,7 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<bool> {
             (false, super::common::Format::Json) => Detail::Paths,
             (false, super::common::Format::Table) => Detail::Text,
         },
+        context: (!a.stat && a.format == super::common::Format::Table).then_some(a.context),
         trees_only: false,
     };
     let prefix = key_arg(&a.prefix);

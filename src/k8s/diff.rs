@@ -55,6 +55,10 @@ pub struct Options<'d> {
     pub dec: Option<&'d Decryptor>,
     /// What to work out for each difference.
     pub detail: Detail,
+    /// Lines of context of the unified diff [`compare`] makes itself for [`Detail::Text`]
+    /// ([`Difference::unified`]; the sides' texts are then not kept). `None`: the texts
+    /// are kept whole, for the caller.
+    pub context: Option<usize>,
     /// Compare objects as trees read from their served text even where their documents
     /// could be built from the protobuf (the two ways must agree; tests compare them).
     pub trees_only: bool,
@@ -96,6 +100,9 @@ pub struct Difference {
     pub old_text: Option<String>,
     #[serde(skip)]
     pub new_text: Option<String>,
+    /// The unified diff of the two texts, when [`Options::context`] asked for it.
+    #[serde(skip)]
+    pub unified: Option<String>,
     #[serde(skip)]
     pub old_len: usize,
     #[serde(skip)]
@@ -331,6 +338,18 @@ fn tree<'t>(
 /// Compares the two sides of `pair`. `None` when the filter keeps neither side, or when
 /// the objects are the same once the noise fields are set aside.
 pub fn compare(pair: &Pair<'_>, o: &Options<'_>) -> Option<Difference> {
+    let mut d = compare_sides(pair, o)?;
+    if let (Detail::Text, Some(context)) = (o.detail, o.context) {
+        if d.unified.is_none() {
+            d.unified = Some(unified(&d, context));
+        }
+        d.old_text = None;
+        d.new_text = None;
+    }
+    Some(d)
+}
+
+fn compare_sides(pair: &Pair<'_>, o: &Options<'_>) -> Option<Difference> {
     let (old, new) = (pair.old.map(|r| r.kv()), pair.new.map(|r| r.kv()));
     // Labels come from the decrypted object only when a selector needs them.
     let dec = o.dec.filter(|_| o.filter.needs_labels());
@@ -366,6 +385,7 @@ pub fn compare(pair: &Pair<'_>, o: &Options<'_>) -> Option<Difference> {
         paths: Vec::new(),
         old_text: None,
         new_text: None,
+        unified: None,
         old_len: old.map_or(0, |kv| kv.value.len()),
         new_len: new.map_or(0, |kv| kv.value.len()),
     };
@@ -377,11 +397,16 @@ pub fn compare(pair: &Pair<'_>, o: &Options<'_>) -> Option<Difference> {
     // the YAML documents built straight from their protobuf where both sides build (the
     // paths of `-o json` follow the served text's member order, so they take the trees).
     if !info.resource.is_empty() && o.detail != Detail::Paths && !o.trees_only {
-        if let Some(sides) = compare_documents(pair.key, old, new, o) {
-            let (old_text, new_text) = sides?;
+        let names = (
+            side_name("a", &d.key, old.is_some()),
+            side_name("b", &d.key, new.is_some()),
+        );
+        if let Some(sides) = compare_documents(pair.key, old, new, o, &names) {
+            let sides = sides?;
             d.compared = "object";
-            d.old_text = old_text;
-            d.new_text = new_text;
+            d.old_text = sides.old;
+            d.new_text = sides.new;
+            d.unified = sides.unified;
             return Some(d);
         }
     }
@@ -477,39 +502,77 @@ fn with_document<R>(
     .flatten()
 }
 
+/// What [`compare_documents`] makes of two sides that differ: each side's YAML, or the
+/// unified diff already made of texts cut short.
+struct Sides {
+    old: Option<String>,
+    new: Option<String>,
+    unified: Option<String>,
+}
+
 /// Both sides of an object key compared as the documents [`with_document`] builds:
 /// `None` where either side is left to the text, `Some(None)` when they hold the same
-/// value, else each side's YAML when the detail asks for text.
-#[allow(clippy::type_complexity)]
+/// value, else each side's YAML when the detail asks for text. With a context, the
+/// members both sides end with are written only as far as the unified diff (headed
+/// `names`) can show them, and the diff is made here; where that diff cannot be found
+/// from the cut texts alone, the whole texts are written.
 fn compare_documents(
     key: &[u8],
     old: Option<crate::etcd::KeyValueRef<'_>>,
     new: Option<crate::etcd::KeyValueRef<'_>>,
     o: &Options<'_>,
-) -> Option<Option<(Option<String>, Option<String>)>> {
+    names: &(String, String),
+) -> Option<Option<Sides>> {
     let text = o.detail == Detail::Text;
     let room =
         |kv: Option<crate::etcd::KeyValueRef<'_>>| kv.map_or(0, |kv| kv.value.len() * 2 + 256);
     let (old_room, new_room) = (room(old), room(new));
+    let whole = |d: &super::yaml::Document<'_>, room: usize| {
+        let mut y = String::with_capacity(room);
+        d.write(&mut y);
+        y
+    };
+    let none = || Sides {
+        old: None,
+        new: None,
+        unified: None,
+    };
     with_document(key, old, o, |a| {
         with_document(key, new, o, |b| {
-            let whole = |d: &super::yaml::Document<'_>, room: usize| {
-                let mut y = String::with_capacity(room);
-                d.write(&mut y);
-                y
-            };
             Some(match (a, b) {
                 (Some(x), Some(y)) if x.same(y) => None,
                 (Some(x), Some(y)) if text => {
-                    let (mut ya, mut yb) = (
-                        String::with_capacity(old_room),
-                        String::with_capacity(new_room),
-                    );
-                    super::yaml::write_pair(x, y, &mut ya, &mut yb);
-                    Some((Some(ya), Some(yb)))
+                    let (mut ya, mut yb) = (String::new(), String::new());
+                    // The unified diff of texts cut a margin past the lines it shows is
+                    // that of the whole texts (see `unified_trimmed`).
+                    let tail = o.context.map(|c| c + MARGIN + 2);
+                    if super::yaml::write_pair(x, y, &mut ya, &mut yb, tail) {
+                        let context = o.context.unwrap_or_default();
+                        if let Some(u) = unified_trimmed(&ya, &yb, &names.0, &names.1, context) {
+                            return Some(Some(Sides {
+                                unified: Some(u),
+                                ..none()
+                            }));
+                        }
+                        (ya, yb) = (String::new(), String::new());
+                    }
+                    if ya.is_empty() {
+                        ya.reserve(old_room);
+                        yb.reserve(new_room);
+                        super::yaml::write_pair(x, y, &mut ya, &mut yb, None);
+                    }
+                    Some(Sides {
+                        old: Some(ya),
+                        new: Some(yb),
+                        unified: None,
+                    })
                 }
-                _ if text => Some((a.map(|x| whole(x, old_room)), b.map(|y| whole(y, new_room)))),
-                _ => Some((None, None)),
+                _ if text => Some(Sides {
+                    old: a.map(|x| whole(x, old_room)),
+                    new: b.map(|y| whole(y, new_room)),
+                    unified: None,
+                }),
+                _ => Some(none()),
             })
         })
     })

@@ -283,39 +283,74 @@ fn same_node(a: &Doc<'_>, x: Id, b: &Doc<'_>, y: Id) -> bool {
 /// Writes the YAML of two documents, `old` to `old_out` and `new` to `new_out`, as
 /// [`Document::write`] writes each: a member of the new root that holds the same value
 /// as the old root's member of that name is copied from the old side's text instead of
-/// written again.
+/// written again. With `tail`, the members both roots end with (the same names holding
+/// the same values) are written only until `tail` lines of them are: both texts are then
+/// cut after the same line, and `true` says so.
 pub fn write_pair(
     old: &Document<'_>,
     new: &Document<'_>,
     old_out: &mut String,
     new_out: &mut String,
-) {
+    tail: Option<usize>,
+) -> bool {
     let (od, nd) = (&old.0, &new.0);
     let roots = (&od.nodes[od.root as usize], &nd.nodes[nd.root as usize]);
     let (&Node::Map { start: os, len: ol }, &Node::Map { start: ns, len: nl }) = roots else {
         old.write(old_out);
         new.write(new_out);
-        return;
+        return false;
     };
     if ol == 0 || nl == 0 {
         old.write(old_out);
         new.write(new_out);
-        return;
+        return false;
     }
-    let mut texts: Vec<(&str, Id, std::ops::Range<usize>)> = Vec::with_capacity(ol as usize);
-    for e in os..os + ol {
+    let (oe, ne) = (
+        &od.entries[os as usize..(os + ol) as usize],
+        &nd.entries[ns as usize..(ns + nl) as usize],
+    );
+    // The members both end with.
+    let shared_end = oe
+        .iter()
+        .rev()
+        .zip(ne.iter().rev())
+        .take_while(|((ko, vo), (kn, vn))| ko == kn && same_node(od, *vo, nd, *vn))
+        .count();
+    let (o_end, n_end) = (oe.len() - shared_end, ne.len() - shared_end);
+    let mut texts: Vec<(&str, Id, std::ops::Range<usize>)> = Vec::with_capacity(o_end);
+    for (i, (k, v)) in oe[..o_end].iter().enumerate() {
         let at = old_out.len();
-        Emitter::new(old_out).root_entry(od, e);
-        let (k, v) = &od.entries[e as usize];
+        Emitter::new(old_out).root_entry(od, os + i as u32);
         texts.push((k, *v, at..old_out.len()));
     }
-    for e in ns..ns + nl {
-        let (k, v) = &nd.entries[e as usize];
+    for (i, (k, v)) in ne[..n_end].iter().enumerate() {
         match texts.iter().find(|(ko, _, _)| ko == k) {
             Some((_, vo, r)) if same_node(od, *vo, nd, *v) => new_out.push_str(&old_out[r.clone()]),
-            _ => Emitter::new(new_out).root_entry(nd, e),
+            _ => Emitter::new(new_out).root_entry(nd, ns + i as u32),
         }
     }
+    // The shared end, written once and copied.
+    let at = old_out.len();
+    let mut cut = false;
+    for i in o_end..oe.len() {
+        let e = os + i as u32;
+        match tail {
+            Some(lines) => {
+                let written = memchr::memchr_iter(b'\n', &old_out.as_bytes()[at..]).count();
+                if written >= lines {
+                    cut = true;
+                    break;
+                }
+                if Emitter::new(old_out).root_entry_lines(od, e, lines - written) {
+                    cut = true;
+                    break;
+                }
+            }
+            None => Emitter::new(old_out).root_entry(od, e),
+        }
+    }
+    new_out.push_str(&old_out[at..]);
+    cut
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2589,6 +2624,8 @@ struct Emitter<'o> {
     indents: Vec<i32>,
     whitespace: bool,
     indention: bool,
+    /// With a budget: the line breaks still wanted, and how far `out` was counted.
+    budget: Option<(usize, usize)>,
 }
 
 /// Where a node sits, as go-yaml's emitter tracks it.
@@ -2612,7 +2649,35 @@ impl<'o> Emitter<'o> {
             indents: Vec::new(),
             whitespace: true,
             indention: true,
+            budget: None,
         }
+    }
+
+    /// [`Emitter::root_entry`], stopped once `lines` whole lines are written: what is
+    /// written then is cut after its last line break. Whether it was cut.
+    fn root_entry_lines(&mut self, doc: &Doc<'_>, entry: u32, lines: usize) -> bool {
+        self.budget = Some((lines, self.out.len()));
+        self.root_entry(doc, entry);
+        let cut = self.budget.is_some_and(|(left, _)| left == 0);
+        if cut {
+            let end = memchr::memrchr(b'\n', self.out.as_bytes()).map_or(0, |i| i + 1);
+            self.out.truncate(end);
+        }
+        self.budget = None;
+        cut
+    }
+
+    /// With a budget, counts the line breaks written since the last look: whether the
+    /// budget is spent.
+    #[inline]
+    fn spent(&mut self) -> bool {
+        let Some((left, from)) = &mut self.budget else {
+            return false;
+        };
+        let n = memchr::memchr_iter(b'\n', &self.out.as_bytes()[*from..]).count();
+        *from = self.out.len();
+        *left = left.saturating_sub(n);
+        *left == 0
     }
 
     fn document(&mut self, doc: &Doc<'_>) {
@@ -2644,6 +2709,9 @@ impl<'o> Emitter<'o> {
     /// Writes the open collections of `frames` to their ends, then ends the document.
     fn run(&mut self, doc: &Doc<'_>, mut frames: Vec<Frame>) {
         while let Some(top) = frames.last_mut() {
+            if self.budget.is_some() && self.spent() {
+                return;
+            }
             let child = match top {
                 Frame::Map { len, pos, .. } | Frame::Seq { len, pos, .. } if *pos == *len => {
                     self.pop_indent();

@@ -949,7 +949,8 @@ fn strip_removes_what_the_tree_strip_removes() {
 }
 
 /// [`write_pair`] writes what [`Document::write`] writes for each side, whichever root
-/// members the two share.
+/// members the two share; cut after `tail` lines of the members both end with, each side
+/// is the start of its whole text, ending at a line break, holding at least those lines.
 #[test]
 fn pairs_are_written_as_each_alone() {
     let texts = [
@@ -961,16 +962,46 @@ fn pairs_are_written_as_each_alone() {
         r#"{}"#,
         r#"[1,{"a":2}]"#,
         r#""text""#,
+        r#"{"a":1,"spec":{"x":[1,2,3,{"y":"z"}],"w":"one\ntwo\nthree\nfour"},"z":{"q":1,"r":2}}"#,
+        r#"{"a":2,"spec":{"x":[1,2,3,{"y":"z"}],"w":"one\ntwo\nthree\nfour"},"z":{"q":1,"r":2}}"#,
+        r#"{"b":2,"spec":{"x":[1,2,3,{"y":"z"}],"w":"one\ntwo\nthree\nfour"},"z":{"q":1,"r":2}}"#,
     ];
+    let mut cuts = 0;
     for x in texts {
         for z in texts {
             let (dx, dz) = (Document::read(x).unwrap(), Document::read(z).unwrap());
             let (mut px, mut pz) = (String::from("old:"), String::from("new:"));
-            write_pair(&dx, &dz, &mut px, &mut pz);
+            assert!(!write_pair(&dx, &dz, &mut px, &mut pz, None));
             let (mut wx, mut wz) = (String::from("old:"), String::from("new:"));
             dx.write(&mut wx);
             dz.write(&mut wz);
-            assert_eq!((px, pz), (wx, wz), "{x} / {z}");
+            assert_eq!((&px, &pz), (&wx, &wz), "{x} / {z}");
+            for tail in 0..12 {
+                let (mut cx, mut cz) = (String::from("old:"), String::from("new:"));
+                if !write_pair(&dx, &dz, &mut cx, &mut cz, Some(tail)) {
+                    assert_eq!((&cx, &cz), (&wx, &wz), "{x} / {z}, {tail}");
+                    continue;
+                }
+                cuts += 1;
+                for (cut, whole) in [(&cx, &wx), (&cz, &wz)] {
+                    // After the caller's "old:" or "new:", nothing or whole lines.
+                    let text = &cut[4..];
+                    assert!(
+                        whole.starts_with(cut.as_str())
+                            && (text.is_empty() || text.ends_with('\n')),
+                        "{cut:?}"
+                    );
+                }
+                // The lines both keep at their ends: the shared members' first lines.
+                let shared = cx[4..]
+                    .lines()
+                    .rev()
+                    .zip(cz[4..].lines().rev())
+                    .take_while(|(p, q)| p == q)
+                    .count();
+                assert!(shared >= tail, "{x} / {z}, {tail}: {cx:?} {cz:?}");
+            }
         }
     }
+    assert!(cuts > 20, "{cuts}");
 }
