@@ -245,9 +245,6 @@ struct Worker {
     enc: super::columns::Encoder,
     zstd: Option<zstd::bulk::Compressor<'static>>,
     level: Option<i32>,
-    /// zstd's output before it is copied out at its length: a chunk's frame is held until
-    /// it is written, and a buffer of the compressed size's bound would hold far more.
-    out: Vec<u8>,
 }
 
 thread_local! {
@@ -255,7 +252,6 @@ thread_local! {
         enc: super::columns::Encoder::new(),
         zstd: None,
         level: None,
-        out: Vec::new(),
     });
 }
 
@@ -443,12 +439,11 @@ pub fn write_records<'a>(
                     let raw_len = w.enc.raw_len() as usize;
                     let cols = w.enc.finish();
                     let dict = prepared.iter().position(|(g, _)| *g == p.group);
-                    w.out.clear();
-                    w.out.reserve(zstd::zstd_safe::compress_bound(cols.len()));
+                    let mut c = Vec::with_capacity(zstd::zstd_safe::compress_bound(cols.len()));
                     match dict {
                         Some(i) => {
                             zstd::bulk::Compressor::with_prepared_dictionary(&prepared[i].1)?
-                                .compress_to_buffer(cols, &mut w.out)?
+                                .compress_to_buffer(cols, &mut c)?
                         }
                         None => {
                             if w.level != Some(opts.level) {
@@ -456,11 +451,12 @@ pub fn write_records<'a>(
                                 w.level = Some(opts.level);
                             }
                             let z = w.zstd.as_mut().expect("set above");
-                            z.compress_to_buffer(cols, &mut w.out)?
+                            z.compress_to_buffer(cols, &mut c)?
                         }
                     };
-                    // At its length: the frame waits in memory until it is written.
-                    let c = w.out.clone();
+                    // The frame waits in memory until it is written: at its length, not at
+                    // the bound (the allocator shrinks it in place, without a copy).
+                    c.shrink_to_fit();
                     Ok((raw_len, dict.map_or(0, |i| i as u64 + 1), c))
                 })
             })
