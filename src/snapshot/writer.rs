@@ -255,6 +255,61 @@ thread_local! {
     });
 }
 
+/// Records' bytes in one window of chunks compressed together, per thread, at most (a
+/// window holds at least one chunk). The window being compressed and the one being
+/// written hold their compressed frames, so this bounds the writer's memory whatever the
+/// snapshot's size and however well its data compresses.
+const WINDOW_RAW_PER_THREAD: usize = 2 * CHUNK_TARGET + (CHUNK_TARGET >> 1);
+/// Chunks in one window, per thread, at most (many small chunks of small resources).
+const WINDOW_CHUNKS_PER_THREAD: usize = 16;
+
+/// Cuts records (in key order) into chunks, one at a time: a chunk ends at the target size
+/// or where the next record belongs to another resource.
+struct Planner<'a, I: Iterator<Item = RevRecord<'a>>> {
+    records: std::iter::Peekable<I>,
+}
+
+impl<'a, I: Iterator<Item = RevRecord<'a>>> Iterator for Planner<'a, I> {
+    type Item = Plan<'a>;
+
+    fn next(&mut self) -> Option<Plan<'a>> {
+        let first = self.records.next()?;
+        let mut p = Plan {
+            raw_len: first.kv.len() + 24,
+            group: String::from_utf8_lossy(resource_of(first.key)).into_owned(),
+            recs: vec![first],
+        };
+        while p.raw_len < CHUNK_TARGET {
+            let Some(r) = self
+                .records
+                .next_if(|r| p.group.as_bytes() == resource_of(r.key))
+            else {
+                break;
+            };
+            p.raw_len += r.kv.len() + 24;
+            p.recs.push(r);
+        }
+        Some(p)
+    }
+}
+
+/// The next window of chunks to compress together: chunks while they hold at most
+/// `max_raw` bytes and number at most `max_chunks`, and at least one (empty at the end).
+fn next_window<'a>(
+    plans: &mut std::iter::Peekable<impl Iterator<Item = Plan<'a>>>,
+    max_chunks: usize,
+    max_raw: usize,
+) -> Vec<Plan<'a>> {
+    let (mut win, mut raw) = (Vec::new(), 0);
+    while let Some(p) =
+        plans.next_if(|p| win.is_empty() || (win.len() < max_chunks && raw + p.raw_len <= max_raw))
+    {
+        raw += p.raw_len;
+        win.push(p);
+    }
+    win
+}
+
 /// Groups with at least this much data get a trained dictionary.
 const DICT_MIN_GROUP: usize = 32 << 10;
 /// Groups whose records average more than this get no dictionary.
@@ -337,29 +392,19 @@ pub fn write_records<'a>(
     head.extend_from_slice(&header);
     head.extend_from_slice(&crc32c::crc32c(&header).to_le_bytes());
     sink.put(&head)?;
-    // Plan the chunks: records in key order, cut at resource changes and at the target size.
-    let mut plans: Vec<Plan<'_>> = Vec::new();
-    for r in records.filter(|r| selected(r.key, opts)) {
-        let group = resource_of(r.key);
-        let fits = plans
-            .last()
-            .is_some_and(|p| p.raw_len < CHUNK_TARGET && p.group.as_bytes() == group);
-        if !fits {
-            plans.push(Plan {
-                recs: Vec::new(),
-                raw_len: 0,
-                group: String::from_utf8_lossy(group).into_owned(),
-            });
-        }
-        let p = plans.last_mut().expect("pushed");
-        p.raw_len += r.kv.len() + 24;
-        p.recs.push(r);
-    }
-    let dicts = if opts.dictionaries {
-        train_dicts(&plans)
-    } else {
-        Vec::new()
+    // Chunks are planned a window at a time as the records are read, so that the records
+    // held are those of two windows, not the whole snapshot's; dictionaries are trained on
+    // every chunk, so with them all chunks are planned first.
+    let planner = Planner {
+        records: records.filter(|r| selected(r.key, opts)).peekable(),
     };
+    let (dicts, plans): (_, Box<dyn Iterator<Item = Plan<'a>>>) = if opts.dictionaries {
+        let all: Vec<Plan<'a>> = planner.collect();
+        (train_dicts(&all), Box::new(all.into_iter()))
+    } else {
+        (Vec::new(), Box::new(planner))
+    };
+    let mut plans = plans.peekable();
     let prepared: Vec<(String, zstd::dict::EncoderDictionary<'static>)> = dicts
         .iter()
         .map(|(g, d)| {
@@ -370,7 +415,14 @@ pub fn write_records<'a>(
         })
         .collect();
     // Compress a window of chunks on all cores while the previous window is written.
-    let window = 16 * rayon::current_num_threads().max(1);
+    let threads = rayon::current_num_threads().max(1);
+    let mut next = || {
+        next_window(
+            &mut plans,
+            WINDOW_CHUNKS_PER_THREAD * threads,
+            WINDOW_RAW_PER_THREAD * threads,
+        )
+    };
     type Done = std::io::Result<(usize, u64, Vec<u8>)>;
     let compress = |win: &[Plan<'_>]| -> Vec<Done> {
         win.par_iter()
@@ -387,19 +439,24 @@ pub fn write_records<'a>(
                     let raw_len = w.enc.raw_len() as usize;
                     let cols = w.enc.finish();
                     let dict = prepared.iter().position(|(g, _)| *g == p.group);
-                    let c = match dict {
+                    let mut c = Vec::with_capacity(zstd::zstd_safe::compress_bound(cols.len()));
+                    match dict {
                         Some(i) => {
                             zstd::bulk::Compressor::with_prepared_dictionary(&prepared[i].1)?
-                                .compress(cols)?
+                                .compress_to_buffer(cols, &mut c)?
                         }
                         None => {
                             if w.level != Some(opts.level) {
                                 w.zstd = Some(zstd::bulk::Compressor::new(opts.level)?);
                                 w.level = Some(opts.level);
                             }
-                            w.zstd.as_mut().expect("set above").compress(cols)?
+                            let z = w.zstd.as_mut().expect("set above");
+                            z.compress_to_buffer(cols, &mut c)?
                         }
                     };
+                    // The frame waits in memory until it is written: at its length, not at
+                    // the bound (the allocator shrinks it in place, without a copy).
+                    c.shrink_to_fit();
                     Ok((raw_len, dict.map_or(0, |i| i as u64 + 1), c))
                 })
             })
@@ -439,21 +496,23 @@ pub fn write_records<'a>(
         }
         Ok(())
     };
-    let mut pending: Option<(&[Plan<'_>], Vec<_>)> = None;
-    for win in plans.chunks(window) {
+    let mut pending: Option<(Vec<Plan<'_>>, Vec<_>)> = None;
+    let mut win = next();
+    while !win.is_empty() {
         still_consistent(opts)?;
         let (done, wrote) = rayon::join(
-            || compress(win),
+            || compress(&win),
             || match pending.take() {
-                Some((w, d)) => write(w, d),
+                Some((w, d)) => write(&w, d),
                 None => Ok(()),
             },
         );
         wrote?;
         pending = Some((win, done));
+        win = next();
     }
     if let Some((w, d)) = pending.take() {
-        write(w, d)?;
+        write(&w, d)?;
     }
 
     let heads = zstd::bulk::compress(&heads, opts.level).map_err(|e| Error::io(sink.path(), e))?;
@@ -504,4 +563,70 @@ pub fn write_records<'a>(
         chunks: index.len() as u64,
         records: total_records,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plans(sizes: &[usize]) -> Vec<Plan<'static>> {
+        sizes
+            .iter()
+            .map(|&raw_len| Plan {
+                recs: Vec::new(),
+                raw_len,
+                group: String::new(),
+            })
+            .collect()
+    }
+
+    fn windows(sizes: &[usize], max_chunks: usize, max_raw: usize) -> Vec<Vec<usize>> {
+        let mut it = plans(sizes).into_iter().peekable();
+        std::iter::from_fn(|| {
+            let w = next_window(&mut it, max_chunks, max_raw);
+            (!w.is_empty()).then(|| w.iter().map(|p| p.raw_len).collect())
+        })
+        .collect()
+    }
+
+    /// The windows take every chunk once, in order, and each stays under its byte and
+    /// chunk bounds unless it is a single larger chunk.
+    #[test]
+    fn windows_stay_under_their_bounds() {
+        let mut seed = 7u64;
+        let mut sizes = Vec::new();
+        for _ in 0..5000 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let r = (seed >> 33) as usize;
+            // Mostly full chunks, some small resources' chunks, a few past the target.
+            sizes.push(match r % 10 {
+                0..=5 => CHUNK_TARGET + r % 4096,
+                6..=8 => r % (64 << 10),
+                _ => CHUNK_TARGET + r % (2 << 20),
+            });
+        }
+        for (chunks, raw) in [
+            (32, 2 * WINDOW_RAW_PER_THREAD),
+            (16, WINDOW_RAW_PER_THREAD),
+            (1, 1),
+        ] {
+            let w = windows(&sizes, chunks, raw);
+            for win in &w {
+                assert!(!win.is_empty() && win.len() <= chunks);
+                let bytes: usize = win.iter().sum();
+                assert!(bytes <= raw || win.len() == 1, "{win:?} holds {bytes}");
+            }
+            assert_eq!(w.concat(), sizes);
+        }
+        // Full chunks: two a thread fit, so that every thread has work in every window.
+        let full = [CHUNK_TARGET + 4096; 9];
+        let lens: Vec<usize> = windows(&full, 32, 2 * WINDOW_RAW_PER_THREAD)
+            .iter()
+            .map(|w| w.len())
+            .collect();
+        assert_eq!(lens, [4, 4, 1]);
+        assert!(windows(&[], 4, 4).is_empty());
+    }
 }
