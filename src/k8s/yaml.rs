@@ -1904,6 +1904,30 @@ fn plain_name(key: &str) -> bool {
         && !is_base60_float(key)
 }
 
+/// The bytes a string value written by [`plain_value`] may hold past its first letter.
+static PLAIN_VALUE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'/');
+        c += 1;
+    }
+    t
+};
+
+/// A string value (not a key) written plain as it is, without analysing it: ASCII letters,
+/// digits, `-`, `.`, `_` and `/` from a letter on, and no word go-yaml would read as
+/// something else (what [`string_style`] gives `Plain` for, as `plain_values_are_plain`
+/// checks) — names, images, enum values.
+fn plain_value(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.first().is_some_and(u8::is_ascii_alphabetic)
+        && b.iter().all(|&c| PLAIN_VALUE[usize::from(c)])
+        && !is_special_word(s)
+        && !is_base60_float(s)
+}
+
 /// The words go-yaml resolves to booleans, null, infinities and NaN.
 fn is_special_word(s: &str) -> bool {
     matches!(
@@ -2780,6 +2804,12 @@ impl<'o> Emitter<'o> {
             Node::Bool(false) => self.plain_scalar(|out| out.push_str("false")),
             Node::Int(v) => self.plain_scalar(|out| out.push_str(itoa(*v).as_str())),
             Node::Float(f) => self.plain_scalar(|out| write_float(out, *f)),
+            Node::Str(s) if !ctx.simple_key && plain_value(s) => {
+                // As `string` writes it once the analysis says plain and ASCII.
+                self.increase_indent(true, false);
+                self.write_plain(s, true, true);
+                self.pop_indent();
+            }
             Node::Str(s) => {
                 let a = analyze(s);
                 self.string(s, &a, ctx);

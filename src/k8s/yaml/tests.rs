@@ -855,6 +855,77 @@ fn plain_names_are_plain() {
     }
 }
 
+/// The string values written plain without analysis are those the analysis gives plain
+/// and ASCII (so `write_plain` writes them the same way): checked on every schema name, a
+/// sample of real values, and every string of up to three of the characters allowed.
+#[test]
+fn plain_values_are_plain() {
+    let mut values: Vec<String> = crate::k8s::schema::MESSAGES
+        .iter()
+        .flat_map(|m| m.fields.iter().map(|f| f.json.to_string()))
+        .collect();
+    values.extend(
+        [
+            "IfNotPresent",
+            "registry.k8s.io/pause",
+            "apps/v1",
+            "kube-system",
+            "v1",
+            "a:b",
+            "y",
+            "Yes",
+            "OFF",
+            "null",
+            "nginx",
+            "x-1.2_3/4",
+            "e1",
+            "E10",
+            "abc:def",
+            "a b",
+            "true-ish",
+            "Null.",
+            "inf",
+            "nan",
+            "NaN",
+            "Infinity",
+            "a#b",
+            "L",
+            "T12:00",
+        ]
+        .map(String::from),
+    );
+    values.push("abcdefghij".repeat(12));
+    let chars: Vec<char> = ('a'..='z')
+        .chain('A'..='Z')
+        .chain('0'..='9')
+        .chain(['-', '.', '_', '/', ':', ' ', '#'])
+        .collect();
+    for &a in &chars {
+        values.push(a.to_string());
+        for &b in &chars {
+            values.push(format!("{a}{b}"));
+            for &c in &chars {
+                values.push(format!("{a}{b}{c}"));
+            }
+        }
+    }
+    let mut fast = 0;
+    for v in &values {
+        if plain_value(v) {
+            let a = analyze(v);
+            assert!(a.ascii, "{v}");
+            assert_eq!(string_style(v, &a, false), Style::Plain, "{v}");
+            fast += 1;
+        }
+    }
+    assert!(fast > 200_000, "{fast}");
+    for w in [
+        "y", "n", "on", "No", "true", "NULL", "1abc", ".5", "-a", "a:b", "a b",
+    ] {
+        assert!(!plain_value(w), "{w}");
+    }
+}
+
 /// Documents whose numbers keep their texts apart are the same exactly when the trees read
 /// from their texts are ([`crate::k8s::diff::same`]); those that do not say so.
 #[test]
