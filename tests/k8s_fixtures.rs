@@ -445,9 +445,10 @@ fn export_documents_built_from_protobuf_print_what_their_text_prints() {
 /// their protobuf where both build, and as trees read from their served text otherwise.
 /// Over pairs of every fixture as two releases store it, and of every fixture with itself
 /// at another revision (differing only in noise), both ways give the same answer — the
-/// same or not, and each side's YAML, or the unified diff made of texts cut after the
-/// last change — counting and printing, with noise set aside and with all fields, served
-/// as the newer release and as the newest; and most pairs build.
+/// same or not, and the unified diff (with context enough to hold both whole texts, and
+/// with the little context that lets the texts be cut after the last change) — counting
+/// and printing, with noise set aside and with all fields, served as the newer release
+/// and as the newest; and most pairs build.
 #[test]
 fn diff_of_built_documents_is_diff_of_served_trees() {
     use reshift::etcd::{KeyValueRef, RevRecord, Revision, diff::Pair};
@@ -501,14 +502,15 @@ fn diff_of_built_documents_is_diff_of_served_trees() {
                         .is_some()
                 };
                 built += usize::from(builds(&old_bytes) && builds(&new_bytes));
+                // With context enough for every line, the unified diff holds both whole texts.
                 let details = [
-                    (Detail::Counts, None),
-                    (Detail::Text, None),
-                    (Detail::Text, Some(0)),
-                    (Detail::Text, Some(3)),
+                    Detail::Counts,
+                    Detail::Text(1 << 20),
+                    Detail::Text(0),
+                    Detail::Text(3),
                 ];
                 for release in [view.release, NEWEST.release] {
-                    for (detail, context) in details {
+                    for detail in details {
                         for all_fields in [false, true] {
                             let o = |trees_only| Options {
                                 prefix: "/registry/".into(),
@@ -517,14 +519,13 @@ fn diff_of_built_documents_is_diff_of_served_trees() {
                                 filter: ObjectFilter::default(),
                                 dec: None,
                                 detail,
-                                context,
                                 trees_only,
                             };
                             let (got, want) = (compare(&pair, &o(false)), compare(&pair, &o(true)));
                             differ += usize::from(want.is_some());
                             if format!("{got:?}") != format!("{want:?}") {
                                 failures.push(format!(
-                                    "{} -> {} ({detail:?} {context:?}, all fields {all_fields}): built {}, trees {}",
+                                    "{} -> {} ({detail:?}, all fields {all_fields}): built {}, trees {}",
                                     pb.display(),
                                     other.display(),
                                     got.map_or("nothing".into(), |d| format!("{:?}", d.compared)),

@@ -93,7 +93,7 @@ struct Printer<'o> {
 
 impl Printer<'_> {
     /// Counts `d` and prints it: its record, or its unified diff (which [`compare`] made
-    /// for the table: [`Options::context`]).
+    /// for the table: [`Detail::Text`]).
     fn take(&mut self, d: &Difference) -> Result<()> {
         self.tally
             .entry((d.resource.clone(), d.namespace.clone()))
@@ -229,9 +229,8 @@ pub fn run(a: &Args, out: &mut dyn Write) -> Result<bool> {
         detail: match (a.stat, a.format) {
             (true, _) => Detail::Counts,
             (false, super::common::Format::Json) => Detail::Paths,
-            (false, super::common::Format::Table) => Detail::Text,
+            (false, super::common::Format::Table) => Detail::Text(a.context),
         },
-        context: (!a.stat && a.format == super::common::Format::Table).then_some(a.context),
         trees_only: false,
     };
     let prefix = key_arg(&a.prefix);

@@ -55,10 +55,6 @@ pub struct Options<'d> {
     pub dec: Option<&'d Decryptor>,
     /// What to work out for each difference.
     pub detail: Detail,
-    /// Lines of context of the unified diff [`compare`] makes itself for [`Detail::Text`]
-    /// ([`Difference::unified`]; the sides' texts are then not kept). `None`: the texts
-    /// are kept whole, for the caller.
-    pub context: Option<usize>,
     /// Compare objects as trees read from their served text even where their documents
     /// could be built from the protobuf (the two ways must agree; tests compare them).
     pub trees_only: bool,
@@ -71,8 +67,9 @@ pub enum Detail {
     Counts,
     /// And the paths of the fields that differ.
     Paths,
-    /// And each side's text, for a unified diff (no paths).
-    Text,
+    /// And the unified diff of the two sides' texts with this many lines of context
+    /// ([`Difference::unified`]; no paths).
+    Text(usize),
 }
 
 /// One key that differs.
@@ -100,7 +97,7 @@ pub struct Difference {
     pub old_text: Option<String>,
     #[serde(skip)]
     pub new_text: Option<String>,
-    /// The unified diff of the two texts, when [`Options::context`] asked for it.
+    /// The unified diff of the two texts, for [`Detail::Text`].
     #[serde(skip)]
     pub unified: Option<String>,
     #[serde(skip)]
@@ -339,7 +336,7 @@ fn tree<'t>(
 /// the objects are the same once the noise fields are set aside.
 pub fn compare(pair: &Pair<'_>, o: &Options<'_>) -> Option<Difference> {
     let mut d = compare_sides(pair, o)?;
-    if let (Detail::Text, Some(context)) = (o.detail, o.context) {
+    if let Detail::Text(context) = o.detail {
         if d.unified.is_none() {
             d.unified = Some(unified(&d, context));
         }
@@ -397,11 +394,7 @@ fn compare_sides(pair: &Pair<'_>, o: &Options<'_>) -> Option<Difference> {
     // the YAML documents built straight from their protobuf where both sides build (the
     // paths of `-o json` follow the served text's member order, so they take the trees).
     if !info.resource.is_empty() && o.detail != Detail::Paths && !o.trees_only {
-        let names = (
-            side_name("a", &d.key, old.is_some()),
-            side_name("b", &d.key, new.is_some()),
-        );
-        if let Some(sides) = compare_documents(pair.key, old, new, o, &names) {
+        if let Some(sides) = compare_documents(pair.key, &d.key, old, new, o) {
             let sides = sides?;
             d.compared = "object";
             d.old_text = sides.old;
@@ -434,7 +427,7 @@ fn compare_sides(pair: &Pair<'_>, o: &Options<'_>) -> Option<Difference> {
                     }
                 }
                 d.compared = "object";
-                if o.detail == Detail::Text {
+                if let Detail::Text(_) = o.detail {
                     let stripped = !o.all_fields;
                     if let (Some(x), Some(y)) = (&ta, &tb) {
                         let (ta, tb) = (a.as_deref().unwrap_or(""), b.as_deref().unwrap_or(""));
@@ -463,7 +456,7 @@ fn compare_sides(pair: &Pair<'_>, o: &Options<'_>) -> Option<Difference> {
             return None;
         }
     }
-    if o.detail == Detail::Text {
+    if let Detail::Text(_) = o.detail {
         let text = |kv: &Option<crate::etcd::KeyValueRef<'_>>| {
             kv.and_then(|kv| std::str::from_utf8(kv.value).ok().map(str::to_string))
         };
@@ -512,68 +505,67 @@ struct Sides {
 
 /// Both sides of an object key compared as the documents [`with_document`] builds:
 /// `None` where either side is left to the text, `Some(None)` when they hold the same
-/// value, else each side's YAML when the detail asks for text. With a context, the
-/// members both sides end with are written only as far as the unified diff (headed
-/// `names`) can show them, and the diff is made here; where that diff cannot be found
-/// from the cut texts alone, the whole texts are written.
+/// value, else each side's YAML when the detail asks for text. The members both sides end
+/// with are written only as far as the unified diff (of the key printed as `name`) can
+/// show them, and the diff is made here; where that diff cannot be found from the cut
+/// texts alone, the whole texts are written.
 fn compare_documents(
     key: &[u8],
+    name: &str,
     old: Option<crate::etcd::KeyValueRef<'_>>,
     new: Option<crate::etcd::KeyValueRef<'_>>,
     o: &Options<'_>,
-    names: &(String, String),
 ) -> Option<Option<Sides>> {
-    let text = o.detail == Detail::Text;
-    let room =
-        |kv: Option<crate::etcd::KeyValueRef<'_>>| kv.map_or(0, |kv| kv.value.len() * 2 + 256);
-    let (old_room, new_room) = (room(old), room(new));
-    let whole = |d: &super::yaml::Document<'_>, room: usize| {
-        let mut y = String::with_capacity(room);
+    let Detail::Text(context) = o.detail else {
+        return with_document(key, old, o, |a| {
+            with_document(key, new, o, |b| {
+                let same = matches!((a, b), (Some(x), Some(y)) if x.same(y));
+                Some((!same).then_some(Sides {
+                    old: None,
+                    new: None,
+                    unified: None,
+                }))
+            })
+        });
+    };
+    let whole = |d: &super::yaml::Document<'_>, kv: Option<crate::etcd::KeyValueRef<'_>>| {
+        let mut y = String::with_capacity(kv.map_or(0, |kv| kv.value.len() * 2 + 256));
         d.write(&mut y);
         y
     };
-    let none = || Sides {
-        old: None,
-        new: None,
-        unified: None,
-    };
     with_document(key, old, o, |a| {
         with_document(key, new, o, |b| {
-            Some(match (a, b) {
-                (Some(x), Some(y)) if x.same(y) => None,
-                (Some(x), Some(y)) if text => {
-                    let (mut ya, mut yb) = (String::new(), String::new());
-                    // The unified diff of texts cut a margin past the lines it shows is
-                    // that of the whole texts (see `unified_trimmed`).
-                    let tail = o.context.map(|c| c + MARGIN + 2);
-                    if super::yaml::write_pair(x, y, &mut ya, &mut yb, tail) {
-                        let context = o.context.unwrap_or_default();
-                        if let Some(u) = unified_trimmed(&ya, &yb, &names.0, &names.1, context) {
-                            return Some(Some(Sides {
-                                unified: Some(u),
-                                ..none()
-                            }));
-                        }
-                        (ya, yb) = (String::new(), String::new());
-                    }
-                    if ya.is_empty() {
-                        ya.reserve(old_room);
-                        yb.reserve(new_room);
-                        super::yaml::write_pair(x, y, &mut ya, &mut yb, None);
-                    }
-                    Some(Sides {
-                        old: Some(ya),
-                        new: Some(yb),
-                        unified: None,
-                    })
-                }
-                _ if text => Some(Sides {
-                    old: a.map(|x| whole(x, old_room)),
-                    new: b.map(|y| whole(y, new_room)),
+            let (Some(x), Some(y)) = (a, b) else {
+                return Some(Some(Sides {
+                    old: a.map(|x| whole(x, old)),
+                    new: b.map(|y| whole(y, new)),
                     unified: None,
-                }),
-                _ => Some(none()),
-            })
+                }));
+            };
+            if x.same(y) {
+                return Some(None);
+            }
+            let (mut ya, mut yb) = (String::new(), String::new());
+            // The unified diff of texts cut a margin past the lines it shows is that of
+            // the whole texts (see `unified_trimmed`).
+            if super::yaml::write_pair(x, y, &mut ya, &mut yb, Some(context + MARGIN + 2)) {
+                let (ha, hb) = (side_name("a", name, true), side_name("b", name, true));
+                if let Some(u) = unified_trimmed(&ya, &yb, &ha, &hb, context) {
+                    return Some(Some(Sides {
+                        old: None,
+                        new: None,
+                        unified: Some(u),
+                    }));
+                }
+                ya.clear();
+                yb.clear();
+                super::yaml::write_pair(x, y, &mut ya, &mut yb, None);
+            }
+            Some(Some(Sides {
+                old: Some(ya),
+                new: Some(yb),
+                unified: None,
+            }))
         })
     })
 }

@@ -317,18 +317,11 @@ pub fn write_pair(
         .take_while(|((ko, vo), (kn, vn))| ko == kn && same_node(od, *vo, nd, *vn))
         .count();
     let (o_end, n_end) = (oe.len() - shared_end, ne.len() - shared_end);
-    let mut texts: Vec<(&str, Id, std::ops::Range<usize>)> = Vec::with_capacity(o_end);
-    for (i, (k, v)) in oe[..o_end].iter().enumerate() {
-        let at = old_out.len();
-        Emitter::new(old_out).root_entry(od, os + i as u32);
-        texts.push((k, *v, at..old_out.len()));
-    }
-    for (i, (k, v)) in ne[..n_end].iter().enumerate() {
-        match texts.iter().find(|(ko, _, _)| ko == k) {
-            Some((_, vo, r)) if same_node(od, *vo, nd, *v) => new_out.push_str(&old_out[r.clone()]),
-            _ => Emitter::new(new_out).root_entry(nd, ns + i as u32),
-        }
-    }
+    write_roots(
+        (od, os, o_end as u32, old_out),
+        (nd, ns, n_end as u32, new_out),
+        |vo, i| same_node(od, vo, nd, ne[i].1),
+    );
     // The shared end, written once and copied.
     let at = old_out.len();
     let mut cut = false;
@@ -1508,21 +1501,38 @@ pub fn write_yaml_tree_pair(
     let Some(&Node::Map { start: os, len: ol }) = od.nodes.get(root as usize) else {
         return false;
     };
-    let mut texts: Vec<(&str, std::ops::Range<usize>)> = Vec::with_capacity(ol as usize);
+    let nd = tn.into_doc(Id::MAX);
+    write_roots(
+        (&od, os, ol, old_out),
+        (&nd, start, mn.len() as u32, new_out),
+        |_, j| shared[order[j] as usize],
+    );
+    true
+}
+
+/// The root mapping entries `len` from `start` in each side's document (`doc`, `start`,
+/// `len`, `out`), each written to its side's text as [`Emitter::root_entry`] writes it;
+/// a new entry named as an old one is copied from the old one's text instead when
+/// `shared(the old entry's value, the new entry's index)` says it holds the same value.
+fn write_roots(
+    (od, os, ol, old_out): (&Doc<'_>, u32, u32, &mut String),
+    (nd, ns, nl, new_out): (&Doc<'_>, u32, u32, &mut String),
+    shared: impl Fn(Id, usize) -> bool,
+) {
+    let mut texts: Vec<(&str, Id, std::ops::Range<usize>)> = Vec::with_capacity(ol as usize);
     for e in os..os + ol {
         let at = old_out.len();
-        Emitter::new(old_out).root_entry(&od, e);
-        texts.push((&od.entries[e as usize].0, at..old_out.len()));
+        Emitter::new(old_out).root_entry(od, e);
+        let (k, v) = &od.entries[e as usize];
+        texts.push((k, *v, at..old_out.len()));
     }
-    let nd = tn.into_doc(Id::MAX);
-    for (j, &i) in order.iter().enumerate() {
-        let key: &str = &nd.entries[start as usize + j].0;
-        match texts.iter().find(|(k, _)| *k == key) {
-            Some((_, r)) if shared[i as usize] => new_out.push_str(&old_out[r.clone()]),
-            _ => Emitter::new(new_out).root_entry(&nd, start + j as u32),
+    for (i, e) in (ns..ns + nl).enumerate() {
+        let key: &str = &nd.entries[e as usize].0;
+        match texts.iter().find(|(k, _, _)| *k == key) {
+            Some((_, vo, r)) if shared(*vo, i) => new_out.push_str(&old_out[r.clone()]),
+            _ => Emitter::new(new_out).root_entry(nd, e),
         }
     }
-    true
 }
 
 /// `s` holds a character the YAML reader refuses (DEL, C1 controls, U+FFFE, U+FFFF) or
