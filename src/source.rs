@@ -163,8 +163,8 @@ impl Source {
         o.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-        let mut file = o.open(&path).map_err(|e| Error::io(&path, e))?;
-        let guard = crate::tempout::TempGuard::new(path.clone());
+        let (guard, mut file) = crate::tempout::TempGuard::create(path.clone(), |p| o.open(p))
+            .map_err(|e| Error::io(&path, e))?;
         std::io::copy(&mut std::io::stdin().lock(), &mut file)
             .map_err(|e| Error::io("<stdin>", e))?;
         drop(file);

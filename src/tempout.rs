@@ -45,6 +45,29 @@ impl TempGuard {
         }
     }
 
+    /// Creates `path` with `create` and registers it in one step a signal cannot split:
+    /// the signal handler holds the registry from when it starts removing until the
+    /// process exits, so a temp path is either created and registered before it looks
+    /// (and removed) or never created. A path `create` fails on is not registered, so a
+    /// name someone else holds is never removed.
+    pub fn create<T>(
+        path: PathBuf,
+        create: impl FnOnce(&Path) -> std::io::Result<T>,
+    ) -> std::io::Result<(TempGuard, T)> {
+        let mut live = live();
+        let made = create(&path)?;
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        live.push((id, path.clone()));
+        Ok((
+            TempGuard {
+                id,
+                path,
+                kept: false,
+            },
+            made,
+        ))
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -96,7 +119,10 @@ pub fn remove_on_signals() {
             .spawn(move || {
                 if let Some(sig) = signals.forever().next() {
                     INTERRUPTED.store(true, Ordering::SeqCst);
-                    for (_, p) in live().drain(..) {
+                    // Held until the process is gone: nothing is created and registered
+                    // after the removal (see `TempGuard::create`).
+                    let mut registered = live();
+                    for (_, p) in registered.drain(..) {
                         remove(&p);
                     }
                     std::process::exit(128 + sig);

@@ -678,9 +678,9 @@ impl DirWriter {
         opts.write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut f = opts.open(&tmp).map_err(|e| Error::io(&tmp, e))?;
         // Removed on error and on SIGINT/SIGTERM unless renamed into place.
-        let guard = crate::tempout::TempGuard::new(tmp.clone());
+        let (guard, mut f) = crate::tempout::TempGuard::create(tmp.clone(), |p| opts.open(p))
+            .map_err(|e| Error::io(&tmp, e))?;
         f.write_all(m.yaml.as_bytes())
             .and_then(|()| f.sync_all())
             .and_then(|()| std::fs::rename(&tmp, &path))

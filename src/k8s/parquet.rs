@@ -303,8 +303,8 @@ impl TableFile {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
         // Removed on error and on SIGINT/SIGTERM unless renamed into place.
-        let guard = crate::tempout::TempGuard::new(tmp.clone());
-        let f = opts.open(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let (guard, f) = crate::tempout::TempGuard::create(tmp.clone(), |p| opts.open(p))
+            .map_err(|e| Error::io(&tmp, e))?;
         let w = ArrowWriter::try_new(
             // The disk writes start as row groups come, so the final fsync waits for little.
             std::io::BufWriter::with_capacity(

@@ -297,9 +297,10 @@ pub fn write_db_file(
         o.read(true).write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-        let file = o.open(&tmp).map_err(|e| Error::io(&tmp, e))?;
         // Removed on error, on unwinding and on SIGINT/SIGTERM, unless renamed into place.
-        guard = Some(crate::tempout::TempGuard::new(tmp.clone()));
+        let (g, file) = crate::tempout::TempGuard::create(tmp.clone(), |p| o.open(p))
+            .map_err(|e| Error::io(&tmp, e))?;
+        guard = Some(g);
         let mut file = write_db_into(file, &tmp, src, extras)?;
         // The hash covers the db as written, metas included: read it back.
         file.seek(SeekFrom::Start(0))

@@ -216,9 +216,9 @@ fn open_temp(target: &Path, force: bool) -> Result<Sink> {
     o.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    let file = o.open(&path).map_err(|e| Error::io(&path, e))?;
     // Registered only once created: a name someone else holds is never removed.
-    let tmp = crate::tempout::TempGuard::new(path);
+    let (tmp, file) = crate::tempout::TempGuard::create(path.clone(), |p| o.open(p))
+        .map_err(|e| Error::io(&path, e))?;
     Ok(Sink {
         dest: Dest::Temp(
             tmp,
